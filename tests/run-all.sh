@@ -1,0 +1,42 @@
+#!/bin/sh
+# run-all.sh - every test suite, then one closing line "N passed, N failed".
+#
+# A suite is an executable tests/suite-NN-NAME.sh, run in name order from
+# the top of the tree with GW (the binary) and BUILD set.  It prints what it
+# likes and ends with a line "NAME: N passed, N failed"; its exit status is
+# non-zero on any failure.  A suite that prints no such line counts as one
+# failure.  Suites start what they need on their own ports and stop it by
+# PID, also when they fail.
+cd "$(dirname "$0")/.." || exit 1
+BUILD=${BUILD:-build}
+GW=${GW:-$PWD/$BUILD/gatewarden}
+export BUILD GW
+pass=0; fail=0; rc=0; summary=""
+for s in tests/suite-*.sh; do
+	[ -x "$s" ] || continue
+	name=$(basename "$s" .sh)
+	echo "=== $name"
+	out=$(mktemp)
+	start=$(date +%s)
+	{ "$s" </dev/null; echo $? > "$out.rc"; } 2>&1 | tee "$out"
+	st=$(cat "$out.rc" 2>/dev/null || echo 1)
+	line=$(grep -E '^[A-Za-z0-9_.-]+: [0-9]+ passed, [0-9]+ failed' "$out" | tail -1)
+	rm -f "$out" "$out.rc"
+	if [ -z "$line" ]; then
+		echo "$name: no result line"
+		fail=$((fail + 1)); rc=1
+		summary="$summary\n  $name: no result line"
+		continue
+	fi
+	p=$(echo "$line" | sed -E 's/^[^:]*: ([0-9]+) passed.*/\1/')
+	f=$(echo "$line" | sed -E 's/^[^:]*: [0-9]+ passed, ([0-9]+) failed.*/\1/')
+	pass=$((pass + p)); fail=$((fail + f))
+	if [ "$st" -ne 0 ] && [ "$f" -eq 0 ]; then
+		f=1; fail=$((fail + 1)); line="$line (exit $st)"
+	fi
+	[ "$f" -eq 0 ] || rc=1
+	summary="$summary\n  $line ($(( $(date +%s) - start ))s)"
+done
+printf "=== summary$summary\n"
+echo "$pass passed, $fail failed"
+exit $rc
