@@ -66,7 +66,7 @@ struct mem_shard {
 	uint32_t	 cap;		/* protected by shard->lock */
 	uint32_t	 used;		/* high-water mark; protected by shard->lock */
 	uint32_t	 live;		/* protected by shard->lock */
-	uint32_t	 max;		/* immutable */
+	uint32_t	 max;		/* immutable: hard bound of this shard */
 	uint32_t	*buckets;	/* protected by shard->lock */
 	uint32_t	 mask;		/* immutable: nbuckets - 1 */
 	uint32_t	 free_head;	/* protected by shard->lock */
@@ -78,6 +78,7 @@ struct mem_store {
 	unsigned		 nshards;
 	unsigned		 shift;		/* hash >> shift = shard */
 	struct mem_shard	*shards;
+	atomic_llong		 live;		/* entries in all shards */
 	atomic_uint_least64_t	 evictions;
 	atomic_uint_least64_t	 expired;
 	long			 evict_log_last;	/* log_ratelimited */
@@ -132,7 +133,14 @@ store_memory_create(long long max_entries, unsigned shards)
 	if (m->shards == NULL)
 		panic("store: out of memory");
 	memset(m->shards, 0, sizeof(struct mem_shard) * shards);
+	/*
+	 * The bound is global (m->live); a shard may hold a quarter more
+	 * than its even share, since hashing never spreads keys exactly
+	 * evenly, and a shard evicts only when the whole store is full.
+	 */
 	per = (uint32_t)((max_entries + shards - 1) / shards);
+	if (shards > 1)
+		per += per / 4 + 16;
 	for (nb = 16; nb < per; nb <<= 1)
 		;
 	for (i = 0; i < shards; i++) {
@@ -208,7 +216,7 @@ mem_lru_push(struct mem_shard *s, uint32_t i)
 
 /* mem_remove - unlink entry i from its chain and the LRU, free it */
 static void
-mem_remove(struct mem_shard *s, uint32_t i)
+mem_remove(struct mem_store *m, struct mem_shard *s, uint32_t i)
 {
 	struct mem_entry *e = &s->entries[i];
 	uint32_t *pp = &s->buckets[e->hash & s->mask];
@@ -223,6 +231,7 @@ mem_remove(struct mem_shard *s, uint32_t i)
 	e->next = s->free_head;
 	s->free_head = i;
 	s->live--;
+	atomic_fetch_sub_explicit(&m->live, 1, memory_order_relaxed);
 }
 
 /* mem_expired - has entry e expired at now_ms? */
@@ -253,7 +262,7 @@ mem_find(struct mem_store *m, struct mem_shard *s, const char *key,
 	if (i == STORE_MEM_NIL)
 		return i;
 	if (mem_expired(e, now_ms)) {
-		mem_remove(s, i);
+		mem_remove(m, s, i);
 		atomic_fetch_add_explicit(&m->expired, 1, memory_order_relaxed);
 		return STORE_MEM_NIL;
 	}
@@ -277,14 +286,14 @@ mem_make_room(struct mem_store *m, struct mem_shard *s, int64_t now_ms)
 
 	for (n = 0; n < STORE_MEM_RECLAIM_PROBE && i != STORE_MEM_NIL; n++) {
 		if (mem_expired(&s->entries[i], now_ms)) {
-			mem_remove(s, i);
+			mem_remove(m, s, i);
 			atomic_fetch_add_explicit(&m->expired, 1,
 			    memory_order_relaxed);
 			return false;
 		}
 		i = s->entries[i].lru_prev;
 	}
-	mem_remove(s, s->lru_tail);
+	mem_remove(m, s, s->lru_tail);
 	atomic_fetch_add_explicit(&m->evictions, 1, memory_order_relaxed);
 	return true;
 }
@@ -297,7 +306,9 @@ mem_insert(struct mem_store *m, struct mem_shard *s, const char *key,
 	struct mem_entry *e;
 	uint32_t i, b;
 
-	if (s->live >= s->max && s->lru_tail != STORE_MEM_NIL)
+	if ((s->live >= s->max || atomic_load_explicit(&m->live,
+	    memory_order_relaxed) >= m->max_entries) &&
+	    s->lru_tail != STORE_MEM_NIL)
 		*evicted_r = mem_make_room(m, s, now_ms) || *evicted_r;
 	if (s->free_head != STORE_MEM_NIL) {
 		i = s->free_head;
@@ -331,6 +342,7 @@ mem_insert(struct mem_store *m, struct mem_shard *s, const char *key,
 	s->buckets[b] = i;
 	mem_lru_push(s, i);
 	s->live++;
+	atomic_fetch_add_explicit(&m->live, 1, memory_order_relaxed);
 	return i;
 }
 
@@ -485,7 +497,7 @@ mem_del(void *be, const char *key, int64_t now_ms, bool *deleted_r,
 	i = mem_find(m, s, key, klen, h, now_ms);
 	*deleted_r = i != STORE_MEM_NIL;
 	if (*deleted_r)
-		mem_remove(s, i);
+		mem_remove(m, s, i);
 	pthread_mutex_unlock(&s->lock);
 	return 0;
 }
