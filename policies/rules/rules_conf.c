@@ -308,6 +308,8 @@ lists_register(struct rules_build *rb, const json_t *lists, const char *ptr)
 	rb->lists = conf_alloc(rb->cc,
 	    (json_object_size(lists) + 1) * sizeof(*rb->lists));
 	json_object_foreach((json_t *)lists, name, v) {
+		if (name[0] == '#')	/* a comment */
+			continue;
 		lptr = conf_ptr(rb->cc, ptr, name);
 		if (!name_ok(name)) {
 			conf_error_key(rb->cc, lptr, "bad list name \"%s\" "
@@ -409,6 +411,24 @@ cond_list(struct rules_build *rb, const json_t *v, const char *ptr,
 	return rc;
 }
 
+/* sole_key - the one key of obj that is not a "#" comment, or NULL */
+static const char *
+sole_key(const json_t *obj, json_t **val_r)
+{
+	const char *key, *found = NULL;
+	json_t *v;
+
+	json_object_foreach((json_t *)obj, key, v) {
+		if (key[0] == '#')
+			continue;
+		if (found != NULL)
+			return NULL;
+		found = key;
+		*val_r = v;
+	}
+	return found;
+}
+
 /*
  * cond_compile - one condition: an object with exactly one key, either a
  * combinator (all, any, not) or a condition kind valid at stage.
@@ -419,22 +439,18 @@ cond_compile(struct rules_build *rb, const json_t *v, const char *ptr,
 {
 	const struct rule_kind *k;
 	const char *key, *kptr;
-	json_t *val;
-	void *iter;
+	json_t *val = NULL;
 
 	if (depth > RULES_MAX_DEPTH) {
 		conf_error(rb->cc, ptr, "conditions nested too deep (max %d)",
 		    RULES_MAX_DEPTH);
 		return -1;
 	}
-	if (!json_is_object(v) || json_object_size(v) != 1) {
+	if (!json_is_object(v) || (key = sole_key(v, &val)) == NULL) {
 		conf_error(rb->cc, ptr, "a condition is an object with "
 		    "exactly one key (all, any, not or a condition kind)");
 		return -1;
 	}
-	iter = json_object_iter((json_t *)v);
-	key = json_object_iter_key(iter);
-	val = json_object_iter_value(iter);
 	kptr = conf_ptr(rb->cc, ptr, key);
 
 	if (strcmp(key, "all") == 0 || strcmp(key, "any") == 0) {
