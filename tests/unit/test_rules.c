@@ -67,25 +67,16 @@ write_file(const char *name, const char *text)
 	return path;
 }
 
-/*
- * load - a config with the given rules section; errors into errs_r
- * (malloc'd, "" when none).  Returns the live generation or NULL.
- */
+/* load_file - load and activate PATH; errors into errs_r (malloc'd) */
 static struct conf *
-load(const char *section, char **errs_r)
+load_file(const char *path, char **errs_r)
 {
-	char *body, *json;
-	const char *path, *err;
+	const char *err;
 	struct conf *c;
 	size_t len;
 	FILE *mem;
 	int n = 0;
 
-	body = subst(section);
-	json = malloc(strlen(body) + 256);
-	sprintf(json, "{\n\"trusted\": {\"networks\": [\"10.0.0.0/8\"]},\n"
-	    "\"policies\": {\n\"rules\": %s\n}\n}\n", body);
-	path = write_file("gw.json", json);
 	*errs_r = NULL;
 	mem = open_memstream(errs_r, &len);
 	c = conf_load(path, mem, &n);
@@ -94,6 +85,24 @@ load(const char *section, char **errs_r)
 		fprintf(stderr, "activate: %s\n", err);
 		conf_unref(&c);
 	}
+	return c;
+}
+
+/*
+ * load - a config with the given rules section; errors into errs_r
+ * (malloc'd, "" when none).  Returns the live generation or NULL.
+ */
+static struct conf *
+load(const char *section, char **errs_r)
+{
+	char *body, *json;
+	struct conf *c;
+
+	body = subst(section);
+	json = malloc(strlen(body) + 256);
+	sprintf(json, "{\n\"trusted\": {\"networks\": [\"10.0.0.0/8\"]},\n"
+	    "\"policies\": {\n\"rules\": %s\n}\n}\n", body);
+	c = load_file(write_file("gw.json", json), errs_r);
 	free(body);
 	free(json);
 	return c;
@@ -555,7 +564,7 @@ static const struct bad_case bad_cases[] = {
 	{ "{'rules': {'name': 'r'}}",
 	  "/policies/rules/rules: must be an array of rules" },
 	{ "{'rules': ['r']}", "/policies/rules/rules/0: a rule is an object" },
-	{ R0("'stage': 'mail', 'action': 'reject', 'name': 'x'"),
+	{ "{'rules': [{'name': 'r', 'action': 'reject'}]}",
 	  "/policies/rules/rules/0" },
 	{ "{'rules': [{'name': 'bad name', 'stage': 'mail', 'action': 'accept'}]}",
 	  "/rules/0/name: bad rule name" },
@@ -876,6 +885,64 @@ test_dry_run(void)
 	conf_unref(&c);
 }
 
+/* --- the shipped example ---------------------------------------------- */
+
+static const struct scen example_cases[] = {
+	{ "internal network", "10.0.0.5", "pc.example.org", "pc", NULL,
+	  NULL, "x@example.org", { "y@elsewhere.example" },
+	  "connect:accept:allow_internal", "", NULL, NULL, -1 },
+	{ "blocked client", "192.0.2.1", "bad.example", "bad.example", NULL,
+	  NULL, "x@bad.example", { "y@example.org" },
+	  "connect:reject:block_clients", "554 5.7.1 Access denied", NULL,
+	  NULL, -1 },
+	{ "forged local sender from a stranger without PTR", "203.0.113.9",
+	  NULL, "localhost", NULL, NULL, "ceo@example.org",
+	  { "y@example.org" },
+	  "connect:continue:no_ptr helo:continue:helo_not_fqdn "
+	  "mail:reject:local_sender_unauthenticated",
+	  "550 5.7.1 Authentication required for local senders", NULL,
+	  "no_ptr,helo_not_fqdn,local_sender_unauthenticated", 2.5 },
+	{ "strangers claiming our HELO", "203.0.113.9", "mx.other.example",
+	  "mx.example.net", NULL, NULL, "a@other.example",
+	  { "y@example.org" }, "mail:reject:helo_claims_us",
+	  "550 5.7.1 HELO name not allowed", NULL, NULL, 0 },
+	{ "local sender with AUTH from outside", "203.0.113.9",
+	  "home.isp.example", "laptop.isp.example", "TLSv1.3", "ceo",
+	  "ceo@example.org", { "y@elsewhere.example" }, "", "", NULL, NULL,
+	  -1 },
+	{ "bounce to a no-reply address", "203.0.113.9", "mx.other.example",
+	  "mx.other.example", NULL, NULL, "<>",
+	  { "noreply@example.org", "info@example.org" },
+	  "rcpt:reject:bounce_to_noreply", "550 5.1.1 This address does not "
+	  "receive mail", NULL, "bounce_to_noreply", 0 },
+	{ "internal list from outside", "203.0.113.9", "mx.other.example",
+	  "mx.other.example", NULL, NULL, "a@other.example",
+	  { "All-Staff@example.org" }, "rcpt:reject:internal_lists",
+	  "550 5.7.1 Internal list", NULL, NULL, 0 },
+	{ "legal without TLS: dry run only", "203.0.113.9",
+	  "mx.other.example", "mx.other.example", NULL, NULL,
+	  "a@other.example", { "counsel@legal.example.org" }, "", "",
+	  NULL, "legal_needs_tls", 0 },
+};
+
+/* test_example - conf/examples/rules.json loads and does what it says */
+static void
+test_example(void)
+{
+	struct conf *c;
+	char *errs;
+	size_t i;
+
+	c = load_file("conf/examples/rules.json", &errs);
+	T_CHECK(c != NULL, "conf/examples/rules.json loads: %s", errs);
+	free(errs);
+	if (c == NULL)
+		return;
+	for (i = 0; i < sizeof(example_cases) / sizeof(example_cases[0]); i++)
+		check(c, &example_cases[i]);
+	conf_unref(&c);
+}
+
 int
 main(void)
 {
@@ -898,6 +965,7 @@ main(void)
 	test_list_files();
 	test_lifecycle();
 	test_dry_run();
+	test_example();
 
 	{
 		char cmd[400];
