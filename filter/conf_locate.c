@@ -58,6 +58,7 @@ struct loc_scan {
 	struct loc_frame	*st;
 	int			 depth, stcap;
 	bool			 root_seen;
+	bool			 skip_last;	/* leave out a token ending at end */
 	char			*str;		/* the last string, decoded */
 	size_t			 slen, scap;
 	struct conf_locator	*loc;		/* NULL: only follow the nesting */
@@ -364,12 +365,42 @@ scan_key(struct loc_scan *s, struct loc_frame *f)
 	return true;
 }
 
+/* is_delim - does c end a number or literal */
+static bool
+is_delim(char c)
+{
+	return c != '\0' && strchr(" \t\r\n,:[]{}\"", c) != NULL;
+}
+
 /* scan_literal - a number, true/false/null, or junk up to a delimiter */
 static void
 scan_literal(struct loc_scan *s)
 {
-	while (s->p < s->end && strchr(" \t\r\n,:[]{}\"", *s->p) == NULL)
+	do {
 		scan_adv(s);
+	} while (s->p < s->end && !is_delim(*s->p));
+}
+
+/* token_end - where the token at s->p ends (s->end when cut off) */
+static const char *
+token_end(const struct loc_scan *s)
+{
+	const char *p = s->p + 1;
+
+	if (*s->p == '"') {
+		for (; p < s->end; p++) {
+			if (*p == '\\')
+				p++;
+			else if (*p == '"')
+				return p + 1;
+		}
+		return s->end;
+	}
+	if (*s->p != '\0' && strchr("{}[]:,", *s->p) != NULL)
+		return p;
+	while (p < s->end && !is_delim(*p))
+		p++;
+	return p;
 }
 
 /* scan_run - follow the text from s->p to s->end */
@@ -388,6 +419,8 @@ scan_run(struct loc_scan *s)
 		}
 		if (s->root_seen && s->depth == 0)
 			return;		/* the document is complete */
+		if (s->skip_last && token_end(s) >= s->end)
+			return;
 		line = s->line;
 		col = s->col;
 		f = s->depth > 0 ? &s->st[s->depth - 1] : NULL;
@@ -528,13 +561,14 @@ conf_locate_key(const struct conf_locator *l, const char *ptr,
 
 /* conf_locate_at - the pointer of the place parsing reached at pos */
 char *
-conf_locate_at(const char *buf, size_t len, size_t pos)
+conf_locate_at(const char *buf, size_t len, size_t pos, bool with_last)
 {
 	struct loc_scan s;
 	struct loc_frame *f;
 	char *ret;
 
 	scan_init(&s, buf, pos < len ? pos : len);
+	s.skip_last = !with_last;
 	scan_run(&s);
 	if (s.depth == 0) {
 		path_set(&s, 0);

@@ -44,9 +44,12 @@ bool	 conf_locate_key(const struct conf_locator *l, const char *ptr,
  * conf_locate_at - the pointer of the place a parser reached at byte
  * offset pos: the innermost open container, plus the member key or the
  * element index being parsed there.  "" for the top level.  Used for
- * syntax errors, with jansson's error position.  Caller frees.
+ * syntax errors, with jansson's error position, which is just after the
+ * token the parser stopped at: that token is left out unless with_last
+ * (for a duplicate key, the key itself is the place).  Caller frees.
  */
-char	*conf_locate_at(const char *buf, size_t len, size_t pos);
+char	*conf_locate_at(const char *buf, size_t len, size_t pos,
+	    bool with_last);
 
 /* conf_locate_escape - one RFC 6901 reference token: "~" -> "~0",
  * "/" -> "~1".  Caller frees. */

@@ -134,6 +134,7 @@ test_truncated(void)
 		{ "/a/b/1", 1, 17, 0, 0 },
 	};
 	struct conf_locator *l;
+	char *p;
 	int line, col;
 	size_t i, n;
 
@@ -145,6 +146,14 @@ test_truncated(void)
 		T_CHECK(l != NULL, "prefix %zu", n);
 		conf_locate_free(&l);
 	}
+	/* NUL bytes and junk are stepped over, not looped on */
+	l = conf_locate_build("{\"a\": \0\0, \"b\": 1}", 17);
+	T_CHECK(conf_locate_value(l, "/b", &line, &col) && col == 16,
+	    "NUL bytes in text");
+	conf_locate_free(&l);
+	p = conf_locate_at("{\"a\": [\0\0", 10, 10, false);
+	T_EQ_STR(p, "/a/0", "locate_at over NUL bytes");
+	free(p);
 	l = conf_locate_build("", 0);
 	T_CHECK(!conf_locate_value(l, "", &line, &col), "empty text");
 	conf_locate_free(&l);
@@ -173,7 +182,7 @@ test_deep(void)
 	T_CHECK(conf_locate_value(l, "/0/0", &line, &col) && col == 3,
 	    "shallow levels mapped");
 	conf_locate_free(&l);
-	p = conf_locate_at(doc, 2 * n, 2 * n);
+	p = conf_locate_at(doc, 2 * n, 2 * n, false);
 	T_CHECK(p != NULL, "locate_at on deep text");
 	free(p);
 	free(doc);
@@ -182,6 +191,7 @@ test_deep(void)
 /* What conf_locate_at says for text cut at the marker '|'. */
 struct at_case {
 	const char	*text;
+	bool		 with_last;	/* the token before '|' counts */
 	const char	*want;
 };
 
@@ -190,26 +200,36 @@ static void
 test_at(void)
 {
 	static const struct at_case cases[] = {
-		{ "|{}", "" },
-		{ "{|", "" },
-		{ "{\"a\"|", "/a" },
-		{ "{\"a\": |", "/a" },
-		{ "{\"a\": 1|", "/a" },
-		{ "{\"a\": 1, |", "" },
-		{ "{\"a\": 1 \"b\"| : 2}", "/a" },
-		{ "{\"a\": {\"b\": {\"c\": tru|e}}}", "/a/b/c" },
-		{ "{\"a\": {\"b\": 1}, |\"c\"", "" },
-		{ "{\"a\": {\"b\": 1}|", "/a" },
-		{ "{\"a\": {\"b\": 1,\n \"b\"|: 2}}", "/a/b" },
-		{ "{\"a\": [|", "/a/0" },
-		{ "{\"a\": [1, 2, |]}", "/a/2" },
-		{ "{\"a\": [1, [2, |", "/a/1/1" },
-		{ "{\"a\": [1, {\"x\": 2}|, ", "/a/1" },
-		{ "{\"a/~b\": [|", "/a~1~0b/0" },
-		{ "{\"a\": \"str|ing\"}", "/a" },
-		{ "{\"abc|\": 1}", "" },
-		{ "{\"a\": 1}  x|", "" },
-		{ "[1, {\"k\": {}}, |", "/2" },
+		{ "|{}", false, "" },
+		{ "{|", false, "" },
+		{ "{\"a\"|", false, "" },
+		{ "{\"a\"|", true, "/a" },
+		{ "{\"a\": |", false, "/a" },
+		{ "{\"a\": 1|", false, "/a" },
+		{ "{\"a\": 1, |", false, "" },
+		{ "{\"a\": 1, |", true, "" },
+		{ "{\"a\": 1 \"b\"| : 2}", false, "/a" },
+		{ "{\"a\": {\"b\": {\"c\": tru|e}}}", false, "/a/b/c" },
+		{ "{\"a\": {\"b\": 1}, |\"c\"", false, "" },
+		{ "{\"a\": {\"b\": 1}|", false, "/a/b" },
+		{ "{\"a\": {\"b\": 1}|", true, "/a" },
+		{ "{\"a\": {\"b\": }|}", false, "/a/b" },
+		{ "{\"a\": {\"b\": 1,\n \"b\"|: 2}}", false, "/a" },
+		{ "{\"a\": {\"b\": 1,\n \"b\"|: 2}}", true, "/a/b" },
+		{ "{\"a\": [|", false, "/a" },
+		{ "{\"a\": [|", true, "/a/0" },
+		{ "{\"a\": [1, 2, |]}", false, "/a/2" },
+		{ "{\"a\": [1, 2, ]|}", false, "/a/2" },
+		{ "{\"a\": [1, [2, |", false, "/a/1/1" },
+		{ "{\"a\": [1, {\"x\": 2}|, ", false, "/a/1/x" },
+		{ "{\"a\": [1, {\"x\": 2}|, ", true, "/a/1" },
+		{ "{\"a/~b\": [ |", false, "/a~1~0b/0" },
+		{ "{\"a\": \"str|ing\"}", false, "/a" },
+		{ "{\"a\": \"st\\q|\"}", false, "/a" },
+		{ "{\"abc|\": 1}", false, "" },
+		{ "{\"a\": 1}  x|", false, "" },
+		{ "[1, {\"k\": {}}, |", false, "/2" },
+		{ "[1, {\"k\": {}}, 3|", false, "/2" },
 	};
 	size_t i;
 
@@ -222,8 +242,10 @@ test_at(void)
 		/* the text without the marker, cut where the marker was */
 		memcpy(buf, t, (size_t)(bar - t));
 		memcpy(buf + (bar - t), bar + 1, len - (size_t)(bar - t));
-		p = conf_locate_at(buf, len - 1, (size_t)(bar - t));
-		T_EQ_STR(p, cases[i].want, "locate_at \"%s\"", t);
+		p = conf_locate_at(buf, len - 1, (size_t)(bar - t),
+		    cases[i].with_last);
+		T_EQ_STR(p, cases[i].want, "locate_at \"%s\" %d", t,
+		    cases[i].with_last);
 		free(p);
 		free(buf);
 	}
