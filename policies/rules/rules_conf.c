@@ -668,6 +668,13 @@ rule_compile(struct rules_build *rb, struct rules_conf *rc, size_t idx,
 	}
 	if (raw.stage >= 0)
 		r->stage = rule_stage_map[raw.stage];
+	if (raw.cond != NULL && raw.stage >= 0) {
+		c = conf_alloc(cc, sizeof(*c));
+		if (cond_compile(rb, raw.cond, conf_ptr(cc, rptr, "if"),
+		    r->stage, 1, c) < 0)
+			errs++;
+		r->cond = c;
+	}
 	if (raw.action >= 0) {
 		r->action = raw.action;
 		r->verdict = rule_action_verdict[raw.action];
@@ -687,13 +694,6 @@ rule_compile(struct rules_build *rb, struct rules_conf *rc, size_t idx,
 	    conf_ptr(cc, rptr, "score"), &r->score) < 0)
 		errs++;
 	r->dry_run = raw.dry_run;
-	if (raw.cond != NULL && raw.stage >= 0) {
-		c = conf_alloc(cc, sizeof(*c));
-		if (cond_compile(rb, raw.cond, conf_ptr(cc, rptr, "if"),
-		    r->stage, 1, c) < 0)
-			errs++;
-		r->cond = c;
-	}
 	return errs > 0 ? -1 : 0;
 }
 
