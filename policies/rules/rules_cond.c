@@ -97,7 +97,7 @@ cmp_key(const void *key, const void *ent)
 
 /*
  * fold_list - copy a list, lowercased (and for domains without leading
- * "*." / "." and trailing "."), sorted, duplicates kept (harmless).
+ * "*.", "." or "@" and trailing "."), sorted, duplicates kept (harmless).
  */
 static const char *const *
 fold_list(struct rules_build *rb, size_t n, const char *const *v,
@@ -116,7 +116,7 @@ fold_list(struct rules_build *rb, size_t n, const char *const *v,
 		if (domain) {
 			if (strncmp(s, "*.", 2) == 0)
 				s += 2;
-			while (*s == '.')
+			while (*s == '.' || *s == '@')
 				s++;
 			len = strlen(s);
 			while (len > 0 && s[len - 1] == '.')

@@ -389,6 +389,9 @@ static const struct scen main_cases[] = {
 	{ "wildcard entry means the domain", GOOD, NULL, NULL,
 	  "x@wild.example", { "b@dest.example" },
 	  "mail:reject:spam_sender", NULL, NULL, NULL, 0 },
+	{ "@domain entry means the domain", GOOD, NULL, NULL,
+	  "x@relay.AtSign.example", { "b@dest.example" },
+	  "mail:reject:spam_sender", NULL, NULL, NULL, 0 },
 	{ "not a subdomain: suffix only", GOOD, NULL, NULL,
 	  "x@notspam.example", { "b@dest.example" },
 	  "eom:continue:eom_score", "", NULL, NULL, 2 },
@@ -451,6 +454,54 @@ test_main_rules(void)
 		return;
 	for (i = 0; i < sizeof(main_cases) / sizeof(main_cases[0]); i++)
 		check(c, &main_cases[i]);
+	conf_unref(&c);
+}
+
+/* --- the remaining kind forms ------------------------------------------ */
+
+static const char *kinds_conf =
+"{'rules': [\n"
+"  {'name': 'tls_dyn', 'stage': 'mail', 'action': 'continue', 'score': 0.25,\n"
+"   'if': {'all': [{'tls': true}, {'trusted': false}, {'client_name': {'regex': '\\\\.dyn\\\\.'}}]}},\n"
+"  {'name': 'exactly2', 'stage': 'data', 'if': {'rcpt_count': {'eq': 2}}, 'action': 'tempfail'},\n"
+"  {'name': 'few', 'stage': 'eom', 'if': {'rcpt_count': {'lt': 2}}, 'action': 'reject',\n"
+"   'text': 'one only'}\n"
+"]}";
+
+static const struct scen kinds_cases[] = {
+	{ "tls true, trusted false, client_name regex", "203.0.113.1",
+	  "h1.DYN.isp.example", "h1", "TLSv1.2", NULL, "a@b.example",
+	  { "c@d.example" }, "mail:continue:tls_dyn eom:reject:few",
+	  "550 5.7.1 one only", "tls TLSv1.2, untrusted client, "
+	  "client_name h1.DYN.isp.example matches /\\.dyn\\./",
+	  "tls_dyn,few", 0.25 },
+	{ "no tls", "203.0.113.1", "h1.dyn.isp.example", "h1", NULL, NULL,
+	  "a@b.example", { "c@d.example" }, "eom:reject:few", NULL, NULL,
+	  "few", 0 },
+	{ "trusted client is not trusted false", "10.9.9.9",
+	  "h1.dyn.isp.example", "h1", "TLSv1.3", NULL, "a@b.example",
+	  { "c@d.example" }, "eom:reject:few", NULL, NULL, "few", 0 },
+	{ "rcpt_count eq at data", "203.0.113.1", "static.example", "h1",
+	  "TLSv1.3", NULL, "a@b.example", { "c@d.example", "e@d.example" },
+	  "data:tempfail:exactly2", "451 4.7.1 Try again later",
+	  "rcpt_count 2 == 2", "exactly2", 0 },
+};
+
+/* test_more_kinds - tls, trusted false, client_name regex, eq, lt */
+static void
+test_more_kinds(void)
+{
+	struct conf *c;
+	char *errs;
+	size_t i;
+
+	c = load(kinds_conf, &errs);
+	T_CHECK(c != NULL, "kinds config loads: %s", errs);
+	free(errs);
+	if (c == NULL)
+		return;
+	for (i = 0; i < sizeof(kinds_cases) / sizeof(kinds_cases[0]); i++)
+		check(c, &kinds_cases[i]);
 	conf_unref(&c);
 }
 
@@ -959,6 +1010,7 @@ main(void)
 	log_set_level(LOG_LVL_INFO);
 
 	test_main_rules();
+	test_more_kinds();
 	test_bad_configs();
 	test_error_positions();
 	test_regex();
