@@ -212,26 +212,16 @@ strlist_part(struct rules_build *rb, const json_t *v, const char *ptr,
 }
 
 static const struct conf_key strmatch_keys[] = {
-	{ .key = "is", .type = CONF_CUSTOM,
+	{ .key = "is", .type = CONF_CUSTOM, .parse = rules_keep_json,
 	  .off = offsetof(struct strmatch_raw, is) },
-	{ .key = "domain", .type = CONF_CUSTOM,
+	{ .key = "domain", .type = CONF_CUSTOM, .parse = rules_keep_json,
 	  .off = offsetof(struct strmatch_raw, domain) },
-	{ .key = "regex", .type = CONF_CUSTOM,
+	{ .key = "regex", .type = CONF_CUSTOM, .parse = rules_keep_json,
 	  .off = offsetof(struct strmatch_raw, regex) },
 	{ .key = "caseless", .type = CONF_BOOL,
 	  .off = offsetof(struct strmatch_raw, caseless) },
 	{ .key = NULL }
 };
-
-/* keep_json - CONF_CUSTOM parser that keeps the value */
-static int
-keep_json(struct conf_ctx *cc, const json_t *v, const char *ptr, void *dst)
-{
-	(void)cc;
-	(void)ptr;
-	*(const json_t **)dst = v;
-	return 0;
-}
 
 /*
  * strmatch_compile - a string matcher: a list value (exact entries), or
@@ -245,9 +235,7 @@ strmatch_compile(struct rules_build *rb, const json_t *v, const char *ptr,
     struct strmatch *m)
 {
 	struct conf_ctx *cc = rules_build_cc(rb);
-	struct conf_key keys[sizeof(strmatch_keys) / sizeof(strmatch_keys[0])];
 	struct strmatch_raw raw = { .caseless = true };
-	size_t i;
 	int rc = 0;
 
 	m->mctx = rules_build_mctx(rb);
@@ -255,11 +243,7 @@ strmatch_compile(struct rules_build *rb, const json_t *v, const char *ptr,
 	    json_object_get(v, "list") != NULL)
 		return strlist_part(rb, v, ptr, false, &m->nis, &m->is,
 		    &m->is_label);
-	memcpy(keys, strmatch_keys, sizeof(keys));
-	for (i = 0; keys[i].key != NULL; i++)
-		if (keys[i].type == CONF_CUSTOM)
-			keys[i].parse = keep_json;
-	if (conf_apply(cc, v, ptr, keys, &raw) > 0)
+	if (conf_apply(cc, v, ptr, strmatch_keys, &raw) > 0)
 		return -1;
 	if (raw.is == NULL && raw.domain == NULL && raw.regex == NULL) {
 		conf_error(cc, ptr, "needs is, domain or regex");
@@ -278,7 +262,7 @@ strmatch_compile(struct rules_build *rb, const json_t *v, const char *ptr,
 	return rc;
 }
 
-/* quote - a value for a why text, bounded */
+/* quote - a value for a why text: the null sender shows as <> */
 static const char *
 quote(const char *s)
 {
@@ -300,13 +284,13 @@ domain_match(const struct strmatch *m, const char *d)
 		return NULL;
 	memcpy(buf, d, len);
 	buf[len] = '\0';
-	for (p = buf; p != NULL; p = strchr(p, '.') ? strchr(p, '.') + 1 :
-	    NULL) {
+	for (p = buf;; p++) {
 		hit = bsearch(p, m->dom, m->ndom, sizeof(*m->dom), cmp_key);
 		if (hit != NULL)
 			return *hit;
+		if ((p = strchr(p, '.')) == NULL)
+			return NULL;
 	}
-	return NULL;
 }
 
 /* regex_match - 1 match, 0 none; limits and errors are logged, 0 */

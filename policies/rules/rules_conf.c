@@ -118,9 +118,9 @@ rules_build_mctx(struct rules_build *rb)
 	return rb->mctx;
 }
 
-/* store_json - CONF_CUSTOM parser that keeps the value for later */
-static int
-store_json(struct conf_ctx *cc, const json_t *v, const char *ptr, void *dst)
+/* rules_keep_json - CONF_CUSTOM parser that keeps the value for later */
+int
+rules_keep_json(struct conf_ctx *cc, const json_t *v, const char *ptr, void *dst)
 {
 	(void)cc;
 	(void)ptr;
@@ -603,18 +603,18 @@ static const struct conf_key rule_keys[] = {
 	  .max = RULES_MAX_NAME },
 	{ .key = "stage", .type = CONF_ENUM, .required = true,
 	  .off = offsetof(struct rule_raw, stage), .names = rule_stage_names },
-	{ .key = "if", .type = CONF_CUSTOM, .parse = store_json,
+	{ .key = "if", .type = CONF_CUSTOM, .parse = rules_keep_json,
 	  .off = offsetof(struct rule_raw, cond) },
 	{ .key = "action", .type = CONF_ENUM, .required = true,
 	  .off = offsetof(struct rule_raw, action),
 	  .names = rules_action_names },
-	{ .key = "code", .type = CONF_CUSTOM, .parse = store_json,
+	{ .key = "code", .type = CONF_CUSTOM, .parse = rules_keep_json,
 	  .off = offsetof(struct rule_raw, code) },
 	{ .key = "xcode", .type = CONF_STRING,
 	  .off = offsetof(struct rule_raw, xcode), .min = 1, .max = 16 },
 	{ .key = "text", .type = CONF_STRING,
 	  .off = offsetof(struct rule_raw, text), .max = RULES_MAX_TEXT },
-	{ .key = "score", .type = CONF_CUSTOM, .parse = store_json,
+	{ .key = "score", .type = CONF_CUSTOM, .parse = rules_keep_json,
 	  .off = offsetof(struct rule_raw, score) },
 	{ .key = "dry_run", .type = CONF_BOOL,
 	  .off = offsetof(struct rule_raw, dry_run) },
@@ -739,9 +739,9 @@ build_mctx(struct rules_build *rb, const struct rules_section *sec)
 }
 
 static const struct conf_key section_keys[] = {
-	{ .key = "rules", .type = CONF_CUSTOM, .parse = store_json,
+	{ .key = "rules", .type = CONF_CUSTOM, .parse = rules_keep_json,
 	  .off = offsetof(struct rules_section, rules) },
-	{ .key = "lists", .type = CONF_CUSTOM, .parse = store_json,
+	{ .key = "lists", .type = CONF_CUSTOM, .parse = rules_keep_json,
 	  .off = offsetof(struct rules_section, lists) },
 	{ .key = "regex_match_limit", .type = CONF_INT, .min = 1000,
 	  .max = 100000000,

@@ -179,6 +179,10 @@ int	 rules_build_cidrlist(struct rules_build *rb, const json_t *v,
 	    const char *ptr, const struct cidr_list **l_r,
 	    const char **label_r);
 
+/* CONF_CUSTOM parser that stores the json_t * (valid during config()). */
+int	 rules_keep_json(struct conf_ctx *cc, const json_t *v, const char *ptr,
+	    void *dst);
+
 /* rules_cond.c: evaluate a compiled condition (1, 0, -1 as match()). */
 int	 rules_cond_eval(struct rule_eval *ev, const struct rule_cond *c);
 
