@@ -372,8 +372,10 @@ conf_fmt_duration(struct conf_ctx *cc, int64_t ms)
 	};
 	size_t i;
 
+	if (ms == 0)
+		return "0s";
 	for (i = 0; i < sizeof(units) / sizeof(units[0]); i++)
-		if (ms != 0 && ms % units[i].ms == 0)
+		if (ms % units[i].ms == 0)
 			return arena_printf(cc->arena, "%lld%s",
 			    (long long)(ms / units[i].ms), units[i].unit);
 	return arena_printf(cc->arena, "%lldms", (long long)ms);
@@ -475,13 +477,17 @@ entry_error(struct conf_ctx *cc, const struct conf_entry *x,
 		conf_error(cc, x->ptr, "%s", msg);
 }
 
-/* list_file_line - one line of a list file: trim, skip comments, add */
+/*
+ * list_file_line - one line of a list file: surrounding blanks trimmed;
+ * blank lines, lines starting with "#" and a "#" after a blank to the end
+ * of the line are comments.
+ */
 static void
 list_file_line(struct conf_ctx *cc, struct conf_entries *e, const char *ptr,
     const char *show, int lineno, char *line, size_t len)
 {
 	struct conf_entry x = { .file = show, .line = lineno, .col = 1 };
-	size_t start = 0;
+	size_t start = 0, i;
 
 	while (len > 0 && strchr(" \t\r\n", line[len - 1]) != NULL)
 		line[--len] = '\0';
@@ -489,6 +495,16 @@ list_file_line(struct conf_ctx *cc, struct conf_entries *e, const char *ptr,
 		start++;
 	if (start == len || line[start] == '#')
 		return;
+	for (i = start + 1; i < len; i++) {	/* "entry  # comment" */
+		if (line[i] == '#' && (line[i - 1] == ' ' ||
+		    line[i - 1] == '\t')) {
+			len = i;
+			while (line[len - 1] == ' ' || line[len - 1] == '\t')
+				len--;
+			line[len] = '\0';
+			break;
+		}
+	}
 	x.col = (int)start + 1;
 	x.ptr = conf_ptr_idx(cc, ptr, e->n);
 	if (memchr(line, '\0', len) != NULL) {
