@@ -372,8 +372,10 @@ conf_fmt_duration(struct conf_ctx *cc, int64_t ms)
 	};
 	size_t i;
 
+	if (ms == 0)
+		return "0s";
 	for (i = 0; i < sizeof(units) / sizeof(units[0]); i++)
-		if (ms != 0 && ms % units[i].ms == 0)
+		if (ms % units[i].ms == 0)
 			return arena_printf(cc->arena, "%lld%s",
 			    (long long)(ms / units[i].ms), units[i].unit);
 	return arena_printf(cc->arena, "%lldms", (long long)ms);
@@ -427,11 +429,17 @@ conf_get_enum(struct conf_ctx *cc, const json_t *v, const char *ptr,
 
 /* --- lists --- */
 
-/* One list entry and where it came from (file NULL: inline in the JSON). */
+/*
+ * One list entry and where it came from (file NULL: inline in the JSON,
+ * and s points into the JSON; from a file, s is in the arena).  Entries
+ * are scratch space, malloc'd and freed by the list parser; their pointer
+ * is only built on error paths.
+ */
 struct conf_entry {
 	const char	*s;		/* NULL: not a string, see bad */
 	const json_t	*bad;
-	const char	*ptr;
+	const char	*lptr;		/* the list's pointer */
+	size_t		 idx;		/* the entry's index in the list */
 	const char	*file;
 	int		 line, col;
 };
@@ -441,21 +449,22 @@ struct conf_entries {
 	struct conf_entry	*v;
 };
 
-/* entries_add - append one entry (arena-grown array) */
+/* entries_add - append one entry */
 static void
-entries_add(struct conf_ctx *cc, struct conf_entries *e,
-    const struct conf_entry *x)
+entries_add(struct conf_entries *e, const struct conf_entry *x)
 {
-	struct conf_entry *nv;
-
 	if (e->n == e->cap) {
 		e->cap = e->cap ? e->cap * 2 : 16;
-		nv = conf_alloc(cc, e->cap * sizeof(*nv));
-		if (e->n > 0)
-			memcpy(nv, e->v, e->n * sizeof(*nv));
-		e->v = nv;
+		e->v = xrealloc(e->v, e->cap * sizeof(*e->v));
 	}
 	e->v[e->n++] = *x;
+}
+
+/* entry_ptr - the JSON pointer of one entry */
+static const char *
+entry_ptr(struct conf_ctx *cc, const struct conf_entry *x)
+{
+	return conf_ptr_idx(cc, x->lptr, x->idx);
 }
 
 /* entry_error - an error at one list entry, in the JSON or in its file */
@@ -470,18 +479,24 @@ entry_error(struct conf_ctx *cc, const struct conf_entry *x,
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	if (x->file != NULL)
-		conf_error_file(cc, x->file, x->line, x->col, x->ptr, "%s", msg);
+		conf_error_file(cc, x->file, x->line, x->col,
+		    entry_ptr(cc, x), "%s", msg);
 	else
-		conf_error(cc, x->ptr, "%s", msg);
+		conf_error(cc, entry_ptr(cc, x), "%s", msg);
 }
 
-/* list_file_line - one line of a list file: trim, skip comments, add */
+/*
+ * list_file_line - one line of a list file: surrounding blanks trimmed;
+ * blank lines, lines starting with "#" and a "#" after a blank to the end
+ * of the line are comments.
+ */
 static void
 list_file_line(struct conf_ctx *cc, struct conf_entries *e, const char *ptr,
     const char *show, int lineno, char *line, size_t len)
 {
-	struct conf_entry x = { .file = show, .line = lineno, .col = 1 };
-	size_t start = 0;
+	struct conf_entry x = { .file = show, .line = lineno, .lptr = ptr,
+	    .idx = e->n };
+	size_t start = 0, i;
 
 	while (len > 0 && strchr(" \t\r\n", line[len - 1]) != NULL)
 		line[--len] = '\0';
@@ -489,15 +504,24 @@ list_file_line(struct conf_ctx *cc, struct conf_entries *e, const char *ptr,
 		start++;
 	if (start == len || line[start] == '#')
 		return;
+	for (i = start + 1; i < len; i++) {	/* "entry  # comment" */
+		if (line[i] == '#' && (line[i - 1] == ' ' ||
+		    line[i - 1] == '\t')) {
+			len = i;
+			while (line[len - 1] == ' ' || line[len - 1] == '\t')
+				len--;
+			line[len] = '\0';
+			break;
+		}
+	}
 	x.col = (int)start + 1;
-	x.ptr = conf_ptr_idx(cc, ptr, e->n);
 	if (memchr(line, '\0', len) != NULL) {
-		conf_error_file(cc, show, lineno, x.col, x.ptr,
+		conf_error_file(cc, show, lineno, x.col, entry_ptr(cc, &x),
 		    "NUL byte in line");
 		return;
 	}
 	x.s = conf_strdup(cc, line + start);
-	entries_add(cc, e, &x);
+	entries_add(e, &x);
 }
 
 /* list_file - read entries from {"file": NAME}, one per line */
@@ -580,13 +604,13 @@ list_gather(struct conf_ctx *cc, const json_t *v, const char *ptr,
 		return -1;
 	}
 	json_array_foreach(v, i, item) {
-		struct conf_entry x = { .ptr = conf_ptr_idx(cc, ptr, i) };
+		struct conf_entry x = { .lptr = ptr, .idx = i };
 
 		if (json_is_string(item))
-			x.s = conf_strdup(cc, json_string_value(item));
+			x.s = json_string_value(item);
 		else
 			x.bad = item;
-		entries_add(cc, e, &x);
+		entries_add(e, &x);
 	}
 	return 0;
 }
@@ -596,7 +620,7 @@ static const char *
 entry_string(struct conf_ctx *cc, const struct conf_entry *x)
 {
 	if (x->s == NULL)
-		conf_error(cc, x->ptr, "expected a string (got %s)",
+		conf_error(cc, entry_ptr(cc, x), "expected a string (got %s)",
 		    conf_got(cc, x->bad));
 	return x->s;
 }
@@ -625,15 +649,21 @@ list_strings(struct conf_ctx *cc, const json_t *v, const char *ptr,
 	size_t i;
 	int before = cc->errors;
 
-	if (list_gather(cc, v, ptr, &e) == -1 && e.n == 0)
+	if (list_gather(cc, v, ptr, &e) == -1 && e.n == 0) {
+		free(e.v);
 		return -1;
+	}
 	list_count(cc, k, ptr, e.n);
 	out = conf_alloc(cc, (e.n + 1) * sizeof(*out));
 	for (i = 0; i < e.n; i++) {
-		if ((out[i] = entry_string(cc, &e.v[i])) != NULL &&
-		    out[i][0] == '\0')
+		if ((out[i] = entry_string(cc, &e.v[i])) == NULL)
+			continue;
+		if (out[i][0] == '\0')
 			entry_error(cc, &e.v[i], "must not be empty");
+		if (e.v[i].file == NULL)
+			out[i] = conf_strdup(cc, out[i]);
 	}
+	free(e.v);
 	if (cc->errors != before)
 		return -1;
 	l_r->n = e.n;
@@ -651,8 +681,10 @@ list_cidrs(struct conf_ctx *cc, const json_t *v, const char *ptr,
 	size_t i;
 	int before = cc->errors;
 
-	if (list_gather(cc, v, ptr, &e) == -1 && e.n == 0)
+	if (list_gather(cc, v, ptr, &e) == -1 && e.n == 0) {
+		free(e.v);
 		return -1;
+	}
 	list_count(cc, k, ptr, e.n);
 	out = conf_alloc(cc, (e.n + 1) * sizeof(*out));
 	for (i = 0; i < e.n; i++)
@@ -660,6 +692,7 @@ list_cidrs(struct conf_ctx *cc, const json_t *v, const char *ptr,
 		    !cidr_parse(e.v[i].s, &out[i]))
 			entry_error(cc, &e.v[i], "not a CIDR (%s)",
 			    conf_quote(cc, e.v[i].s));
+	free(e.v);
 	if (cc->errors != before)
 		return -1;
 	l_r->n = e.n;

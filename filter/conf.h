@@ -177,7 +177,8 @@ struct conf {
  * any error.  The generation is not live yet: no services, no init().
  */
 struct conf	*conf_load(const char *path, FILE *errout, int *nerrors_r);
-/* conf_activate - create services and init() every policy. -1 + error_r. */
+/* conf_activate - create services and init() every policy. -1 + error_r
+ * (which lives in c's arena: use it before dropping c). */
 int		 conf_activate(struct conf *c, const char **error_r);
 struct conf	*conf_ref(struct conf *c);
 void		 conf_unref(struct conf **cp);

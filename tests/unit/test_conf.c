@@ -428,12 +428,12 @@ test_lists(void)
 	struct conf *c;
 	char cwd[PATH_MAX], doc[PATH_MAX + 100];
 
-	write_file("nets.txt", "# office\n\n  10.0.0.0/8  \n\t192.0.2.1\r\n"
+	write_file("nets.txt", "# office\n\n  10.0.0.0/8 \t# LAN\n\t192.0.2.1\r\n"
 	    "   # indented comment\n2001:db8::/32\n");
 	expect_err("{\"dns\": {\"servers\": {\"file\": \"servers.txt\"}}}", 1,
 	    "gw.json:1:30: /dns/servers/file: cannot read \"servers.txt\": "
 	    "No such file or directory\n");
-	write_file("servers.txt", "127.0.0.1@5353\n::1\n");
+	write_file("servers.txt", "127.0.0.1@5353\n::1\nx#y\t# z\n");
 	c = expect_ok("{\"trusted\": {\"networks\": {\"file\": \"nets.txt\"}}, "
 	    "\"dns\": {\"servers\": {\"#\": \"resolvers\", \"file\": "
 	    "\"servers.txt\"}}}");
@@ -443,9 +443,12 @@ test_lists(void)
 		T_CHECK(has_ip(&c->trusted.networks, "192.0.2.1"), "host");
 		T_CHECK(!has_ip(&c->trusted.networks, "192.0.2.2"), "/32");
 		T_CHECK(has_ip(&c->trusted.networks, "2001:db8::1"), "v6");
-		T_EQ_INT(c->dns.nservers, 2, "servers from file");
-		if (c->dns.nservers == 2)
+		T_EQ_INT(c->dns.nservers, 3, "servers from file");
+		if (c->dns.nservers == 3) {
 			T_EQ_STR(c->dns.servers[1], "::1", "second server");
+			T_EQ_STR(c->dns.servers[2], "x#y",
+			    "\"#\" after a blank starts a comment");
+		}
 	}
 	conf_unref(&c);
 
