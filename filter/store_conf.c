@@ -7,6 +7,7 @@
  *		"memory": { "max_entries": 1000000 },
  *		"redis": {
  *			"servers": ["127.0.0.1:6379"],	host:port, [v6]:port, /path
+ *							(default: 127.0.0.1:6379)
  *			"password": "...",		optional
  *			"db": 0,
  *			"connect_timeout_ms": 250,
@@ -27,6 +28,7 @@
 #include "conf.h"
 #include "store.h"
 
+static const char *store_default_servers[] = { "127.0.0.1:6379" };
 static const char *const store_backend_names[] = { "memory", "redis", NULL };
 static const char *const store_onerr_names[] = {
 	"local", "accept", "tempfail", NULL
@@ -94,7 +96,7 @@ store_conf_servers(struct conf_ctx *cc, const json_t *v, const char *ptr,
 static const struct conf_key store_memory_keys[] = {
 	{ .key = "max_entries", .type = CONF_INT,
 	  .off = offsetof(struct store_conf, memory_max_entries),
-	  .min = 1024, .max = 100000000 },
+	  .min = 1, .max = 100000000 },
 	{ .key = NULL }
 };
 
@@ -165,10 +167,9 @@ store_config(struct conf_ctx *cc, const json_t *section, const char *ptr,
 	if (section == NULL)
 		return 0;
 	errors = conf_apply(cc, section, ptr, store_keys, sc);
-	if (errors == 0 && sc->backend == STORE_REDIS &&
-	    sc->redis.nservers == 0) {
-		conf_error(cc, ptr, "backend \"redis\" needs redis.servers");
-		errors++;
+	if (sc->redis.nservers == 0) {
+		sc->redis.nservers = 1;
+		sc->redis.servers = store_default_servers;
 	}
 	return errors;
 }

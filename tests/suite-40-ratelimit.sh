@@ -49,7 +49,9 @@ ok "redis-server on 127.0.0.1:$RPORT"
 
 # --- 1. the Redis store itself ----------------------------------------
 make --no-print-directory -s BUILD="$BUILD" "$BUILD/libgw.a" >/dev/null
-if cc -D_GNU_SOURCE -I. -Ifilter -Itests/unit -O1 -g -std=c11 -pthread \
+san=""	# a sanitizer build links its tools with the same runtime
+nm "$BUILD/libgw.a" 2>/dev/null | grep -q __asan && san="-fsanitize=address,undefined"
+if cc -D_GNU_SOURCE -I. -Ifilter -Itests/unit -O1 -g -std=c11 -pthread $san \
     $(pkg-config --cflags hiredis jansson) tests/ratelimit/redis_store_check.c \
     "$BUILD/libgw.a" $(pkg-config --libs hiredis jansson) -lm \
     -o "$T/redis_store_check" 2>"$T/cc.err"; then
@@ -226,6 +228,9 @@ cat "$T/r1.out" "$T/r2.out" "$T/r3.out" >"$T/rall.out"
 check "$(tally "$T/rall.out")" "$LIMIT 8 0 18" "after the restart: shared counting again, exactly $LIMIT of 18"
 out=$("$GW" limits show -c "$T/d1.json" --key 203.0.113.70 | cut -f1-3 | tr '\t' ' ')
 check "$out" "shared 203.0.113.70 remaining=0/$LIMIT" "limits show from another process sees the shared counter"
+
+bad=$(grep -l -E "AddressSanitizer|runtime error|LeakSanitizer" "$T"/d?.log "$T/rsc.err" "$T/test.log" 2>/dev/null)
+[ -z "$bad" ] && ok "no sanitizer reports" || ko "sanitizer reports in: $bad"
 
 echo "ratelimit: $pass passed, $fail failed"
 [ $fail -eq 0 ]
