@@ -137,7 +137,8 @@ limits_print(struct limits_show *sh, bool as_json)
 	struct limits_row *r;
 	size_t i;
 
-	qsort(sh->rows, sh->n, sizeof(*sh->rows), limits_cmp);
+	if (sh->n > 0)
+		qsort(sh->rows, sh->n, sizeof(*sh->rows), limits_cmp);
 	for (i = 0; i < sh->n; i++) {
 		r = &sh->rows[i];
 		if (as_json) {
@@ -280,6 +281,11 @@ limits_main(int argc, char **argv)
 		conf_unref(&c);
 		return LIMITS_EX_UNAVAILABLE;
 	}
+	if (strcmp(store_backend_name(st), "memory") == 0)
+		fprintf(stderr, "gatewarden: limits: note: the memory store "
+		    "lives inside each gatewarden process; this command sees "
+		    "only its own (empty) one.  Use the redis back-end to "
+		    "inspect counters from outside.\n");
 	if (strcmp(cmd, "show") == 0)
 		ret = limits_show(st, limits_rl_conf(c), name, key, as_json);
 	else

@@ -229,6 +229,31 @@ check "$(tally "$T/rall.out")" "$LIMIT 8 0 18" "after the restart: shared counti
 out=$("$GW" limits show -c "$T/d1.json" --key 203.0.113.70 | cut -f1-3 | tr '\t' ' ')
 check "$out" "shared 203.0.113.70 remaining=0/$LIMIT" "limits show from another process sees the shared counter"
 
+# --- 4. memory store: counters survive a reload -----------------------
+cat >"$T/d4.json" <<EOC
+{ "milter": { "socket": "inet:$((DPORT0 + 4))@127.0.0.1" },
+  "log": { "level": "info" },
+  "store": { "backend": "memory" },
+  "policies": { "ratelimit": { "limits": [
+    { "name": "m", "key": "client_ip_prefix", "rate": "3/1h", "burst": 3 } ] } } }
+EOC
+"$GW" -f -c "$T/d4.json" >"$T/d4.log" 2>&1 &
+D4=$!; DPIDS="$DPIDS $D4"
+for _ in $(seq 100); do
+	miltertest -D sock="$(sock 4)" -s tests/ratelimit/ready.lua >/dev/null 2>&1 && break
+	sleep 0.05
+done
+out=$(send 4 203.0.113.80 2 m1 | tally /dev/stdin)
+check "$out" "2 0 0 2" "memory store: 2 of 3 taken"
+sed -i 's/"3\/1h"/"3\/60m"/' "$T/d4.json"	# a changed policy, same store
+kill -HUP "$D4"
+for _ in $(seq 100); do grep -q "reload: configuration" "$T/d4.log" && break; sleep 0.05; done
+grep -q "reload: configuration" "$T/d4.log" && ok "memory daemon reloaded" || ko "no reload: $(tail -2 "$T/d4.log")"
+out=$(send 4 203.0.113.99 2 m2 | tally /dev/stdin)
+check "$out" "1 1 0 2" "after SIGHUP the counter (same /24) is still there"
+out=$("$GW" limits show -c "$T/d4.json" 2>/dev/null; echo "rc=$?")
+check "$out" "rc=0" "limits show on a memory store: nothing to show, exit 0"
+
 bad=$(grep -l -E "AddressSanitizer|runtime error|LeakSanitizer" "$T"/d?.log "$T/rsc.err" "$T/test.log" 2>/dev/null)
 [ -z "$bad" ] && ok "no sanitizer reports" || ko "sanitizer reports in: $bad"
 
