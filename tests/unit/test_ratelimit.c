@@ -1,11 +1,18 @@
 /*
  * test_ratelimit.c - the GCRA rate decision with an injected clock (rate,
  * burst, refill, per-recipient counting, exact boundaries, dry runs) and
- * the rate limit's own helpers (rate parsing, keys, exemptions).
+ * the rate limit's own helpers (rate parsing, keys, exemptions), and the
+ * policy through the dispatcher: counting per stage, exemptions, several
+ * messages per connection, abort, results, configuration errors.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "conf.h"
+#include "dispatch.h"
+#include "session.h"
 #include "store.h"
 #include "policies/ratelimit/ratelimit_int.h"
 #include "t.h"
@@ -308,6 +315,233 @@ test_addr_match(void)
 	T_CHECK(!rl_addr_match(&l, ""), "null sender matches nothing");
 }
 
+
+/* --- the policy through the dispatcher ---------------------------- */
+
+static int64_t fake_now = 1700000000000LL;
+
+static int64_t
+fake_clock(void)
+{
+	return fake_now;
+}
+
+/* load_conf - a generation from text; errors into errbuf */
+static char errbuf[4096];
+
+static struct conf *
+load_conf(const char *text)
+{
+	char path[] = "/tmp/gw-rl-test.XXXXXX";
+	const char *err;
+	struct conf *c;
+	FILE *ef;
+	int fd = mkstemp(path), nerr = 0;
+
+	if (write(fd, text, strlen(text)) < 0)
+		return NULL;
+	close(fd);
+	memset(errbuf, 0, sizeof(errbuf));
+	ef = fmemopen(errbuf, sizeof(errbuf) - 1, "w");
+	c = conf_load(path, ef, &nerr);
+	fclose(ef);
+	unlink(path);
+	if (c != NULL && conf_activate(c, &err) != 0) {
+		fprintf(stderr, "activate: %s\n", err);
+		conf_unref(&c);
+	}
+	return c;
+}
+
+static struct conn *
+conn_open(struct conf *c, const char *ip, const char *auth)
+{
+	struct session_client cl = { .addr = ip, .hostname = "client.example" };
+	struct conn *cn = session_conn_new(c, &cl);
+	struct decision d;
+
+	cn->now_ms = fake_clock;
+	if (auth != NULL)
+		session_set_auth(cn, auth);
+	dispatch_connect(cn, &d);
+	dispatch_helo(cn, "client.example", &d);
+	return cn;
+}
+
+/*
+ * msg - one transaction: MAIL, the recipients (NULL-terminated), eom.
+ * Returns the MAIL verdict, and in acc_r the recipients accepted.
+ */
+static enum pol_verdict
+msg(struct conn *cn, const char *from, const char *const *rcpts,
+    int *acc_r, enum pol_verdict *eom_r)
+{
+	const char *fa[] = { from, NULL };
+	const struct hdr_edit *edits;
+	struct decision d;
+	const char *ra[2] = { NULL, NULL };
+	int i;
+
+	*acc_r = 0;
+	*eom_r = POL_CONTINUE;
+	session_msg_begin(cn, "QID");
+	dispatch_envfrom(cn, fa, &d);
+	if (d.verdict != POL_CONTINUE) {
+		session_msg_end(cn);
+		return d.verdict;
+	}
+	for (i = 0; rcpts[i] != NULL; i++) {
+		ra[0] = rcpts[i];
+		dispatch_envrcpt(cn, ra, &d);
+		if (d.verdict == POL_CONTINUE)
+			(*acc_r)++;
+	}
+	if (*acc_r > 0) {
+		dispatch_data(cn, &d);
+		dispatch_eoh(cn);
+		dispatch_body(cn, (const unsigned char *)"hi\r\n", 4);
+		dispatch_eom(cn, &d, &edits);
+		*eom_r = d.verdict;
+	}
+	session_msg_end(cn);
+	return POL_CONTINUE;
+}
+
+static const char *const one_rcpt[] = { "<b@example.org>", NULL };
+static const char *const three_rcpt[] = { "<b@example.org>",
+	"<c@example.org>", "<d@example.org>", NULL };
+
+static void
+test_policy_counting(void)
+{
+	struct conf *c = load_conf(
+	    "{ \"store\": { \"memory\": { \"max_entries\": 1000 } },\n"
+	    "  \"trusted\": { \"networks\": [\"192.0.2.0/24\"] },\n"
+	    "  \"policies\": { \"ratelimit\": { \"limits\": [\n"
+	    "    { \"name\": \"msgs\", \"key\": \"client_ip\", \"rate\": \"2/1h\",\n"
+	    "      \"stage\": \"rcpt\" },\n"
+	    "    { \"name\": \"rcpts\", \"key\": \"sender\", \"count\": \"recipients\",\n"
+	    "      \"rate\": \"4/1h\" },\n"
+	    "    { \"name\": \"conns\", \"key\": \"client_ip_prefix\",\n"
+	    "      \"count\": \"connections\", \"rate\": \"3/1d\" } ] } } }\n");
+	struct conn *cn;
+	enum pol_verdict v, e;
+	json_t *res;
+	int acc;
+
+	T_CHECK(c != NULL, "policy config loads: %s", errbuf);
+	if (c == NULL)
+		return;
+	cn = conn_open(c, "203.0.113.5", NULL);
+	v = msg(cn, "<s1@example.com>", three_rcpt, &acc, &e);
+	T_CHECK(v == POL_CONTINUE && acc == 3 && e == POL_CONTINUE,
+	    "message 1, 3 recipients: accepted (%d)", acc);
+	/* the second message on the same connection: 3 rcpts for s1 exceeds 4 */
+	v = msg(cn, "<s1@example.com>", three_rcpt, &acc, &e);
+	T_EQ_INT(acc, 1, "recipients limit: 1 of 3 more admitted (4 in all)");
+	/* abort after MAIL: nothing counted, the connection goes on */
+	session_msg_begin(cn, "QIDA");
+	dispatch_envfrom(cn, (const char *[]){ "<s2@example.com>", NULL },
+	    &(struct decision){ 0 });
+	dispatch_abort(cn);
+	/* third message: messages limit (2/1h, counted once per message) */
+	v = msg(cn, "<s2@example.com>", three_rcpt, &acc, &e);
+	T_EQ_INT(acc, 0, "messages limit: 3rd message refused at every rcpt");
+	session_msg_begin(cn, "QIDR");
+	dispatch_envfrom(cn, (const char *[]){ "<s2@example.com>", NULL },
+	    &(struct decision){ 0 });
+	dispatch_envrcpt(cn, (const char *[]){ "<b@example.org>", NULL },
+	    &(struct decision){ 0 });
+	res = json_object_get(cn->msg.results, "ratelimit");
+	{
+		json_t *l = NULL, *le;
+		size_t i;
+
+		json_array_foreach(json_object_get(res, "limits"), i, le)
+			if (strcmp(json_string_value(json_object_get(le,
+			    "name")), "msgs") == 0)
+				l = le;
+
+		T_EQ_STR(json_string_value(json_object_get(l, "name")), "msgs",
+		    "results: the limit's name");
+		T_EQ_STR(json_string_value(json_object_get(l, "key")),
+		    "203.0.113.5", "results: the key");
+		T_CHECK(json_is_true(json_object_get(l, "exceeded")) &&
+		    json_integer_value(json_object_get(l, "remaining")) == 0,
+		    "results: exceeded, nothing remaining");
+	}
+	session_msg_end(cn);
+	/* postmaster@ is exempt from the inbound messages limit */
+	v = msg(cn, "<s3@example.com>", (const char *const[]){
+	    "<postmaster@example.org>", NULL }, &acc, &e);
+	T_EQ_INT(acc, 1, "postmaster@ is reachable over the limit");
+	/* refill: 30 min later one message fits again */
+	fake_now += 1800 * 1000;
+	v = msg(cn, "<s4@example.com>", one_rcpt, &acc, &e);
+	T_EQ_INT(acc, 1, "after T one message fits again");
+	v = msg(cn, "<s4@example.com>", one_rcpt, &acc, &e);
+	T_EQ_INT(acc, 0, "and only one");
+	session_conn_free(&cn);
+
+	/* connections: per /24, counted at connect */
+	cn = conn_open(c, "203.0.113.6", NULL);
+	session_conn_free(&cn);
+	cn = conn_open(c, "203.0.113.7", NULL);
+	v = msg(cn, "<s5@example.com>", one_rcpt, &acc, &e);
+	T_EQ_INT(acc, 1, "another address of the /24: its own messages key");
+	session_conn_free(&cn);
+	{
+		struct session_client cl = { .addr = "203.0.113.8",
+		    .hostname = "x" };
+		struct decision d;
+
+		cn = session_conn_new(c, &cl);
+		cn->now_ms = fake_clock;
+		dispatch_connect(cn, &d);
+		T_EQ_INT(d.verdict, POL_TEMPFAIL,
+		    "4th connection from the /24 refused at connect");
+		T_EQ_STR(d.code, "451", "451");
+		T_CHECK(d.text != NULL && strstr(d.text, "conns") != NULL &&
+		    strstr(d.text, "203.0.113") == NULL,
+		    "reply names the limit, not the key: %s", d.text);
+		session_conn_free(&cn);
+	}
+	/* trusted clients are not counted */
+	cn = conn_open(c, "192.0.2.9", NULL);
+	v = msg(cn, "<t@example.com>", three_rcpt, &acc, &e);
+	v = msg(cn, "<t@example.com>", three_rcpt, &acc, &e);
+	T_EQ_INT(acc, 3, "trusted client: no limit");
+	session_conn_free(&cn);
+	(void)v;
+	conf_unref(&c);
+}
+
+static void
+test_policy_config_errors(void)
+{
+	struct conf *c = load_conf(
+	    "{ \"policies\": { \"ratelimit\": { \"limits\": [\n"
+	    "  { \"name\": \"a\", \"key\": \"rcpt\", \"rate\": \"3\",\n"
+	    "    \"stage\": \"mail\" },\n"
+	    "  { \"name\": \"a\", \"key\": [\"client_ip\", \"bogus\"],\n"
+	    "    \"rate\": \"3/1h\", \"count\": \"connections\", \"stage\": \"eom\" },\n"
+	    "  { \"name\": \"b c\", \"key\": \"helo\", \"rate\": \"1/1s\",\n"
+	    "    \"action\": \"reject\", \"code\": \"451\" } ] } } }\n");
+
+	T_CHECK(c == NULL, "bad limits refused");
+	T_CHECK(strstr(errbuf, ":2:41: /policies/ratelimit/limits/0/rate: "
+	    "a rate is COUNT/PERIOD") != NULL, "rate error with position");
+	T_CHECK(strstr(errbuf, "/policies/ratelimit/limits/1/key/1: unknown "
+	    "key field") != NULL, "unknown field, pointer to the entry");
+	T_CHECK(strstr(errbuf, "/policies/ratelimit/limits/2/name: a limit "
+	    "name has only") != NULL, "bad name");
+	T_CHECK(strstr(errbuf, "/policies/ratelimit/limits/2/code: must be a "
+	    "5XX code") != NULL, "reply code class");
+	if (t_fail > 0)
+		fprintf(stderr, "%s", errbuf);
+	conf_unref(&c);
+}
+
 int
 main(void)
 {
@@ -319,5 +553,7 @@ main(void)
 	test_parse_rate();
 	test_keys();
 	test_addr_match();
+	test_policy_counting();
+	test_policy_config_errors();
 	return t_done("ratelimit");
 }
