@@ -13,8 +13,13 @@
  * and LRU list), not by pointers to separate allocations.  Keys up to
  * STORE_MEM_KEY_INLINE - 1 bytes live inside the record; longer ones (rare:
  * long addresses) get one allocation of their own.  The array grows by
- * doubling up to the shard's share of store.memory.max_entries; the
- * bucket array is sized for that bound from the start.
+ * doubling up to the shard's bound (its share of store.memory.max_entries
+ * plus a quarter); the bucket array is sized for that bound from the
+ * start.  About 100 bytes per key in all (measured by tests/bench/store.sh).
+ *
+ * The bound itself is global: a shard evicts when the whole store holds
+ * max_entries (or the shard its own hard bound), so uneven hashing does
+ * not evict before the store is full.
  *
  * Expiry is lazy: an expired entry found by a lookup is reclaimed then;
  * when a shard is full, the oldest entries of the LRU list are checked
