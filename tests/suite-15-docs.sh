@@ -90,6 +90,26 @@ else
 	nok "gatewarden.json.5 names every core key of conf/gatewarden.json (missing:${missing:- no keys read})"
 fi
 
+# The EXAMPLE of gatewarden.json(5) loads, and README's `gatewarden test`
+# example gives the verdict README shows.
+MANWIDTH=200 man -l docs/gatewarden.json.5 2>/dev/null |
+    sed -n '/^EXAMPLE/,/^FILES/p' | sed '1d;$d' > "$tmp/example.json"
+check "gatewarden.json.5 EXAMPLE passes -n" \
+    sh -c '"$1" -n -c "$2" >/dev/null' sh "$GW" "$tmp/example.json"
+printf 'From: x@spammer.example\r\nTo: bob@example.net\r\nSubject: t\r\n\r\nhi\r\n' \
+    > "$tmp/message.eml"
+"$GW" test -c "$tmp/example.json" --ip 203.0.113.9 --helo mail.example.org \
+    --from x@spammer.example --rcpt bob@example.net "$tmp/message.eml" \
+    > "$tmp/test.json" 2>/dev/null
+check "README test example: reject at mail with 550 5.7.1" $PY -c '
+import json, sys
+o = json.load(open(sys.argv[1]))
+sys.exit(not (o["verdict"] == "reject" and o["stage"] == "mail" and
+    o["reply"]["code"] == "550" and o["reply"]["xcode"] == "5.7.1" and
+    o["symbol"] == "no_spammer_example" and o["rcpts"] == [] and
+    set(o) >= {"headers", "results", "trace", "score", "policy"}))
+' "$tmp/test.json"
+
 # --- README ---------------------------------------------------------------
 check "README.md gives 'make run'" grep -q 'make run' README.md
 check "README.md gives 'make test'" grep -q 'make test' README.md
