@@ -70,12 +70,13 @@ conf() {
   "log": {"level": "debug"},
   "policies": {
     "rules": {
+      "enabled": true,
       "rules": [
         {"name": "block-mail", "stage": "mail",
          "if": {"sender": {"is": ["spammer@bad.example"]}},
          "action": "reject", "code": "550", "xcode": "5.7.1", "text": "sender blocked"},
         {"name": "block-rcpt", "stage": "rcpt",
-         "if": {"recipient": {"is": ["blocked@dest.example"]}},
+         "if": {"rcpt": {"is": ["blocked@dest.example"]}},
          "action": "reject", "code": "550", "xcode": "5.1.1", "text": "recipient blocked"},
         {"name": "block-eom", "stage": "eom",
          "if": {"sender": {"is": ["eom@bad.example"]}},

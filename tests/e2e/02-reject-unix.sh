@@ -6,12 +6,12 @@
 . "$(dirname "$0")/lib.sh"
 e2e_init
 
-e2e_gw_conf "$E2E_DIR/gw.json" unix '{"policies": {"rules": {"rules": [
+e2e_gw_conf "$E2E_DIR/gw.json" unix '{"policies": {"rules": {"enabled": true, "rules": [
   {"name": "block-mail", "stage": "mail",
    "if": {"sender": {"is": ["spammer@bad.example"]}},
    "action": "reject", "code": "550", "xcode": "5.7.1", "text": "sender blocked"},
   {"name": "block-rcpt", "stage": "rcpt",
-   "if": {"recipient": {"is": ["blocked@dest.example"]}},
+   "if": {"rcpt": {"is": ["blocked@dest.example"]}},
    "action": "reject", "code": "550", "xcode": "5.1.1", "text": "recipient blocked"},
   {"name": "block-eom", "stage": "eom",
    "if": {"sender": {"is": ["eom@bad.example"]}},

@@ -5,9 +5,9 @@
 . "$(dirname "$0")/lib.sh"
 e2e_init
 
-e2e_gw_conf "$E2E_DIR/gw.json" tcp '{"policies": {"rules": {"rules": [
+e2e_gw_conf "$E2E_DIR/gw.json" tcp '{"policies": {"rules": {"enabled": true, "rules": [
   {"name": "block-rcpt", "stage": "rcpt",
-   "if": {"recipient": {"is": ["blocked@dest.example"]}},
+   "if": {"rcpt": {"is": ["blocked@dest.example"]}},
    "action": "reject", "code": "550", "xcode": "5.7.1", "text": "not here"}
 ]}}}'
 e2e_gw_start "$E2E_DIR/gw.json"
