@@ -103,7 +103,8 @@ e2e_stop_pid() {
 # e2e_track NAME PID - stop PID at exit
 e2e_track() { E2E_PIDS+=("$1:$2"); }
 
-# e2e_init [NN] - ports, temp dir, trap.  NN defaults to the case file's number.
+# e2e_init [NN] - ports, temp dir, trap.  NN defaults to the case file's
+# number.  E2E_PORT_BASE overrides the port block (the benchmark uses it).
 e2e_init() {
 	local nn=${1:-}
 	E2E_NAME=$(basename "$0" .sh)
@@ -114,7 +115,7 @@ e2e_init() {
 	esac
 	[ "$nn" -le 49 ] || { echo "e2e: case number $nn > 49" >&2; exit 2; }
 	E2E_CASE=$nn
-	E2E_BASE=$((27000 + 20 * nn))
+	E2E_BASE=${E2E_PORT_BASE:-$((27000 + 20 * nn))}
 	SMTP_PORT=$E2E_BASE
 	SINK_PORT=$((E2E_BASE + 1))
 	MILTER_PORT=$((E2E_BASE + 2))
@@ -195,11 +196,14 @@ e2e_die() {
 # --- the sink ---------------------------------------------------------------
 
 # e2e_sink_start - smtp-sink on SINK_PORT, one file per message in SINK_DIR
+# (E2E_SINK_DISCARD=1: no files, for benchmarks)
 e2e_sink_start() {
 	mkdir -p "$SINK_DIR"
 	chown postfix "$SINK_DIR"
-	smtp-sink -u postfix -h sink.gw.test -d "$SINK_DIR/%H%M%S." \
-	    127.0.0.1:"$SINK_PORT" 100 </dev/null >"$E2E_DIR/sink.log" 2>&1 &
+	local keep=(-d "$SINK_DIR/%H%M%S.")
+	[ "${E2E_SINK_DISCARD:-0}" = 1 ] && keep=()	# benchmarks: no files
+	smtp-sink -u postfix -h sink.gw.test "${keep[@]}" \
+	    127.0.0.1:"$SINK_PORT" 256 </dev/null >"$E2E_DIR/sink.log" 2>&1 &
 	e2e_track sink $!
 	e2e_poll 10 e2e_tcp_open 127.0.0.1 "$SINK_PORT" ||
 	    e2e_die "smtp-sink did not listen on $SINK_PORT"
