@@ -164,7 +164,7 @@ if [ -z "$pat" ] || [[ abort == *$pat* ]] || [[ multi == *$pat* ]]; then
 		ko "valgrind not installed (add it to DEPS_TEST)"
 	elif start valgrind "unix:$T/vg.sock" valgrind --error-exitcode=99 \
 	    --leak-check=full --errors-for-leak-kinds=definite,indirect \
-	    --show-leak-kinds=definite,indirect --track-fds=no -q; then
+	    --show-leak-kinds=definite,indirect; then
 		run t-abort-valgrind "unix:$T/vg.sock" tests/milter/t-abort.lua
 		run t-multi-valgrind "unix:$T/vg.sock" tests/milter/t-multi.lua
 		kill -TERM "$DPID"
@@ -172,11 +172,17 @@ if [ -z "$pat" ] || [[ abort == *$pat* ]] || [[ multi == *$pat* ]]; then
 		alive "$DPID" && kill -KILL "$DPID"
 		wait "$DPID"
 		rc=$?
-		if [ $rc -eq 0 ]; then
-			ok "valgrind: no memory errors or leaks, clean exit"
+		summary=$(grep -E '==[0-9]+== ERROR SUMMARY:' "$T/valgrind.log" | tail -1)
+		if printf '%s\n' "$summary" | grep -q 'ERROR SUMMARY: 0 errors'; then
+			ok "valgrind: no memory errors, no definite or indirect leaks (${summary#*== })"
 		else
-			ko "valgrind: daemon exit $rc (99 = valgrind found errors)" \
-			    "$(grep -E '==[0-9]+==' "$T/valgrind.log" | head -40)"
+			ko "valgrind: ${summary:-no ERROR SUMMARY (valgrind died?)}" \
+			    "$(grep -E '==[0-9]+==' "$T/valgrind.log" | grep -v 'possibly lost' | head -60)"
+		fi
+		if [ $rc -eq 0 ]; then
+			ok "valgrind: daemon exits 0 on SIGTERM"
+		else
+			ko "valgrind: daemon exit status $rc on SIGTERM (143 = killed by the signal), want 0"
 		fi
 	fi
 fi
