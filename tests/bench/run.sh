@@ -60,6 +60,29 @@ e2e_poll 10 test -S "$NULL_SOCK" || e2e_die "nullmilter (unix) did not start"
 chmod 666 "$NULL_SOCK"
 e2e_poll 10 e2e_tcp_open 127.0.0.1 "$NULL_PORT" || e2e_die "nullmilter (tcp) did not start"
 
+LISTEN=(
+	"none - none $SMTP_PORT"
+	"gatewarden unix $GW_UNIX_MILTER $((E2E_BASE + 6))"
+	"gatewarden tcp $GW_TCP_MILTER $((E2E_BASE + 7))"
+	"nullmilter unix unix:$NULL_SOCK $((E2E_BASE + 8))"
+	"nullmilter tcp inet:127.0.0.1:$NULL_PORT $((E2E_BASE + 9))"
+)
+E2E_POSTFIX_MASTER_EXTRA=""
+for t in "${LISTEN[@]:1}"; do
+	set -- $t
+	E2E_POSTFIX_MASTER_EXTRA+="127.0.0.1:$4 inet n - n - - smtpd -o smtpd_milters=$3"$'\n'
+done
+
+# One Postfix, one smtpd listener per milter, all bound before any load
+# runs: the bench ports lie in the kernel's ephemeral port range, and the
+# load's own client connections would otherwise squat them.
+e2e_sink_start
+e2e_postfix_start none
+for t in "${LISTEN[@]}"; do
+	set -- $t
+	e2e_poll 10 e2e_tcp_open 127.0.0.1 "$4" || e2e_die "no smtpd on $4"
+done
+
 rss() {	# rss PID FIELD - kB from /proc/PID/status
 	awk -v f="$2:" '$1 == f { print $2 }' "/proc/$1/status" 2>/dev/null
 }
@@ -103,29 +126,25 @@ delivered() { grep -c 'status=sent' "$PF_LOG" 2>/dev/null || echo 0; }
 say ""
 say "== (b) smtp-source -s $PF_SESSIONS -m $PF_MSGS -> private Postfix -> smtp-sink (everything on 2 shared cores)"
 say "   latency: $LAT_N sequential single-message SMTP sessions (connect..QUIT), p50/p99; added = minus no milter"
-e2e_sink_start
 declare -A PF
-for t in "none - none" "gatewarden unix $GW_UNIX_MILTER" "gatewarden tcp $GW_TCP_MILTER" \
-    "nullmilter unix unix:$NULL_SOCK" "nullmilter tcp inet:127.0.0.1:$NULL_PORT"; do
+for t in "${LISTEN[@]}"; do
 	set -- $t
-	mkdir -p "$(dirname "$PF_LOG")"; : > "$PF_LOG"
-	e2e_postfix_start "$3"
+	port=$4
 	smtp-source -s "$PF_SESSIONS" -m 200 -f a@x.example -t b@y.example \
-	    127.0.0.1:"$SMTP_PORT" >/dev/null 2>&1	# warm-up: processes, caches
+	    127.0.0.1:"$port" >/dev/null 2>&1	# warm-up: processes, caches
 	e2e_settle 60
 	d0=$(delivered)
 	s=$(date +%s%N)
 	smtp-source -s "$PF_SESSIONS" -m "$PF_MSGS" -f a@x.example -t b@y.example \
-	    127.0.0.1:"$SMTP_PORT" >"$E2E_DIR/smtp-source.log" 2>&1
+	    127.0.0.1:"$port" >"$E2E_DIR/smtp-source.log" 2>&1
 	src_rc=$?
 	e=$(date +%s%N)
 	e2e_settle 120
 	d=$(( $(delivered) - d0 ))
-	lat=$(/usr/bin/python3 tests/bench/smtplat.py 127.0.0.1 "$SMTP_PORT" "$LAT_N" 2>&1 | grep '^LAT')
+	lat=$(/usr/bin/python3 tests/bench/smtplat.py 127.0.0.1 "$port" "$LAT_N" 2>&1 | grep '^LAT')
 	e2e_settle 60
 	rate=$(awk -v n="$PF_MSGS" -v ns=$((e - s)) 'BEGIN { printf "%.1f", n / (ns / 1e9) }')
 	PF[$1-$2]="rate=$rate delivered=$d rc=$src_rc $lat"
-	e2e_postfix_stop
 done
 base=${PF[none--]}
 printf '%-12s %-18s %9s %8s %11s %8s %8s %9s %9s\n' milter transport msgs/s "vs none" delivered p50_ms p99_ms "+p50_ms" "+p99_ms"

@@ -247,7 +247,8 @@ e2e_header_lines() {
 # e2e_postfix_conf [MILTER] - write main.cf and master.cf.  MILTER is the
 # Postfix milter spec (unix:PATH, inet:127.0.0.1:PORT) or "none"; the
 # default is the gatewarden started by e2e_gw_start.  Extra main.cf lines
-# can be given in E2E_POSTFIX_EXTRA (one per line).
+# can be given in E2E_POSTFIX_EXTRA, extra master.cf lines (e.g. more smtpd
+# listeners with their own -o smtpd_milters=...) in E2E_POSTFIX_MASTER_EXTRA.
 e2e_postfix_conf() {
 	local milter=${1:-${E2E_PF_MILTER:-none}}
 	[ "$milter" = none ] && milter=""
@@ -323,6 +324,7 @@ discard   unix  - - n - - discard
 anvil     unix  - - n - 1 anvil
 scache    unix  - - n - 1 scache
 postlog   unix-dgram n - n - 1 postlogd
+${E2E_POSTFIX_MASTER_EXTRA:-}
 EOF
 	# A config file younger than ~2 s makes every postfix command wait
 	# for it to settle: backdate (also after any postconf -e).
