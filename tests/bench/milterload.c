@@ -3,9 +3,12 @@
  *
  *   milterload -s SOCKET [-c sessions] [-m messages] [-k per-connection]
  *              [-r rcpts] [-b body-bytes] [-e message.eml] [-l label] [-q]
+ *              [-B source-address]
  *
  * SOCKET is unix:/path, local:/path, /path, inet:PORT@HOST or
- * inet:HOST:PORT.  `sessions` threads each open a milter connection,
+ * inet:HOST:PORT.  -B binds TCP connections to a source address (e.g.
+ * 127.0.0.2): their TIME_WAIT leftovers then cannot squat ports that a
+ * later listener on 127.0.0.1 wants.  `sessions` threads each open a milter connection,
  * negotiate (version 6, every action, every protocol step offered, as
  * Postfix does), then send connect, helo, and per message mail, rcpt...,
  * data, headers, eoh, body, eom, and finally quit.  The options the filter
@@ -71,6 +74,7 @@ struct hdr {
 struct opts {
 	const char	*spec;
 	const char	*label;
+	const char	*source;
 	int		 sessions;
 	long		 messages;
 	long		 per_conn;
@@ -143,7 +147,7 @@ usage(void)
 {
 	fprintf(stderr, "usage: milterload -s SOCKET [-c sessions] "
 	    "[-m messages] [-k per-connection] [-r rcpts] [-b body-bytes] "
-	    "[-e message.eml] [-l label] [-q]\n");
+	    "[-e message.eml] [-l label] [-q] [-B source-address]\n");
 	exit(2);
 }
 
@@ -245,6 +249,18 @@ conn_open(struct conn *c)
 		return -1;
 	setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	if (opt.source != NULL && opt.family == AF_INET) {
+		struct sockaddr_in src;
+
+		memset(&src, 0, sizeof(src));
+		src.sin_family = AF_INET;
+		if (inet_pton(AF_INET, opt.source, &src.sin_addr) != 1 ||
+		    bind(c->fd, (struct sockaddr *)&src, sizeof(src)) < 0) {
+			close(c->fd);
+			c->fd = -1;
+			return -1;
+		}
+	}
 	if (connect(c->fd, (struct sockaddr *)&opt.sa, opt.salen) < 0) {
 		close(c->fd);
 		c->fd = -1;
@@ -825,7 +841,7 @@ main(int argc, char **argv)
 	opt.rcpts = 1;
 	opt.body_bytes = 2048;
 	opt.label = "-";
-	while ((ch = getopt(argc, argv, "s:c:m:k:r:b:e:l:q")) != -1) {
+	while ((ch = getopt(argc, argv, "s:c:m:k:r:b:e:l:qB:")) != -1) {
 		switch (ch) {
 		case 's': opt.spec = optarg; break;
 		case 'c': opt.sessions = atoi(optarg); break;
@@ -836,6 +852,7 @@ main(int argc, char **argv)
 		case 'e': eml = optarg; break;
 		case 'l': opt.label = optarg; break;
 		case 'q': opt.quiet = true; break;
+		case 'B': opt.source = optarg; break;
 		default: usage();
 		}
 	}

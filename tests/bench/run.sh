@@ -30,6 +30,32 @@ for b in "$GW" "$BENCH_BIN/milterload" "$BENCH_BIN/nullmilter"; do
 	[ -x "$b" ] || { echo "bench: $b missing (make BUILD=$BUILD bench-tools all)"; exit 1; }
 done
 
+# The bench ports lie in the kernel's ephemeral range (32768-60999 here):
+# client sockets of an earlier run, in TIME_WAIT for up to 60 s, can hold
+# them.  Wait until every port of the block can be bound.
+/usr/bin/python3 - 33000 20 <<'PY' || { echo "bench: ports 33000-33019 stay busy"; exit 1; }
+import socket, sys, time
+base, n = int(sys.argv[1]), int(sys.argv[2])
+end, said = time.time() + 75, False
+while True:
+    busy = []
+    for p in range(base, base + n):
+        s = socket.socket()
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", p)); s.listen()
+        except OSError:
+            busy.append(p)
+        s.close()
+    if not busy:
+        sys.exit(0)
+    if time.time() > end:
+        sys.exit(1)
+    if not said:
+        print("bench: waiting for ports %s (TIME_WAIT of an earlier run)" % busy, flush=True)
+        said = True
+    time.sleep(1)
+PY
 export E2E_PORT_BASE=33000 E2E_SINK_DISCARD=1
 # shellcheck source=../e2e/lib.sh
 . tests/e2e/lib.sh
@@ -100,8 +126,9 @@ declare -A LOAD
 for t in "gatewarden unix $GW_UNIX_SPEC" "gatewarden tcp $GW_TCP_SPEC" \
     "nullmilter unix unix:$NULL_SOCK" "nullmilter tcp inet:$NULL_PORT@127.0.0.1"; do
 	set -- $t
-	"$BENCH_BIN/milterload" -s "$3" -c "$SESSIONS" -m 500 -q -l warmup >/dev/null 2>&1
-	out=$("$BENCH_BIN/milterload" -s "$3" -c "$SESSIONS" -m "$LOAD_MSGS" -l "$1-$2" 2>&1)
+	src=(); [ "$2" = tcp ] && src=(-B 127.0.0.2)
+	"$BENCH_BIN/milterload" "${src[@]}" -s "$3" -c "$SESSIONS" -m 500 -q -l warmup >/dev/null 2>&1
+	out=$("$BENCH_BIN/milterload" "${src[@]}" -s "$3" -c "$SESSIONS" -m "$LOAD_MSGS" -l "$1-$2" 2>&1)
 	LOAD[$1-$2]=$(printf '%s\n' "$out" | grep '^RESULT')
 	if [ "$1" = gatewarden ]; then
 		say "-- $1 on $2 ($3): per stage (stages answered without a reply are not timed)"
