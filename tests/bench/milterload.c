@@ -251,7 +251,12 @@ conn_open(struct conn *c)
 	setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	if (opt.source != NULL && opt.family == AF_INET) {
 		struct sockaddr_in src;
+		int one = 1;
 
+		/* pick the port at connect(), as without bind(): a bound
+		 * socket would not share ports across destinations */
+		setsockopt(c->fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one,
+		    sizeof(one));
 		memset(&src, 0, sizeof(src));
 		src.sin_family = AF_INET;
 		if (inet_pton(AF_INET, opt.source, &src.sin_addr) != 1 ||

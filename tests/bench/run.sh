@@ -148,7 +148,7 @@ for k in gatewarden-unix gatewarden-tcp nullmilter-unix nullmilter-tcp; do
 done
 
 # --- (b) Postfix + smtp-source ---------------------------------------------------
-delivered() { grep -c 'status=sent' "$PF_LOG" 2>/dev/null || echo 0; }
+delivered() { awk '/status=sent/ { n++ } END { print n + 0 }' "$PF_LOG" 2>/dev/null; }
 
 say ""
 say "== (b) smtp-source -s $PF_SESSIONS -m $PF_MSGS -> private Postfix -> smtp-sink (everything on 2 shared cores)"
