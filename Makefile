@@ -88,7 +88,8 @@ DEPS_BUILD := gcc make pkg-config libmilter-dev libspf2-dev libopendkim-dev \
 DEPS_TEST := postfix miltertest swaks redis-server nsd bind9-dnsutils \
 	python3-dnslib python3-jsonschema python3-yaml python3-dkim python3-spf \
 	libmail-dkim-perl opendkim opendkim-tools clang libclang-rt-14-dev \
-	libio-socket-inet6-perl man-db groff-base util-linux procps openssl
+	libio-socket-inet6-perl man-db groff-base util-linux procps openssl \
+	valgrind
 
 deps:
 	@tests/deps.sh $(DEPS_BUILD)
