@@ -529,8 +529,6 @@ dispatch_header(struct conn *cn, const char *name, const char *value)
 			e->index = m->ar_seen;
 			e->next = m->deletes;
 			m->deletes = e;
-			log_info("%s: removing Authentication-Results #%u that "
-			    "claims our authserv-id", m->info.qid, m->ar_seen);
 		}
 	}
 	run_stage(cn, POL_HEADER, &a, &d);
@@ -572,6 +570,10 @@ build_edits(struct conn *cn)
 
 	for (e = m->deletes; e != NULL; e = e->next) {
 		struct hdr_edit *c = arena_memdup(m->arena, e, sizeof(*e));
+
+		/* logged here: the queue id may be known only by now */
+		log_info("%s: removing Authentication-Results #%u that claims "
+		    "our authserv-id", m->info.qid, e->index);
 
 		c->next = NULL;
 		*tail = c;
