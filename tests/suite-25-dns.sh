@@ -140,6 +140,12 @@ $DNSQ -s "$S6" -t 2000 example.test TXT mx.example.test A >"$T/v6.json" 2>&1
 check "server ::1@PORT" jcheck "$T/v6.json" 1 'r["status"] == "answer"'
 check "server ::1@PORT, second lookup" jcheck "$T/v6.json" 2 'r["rr"] == ["192.0.2.10"]'
 
+# --- DNSSEC: a trust anchor turns validation on --------------------------------
+echo '. IN DS 20326 8 2 E06D44B80B8F1D39A95C0B0D7C65D08458E880409BBC683457104237C7F8EC8D' > "$T/anchor.ds"
+$DNSQ -s "$S4" -t 2000 -a "$T/anchor.ds" example.test TXT >"$T/ta.json" 2>"$T/ta.err"
+check "trust anchor: unsigned test data is bogus, so tempfail" jcheck "$T/ta.json" 1 'r["status"] == "tempfail" and r["why"] == "DNSSEC bogus"'
+check "trust anchor: unreadable file refused at start" sh -c "! $DNSQ -s '$S4' -a '$T/missing.key' example.test TXT 2>&1 | grep -q '^{'"
+
 # --- timeout ------------------------------------------------------------------
 $DNSQ -s "$S4" -t 500 to.example.test A to.example.test TXT example.test TXT >"$T/to.json" 2>&1
 check "TIMEOUT name is tempfail/timeout" jcheck "$T/to.json" 1 'r["status"] == "tempfail" and r["why"] == "timeout"'
