@@ -68,6 +68,12 @@ struct conf_key {
 };
 
 /*
+ * A key table ends with an entry whose key is NULL ({ NULL } alone is the
+ * empty table).  min and max bound CONF_INT, CONF_DURATION (ms) and the
+ * entry count of lists; both 0 means unbounded.  Defaults are whatever
+ * the caller put into base before conf_apply(): absent keys are left alone.
+ * Keys starting with "#" are comments and skipped at every level.
+ *
  * conf_apply - check obj against the table and store every present key
  * into base.  Unknown keys, wrong types, out-of-range values and missing
  * required keys are reported with conf_error().  Returns the number of

@@ -1,16 +1,20 @@
 /*
  * test_dns.c - the resolver without a server: name checks, record
- * helpers, budget accounting, counters and the static seam; plus the
+ * helpers, budget accounting, counters, the static seam and the "dns"
+ * configuration section (through conf_load); plus the
  * libunbound back-end's set-up, timeout and cancel path against a closed
  * loopback port.
  */
 #include <arpa/inet.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "arena.h"
 #include "cidr.h"
+#include "conf.h"
 #include "dns.h"
 #include "t.h"
 
@@ -549,6 +553,162 @@ check_unbound(void)
 	T_CHECK(d == NULL, "destroyed");
 }
 
+/* --- the "dns" section, through the configuration loader ------------- */
+
+static char cfgdir[] = "/tmp/test_dns.XXXXXX";
+static char cfgerr[4096];
+static int cfgn;
+
+/* write_text - a file in cfgdir */
+static void
+write_text(const char *name, const char *text)
+{
+	char path[256];
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "%s/%s", cfgdir, name);
+	if ((fp = fopen(path, "w")) != NULL) {
+		fputs(text, fp);
+		fclose(fp);
+	}
+}
+
+/* load_cfg - conf_load() of text; messages into cfgerr */
+static struct conf *
+load_cfg(const char *text)
+{
+	char path[256], *buf = NULL;
+	size_t len = 0;
+	struct conf *c;
+	FILE *fp;
+
+	write_text("gw.json", text);
+	snprintf(path, sizeof(path), "%s/gw.json", cfgdir);
+	fp = open_memstream(&buf, &len);
+	cfgn = 0;
+	c = conf_load(path, fp, &cfgn);
+	fclose(fp);
+	snprintf(cfgerr, sizeof(cfgerr), "%s", buf ? buf : "");
+	free(buf);
+	return c;
+}
+
+/* cfg_fails - text must fail, with n errors, each pointer in ptrs seen */
+static void
+cfg_fails(const char *text, int n, const char *const *ptrs)
+{
+	struct conf *c = load_cfg(text);
+
+	T_CHECK(c == NULL, "must fail: %s", text);
+	T_EQ_INT(cfgn, n, "error count: %s (%s)", text, cfgerr);
+	for (; ptrs != NULL && *ptrs != NULL; ptrs++)
+		T_CHECK(strstr(cfgerr, *ptrs) != NULL, "%s: reported at %s "
+		    "(%s)", text, *ptrs, cfgerr);
+	conf_unref(&c);
+}
+
+/* check_config - dns_config through conf_load */
+static void
+check_config(void)
+{
+	static const char *const p_servers[] = {
+		": /dns/servers/0: not an IPv4 or IPv6 address",
+		": /dns/servers/1: port must be 1..65535",
+		": /dns/servers/2: must be ADDR or ADDR@PORT (no brackets)",
+		NULL
+	};
+	static const char *const p_budget[] = {
+		": /dns/message_budget_ms: must be >= timeout_ms (10000)",
+		NULL
+	};
+	static const char *const p_ranges[] = {
+		": /dns/timeout_ms: must be 1..60000",
+		": /dns/message_budget_ms: must be 100..120000",
+		": /dns/edns_buffer_size: must be 512..4096",
+		": /dns/trust_anchor_file: cannot read",
+		NULL
+	};
+	static const char *const p_file[] = {
+		": /dns/servers/file: entry 2: not an IPv4 or IPv6 address "
+		    "(got \"bogus\")",
+		NULL
+	};
+	static const char *const p_unknown[] = { ": /dns/server:", NULL };
+	struct conf *c;
+	char text[512];
+
+	if (mkdtemp(cfgdir) == NULL) {
+		T_CHECK(0, "mkdtemp");
+		return;
+	}
+	c = load_cfg("{}");
+	T_CHECK(c != NULL, "empty config (%s)", cfgerr);
+	if (c != NULL) {
+		T_EQ_INT(c->dns.nservers, 0, "default: no servers");
+		T_EQ_INT(c->dns.timeout_ms, 5000, "default timeout");
+		T_EQ_INT(c->dns.message_budget_ms, 20000, "default budget");
+		T_CHECK(c->dns.trust_anchor_file == NULL, "default: no anchor");
+	}
+	conf_unref(&c);
+
+	write_text("root.key", ". IN DS 20326 8 2 "
+	    "E06D44B80B8F1D39A95C0B0D7C65D08458E880409BBC683457104237C7F8EC8D\n");
+	c = load_cfg("{\"dns\": {\"servers\": [\"127.0.0.1@5353\", \"::1\", "
+	    "\"2001:db8::53@53\"], \"timeout_ms\": 1500, "
+	    "\"message_budget_ms\": 3000, \"edns_buffer_size\": 1232, "
+	    "\"trust_anchor_file\": \"root.key\"}}");
+	T_CHECK(c != NULL, "full dns section (%s)", cfgerr);
+	if (c != NULL) {
+		T_EQ_INT(c->dns.nservers, 3, "three servers");
+		if (c->dns.nservers == 3)
+			T_EQ_STR(c->dns.servers[2], "2001:db8::53@53",
+			    "IPv6 server with port");
+		T_EQ_INT(c->dns.timeout_ms, 1500, "timeout");
+		T_EQ_INT(c->dns.message_budget_ms, 3000, "budget");
+		T_EQ_INT(c->dns.edns_buffer_size, 1232, "edns");
+		snprintf(text, sizeof(text), "%s/root.key", cfgdir);
+		T_EQ_STR(c->dns.trust_anchor_file, text,
+		    "anchor made absolute against the config's folder");
+	}
+	conf_unref(&c);
+
+	c = load_cfg("{\"dns\": {\"timeout_ms\": 30000}}");
+	T_CHECK(c != NULL && c->dns.message_budget_ms == 30000,
+	    "an unset budget follows a larger timeout (%s)", cfgerr);
+	conf_unref(&c);
+
+	write_text("servers.txt", "127.0.0.1@53\n::1@5353\n");
+	c = load_cfg("{\"dns\": {\"servers\": {\"file\": \"servers.txt\"}}}");
+	T_CHECK(c != NULL && c->dns.nservers == 2, "servers from a file (%s)",
+	    cfgerr);
+	conf_unref(&c);
+
+	cfg_fails("{\"dns\": {\"servers\": [\"localhost\", \"127.0.0.1@0\", "
+	    "\"[::1]@53\"]}}", 3, p_servers);
+	cfg_fails("{\"dns\": {\"timeout_ms\": 10000, "
+	    "\"message_budget_ms\": 5000}}", 1, p_budget);
+	cfg_fails("{\"dns\": {\"timeout_ms\": 0, \"message_budget_ms\": 50, "
+	    "\"edns_buffer_size\": 100, \"trust_anchor_file\": \"nope.key\"}}",
+	    4, p_ranges);
+	write_text("servers.txt", "127.0.0.1@53\nbogus\n");
+	cfg_fails("{\"dns\": {\"servers\": {\"file\": \"servers.txt\"}}}", 1,
+	    p_file);
+	cfg_fails("{\"dns\": {\"server\": [\"127.0.0.1\"]}}", 1, p_unknown);
+	cfg_fails("{\"dns\": {\"servers\": [\"127.0.0.1\", \"127.0.0.2\", "
+	    "\"127.0.0.3\", \"127.0.0.4\", \"127.0.0.5\", \"127.0.0.6\", "
+	    "\"127.0.0.7\", \"127.0.0.8\", \"127.0.0.9\", \"127.0.0.10\", "
+	    "\"127.0.0.11\", \"127.0.0.12\", \"127.0.0.13\", \"127.0.0.14\", "
+	    "\"127.0.0.15\", \"127.0.0.16\", \"127.0.0.17\"]}}", 1, NULL);
+
+	snprintf(text, sizeof(text), "%s/gw.json", cfgdir);
+	unlink(text);
+	snprintf(text, sizeof(text), "%s/root.key", cfgdir);
+	unlink(text);
+	snprintf(text, sizeof(text), "%s/servers.txt", cfgdir);
+	unlink(text);
+	rmdir(cfgdir);
+}
+
 int
 main(void)
 {
@@ -561,6 +721,7 @@ main(void)
 	check_budget();
 	check_stats();
 	check_unbound();
+	check_config();
 	arena_destroy(&a);
 	return t_done("dns");
 }
