@@ -79,6 +79,7 @@ for try in 1 2 3 4 5; do
 	if [ -s "$T/fixture.out" ]; then PORT=$p; break; fi
 	wait "$FPID" 2>/dev/null; FPID=
 done
+[ -n "${DNS_KEEP:-}" ] && echo "work dir: $T"
 if [ -z "$PORT" ]; then
 	cat "$T/fixture.err"
 	no "fixture start"
@@ -92,6 +93,26 @@ sys.exit(0 if d["pid"] == int(sys.argv[2]) and d["port"] == int(sys.argv[3]) els
 ' "$T/fixture.out" "$FPID" "$PORT"
 S4=127.0.0.1@$PORT
 S6=::1@$PORT
+# tcp_probe ADDR: one query over TCP straight to the fixture
+tcp_probe() {
+	$PY -c '
+import socket, struct, sys
+from dnslib import DNSRecord
+q = DNSRecord.question("example.test", "TXT").pack()
+s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=3)
+s.sendall(struct.pack("!H", len(q)) + q)
+buf = b""
+while len(buf) < 2 or len(buf) < 2 + struct.unpack("!H", buf[:2])[0]:
+    chunk = s.recv(4096)
+    if not chunk:
+        sys.exit(1)
+    buf += chunk
+r = DNSRecord.parse(buf[2:])
+sys.exit(0 if r.header.rcode == 0 and len(r.rr) == 1 else 1)
+' "$1" "$PORT"
+}
+check "fixture answers over TCP on 127.0.0.1" tcp_probe 127.0.0.1
+check "fixture answers over TCP on ::1" tcp_probe ::1
 
 # jcheck FILE LINE EXPR: EXPR (Python, over r = the LINE-th JSON object, 1-based) is true
 jcheck() {
@@ -219,5 +240,9 @@ check "fixture stops on SIGTERM" sh -c "[ ! -d /proc/$FPID ] || grep -q '^State:
 wait "$FPID" 2>/dev/null
 FPID=
 
+if [ $fail -ne 0 ]; then
+	echo "--- fixture stderr"; cat "$T/fixture.err"
+	echo "--- last queries"; tail -20 "$T/queries.log"
+fi
 echo "dns: $pass passed, $fail failed"
 [ $fail -eq 0 ]

@@ -547,9 +547,14 @@ class Server:
     def on_accept(self, sock, kind):
         try:
             c, _ = sock.accept()
-        except OSError:
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError as e:
+            print("fixture: accept: %s" % (e,), file=sys.stderr, flush=True)
             return
         if len(self.conns) >= TCP_MAX_CONN:
+            print("fixture: too many connections, one refused",
+                  file=sys.stderr, flush=True)
             c.close()
             return
         c.setblocking(False)
