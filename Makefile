@@ -68,6 +68,11 @@ $(BUILD)/tests/%: tests/unit/%.c $(UNIT_LIB_OBJ) $(BUILD)/libgw.a
 	$(CC) $(CPPFLAGS) $(CFLAGS) -Itests/unit -o $@ $< $(UNIT_LIB_OBJ) \
 	    $(BUILD)/libgw.a $(LDFLAGS) $(LDLIBS)
 
+# The resolver's command-line driver (tests/suite-25-dns.sh).
+$(BUILD)/tests/dnsq: tests/dns/dnsq.c $(BUILD)/libgw.a
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(BUILD)/libgw.a $(LDFLAGS) $(LDLIBS)
+
 # Unit tests alone (no packages beyond the build ones).
 check: $(BUILD)/gatewarden $(UNIT_BIN)
 	@tests/unit/run.sh $(BUILD)/tests
