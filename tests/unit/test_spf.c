@@ -608,6 +608,9 @@ static const struct macro_case macro_cases[] = {
 	{ "%{h}", "mx.example.org", SPF_MACRO_DOMAIN, false },
 	{ "%{S}", "strong-bad%40email.example.com", SPF_MACRO_DOMAIN, false },
 	{ "%%%_%-x", "% %20x", SPF_MACRO_DOMAIN, false },
+	/* "%%" may end a macro-string (pyspf wrongly rejects this) */
+	{ "100%%", "100%", SPF_MACRO_EXP, false },
+	{ "a.example%%", "a.example%", SPF_MACRO_DOMAIN, false },
 	{ "a.b.c.", "a.b.c", SPF_MACRO_DOMAIN, false },
 	{ "a.b.c.", "a.b.c.", SPF_MACRO_EXP, false },
 	{ "two  spaces", "two  spaces", SPF_MACRO_EXP, false },
