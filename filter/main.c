@@ -157,10 +157,19 @@ run(bool foreground)
 		return EX_CONFIG;
 	}
 	conf_swap(c);
+	/* a shell starts background jobs with SIGINT ignored, and an ignored
+	 * signal is discarded even while blocked: libmilter's sigwait would
+	 * never see it */
+	signal(SIGINT, SIG_DFL);
+	signal(SIGTERM, SIG_DFL);
+	signal(SIGPIPE, SIG_IGN);
+	/* blocked in every thread from here on: SIGHUP is taken by the
+	 * reload thread, SIGTERM and SIGINT by libmilter's signal thread */
 	sigemptyset(&set);
 	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
-	signal(SIGPIPE, SIG_IGN);
 	if (pthread_create(&tid, NULL, reload_thread, NULL) != 0)
 		fatal("cannot start the reload thread");
 	pthread_detach(tid);
