@@ -315,6 +315,22 @@ spf_quote(struct arena *a, const char *s)
 	return q;
 }
 
+/* spf_quote_ar - an A-R pvalue: local-part@domain may stay bare (RFC 8601) */
+static char *
+spf_quote_ar(struct arena *a, const char *s)
+{
+	const char *at = strrchr(s, '@');
+	char *l, *d;
+
+	if (at == NULL || at == s)
+		return spf_quote(a, s);
+	l = spf_quote(a, arena_strndup(a, s, (size_t)(at - s)));
+	d = spf_quote(a, at + 1);
+	if (l[0] == '"' || d[0] == '"')
+		return spf_quote(a, s);
+	return arena_printf(a, "%s@%s", l, d);
+}
+
 /* spf_text - reply text: printable ASCII only, bounded */
 static char *
 spf_text(struct arena *a, const char *s)
@@ -491,14 +507,14 @@ spf_record(struct pol_ctx *ctx, const struct spf_conf *c, const char *ip,
 	if (helo != NULL)
 		pol_authres(ctx, "spf", spf_result_name(helo->result),
 		    arena_printf(a, "smtp.helo=%s",
-		    spf_quote(a, ci->helo ? ci->helo : "")));
+		    spf_quote_ar(a, ci->helo ? ci->helo : "")));
 	if (!null_sender)
 		pol_authres(ctx, "spf", spf_result_name(mf->result),
-		    arena_printf(a, "smtp.mailfrom=%s", spf_quote(a, from)));
+		    arena_printf(a, "smtp.mailfrom=%s", spf_quote_ar(a, from)));
 	if (c->received_spf)
 		pol_add_header(ctx, "Received-SPF", spf_received(a, recv, ip,
 		    ci->helo ? ci->helo : "", from, mf, null_sender), true);
-	j = json_pack("{s:s, s:s?, s:s?, s:s?, s:s?, s:i, s:i, s:s}",
+	j = json_pack("{s:s, s:s*, s:s*, s:s*, s:s*, s:i, s:i, s:s}",
 	    "result", spf_result_name(mf->result),
 	    "helo", helo ? spf_result_name(helo->result) : NULL,
 	    "explanation", mf->explanation,

@@ -323,10 +323,15 @@ spf_libspf2_eval(struct spf_libspf2 *l, const struct spf_dns_ops *ops,
 		if (exp != NULL && *exp != '\0')
 			resp->explanation = arena_strdup(a, exp);
 	}
-	if (resp->result == SPF_R_TEMPERROR ||
-	    resp->result == SPF_R_PERMERROR)
+	if ((resp->result == SPF_R_TEMPERROR ||
+	    resp->result == SPF_R_PERMERROR) &&
+	    SPF_response_errcode(sresp) != SPF_E_SUCCESS)
 		resp->problem = arena_strdup(a,
 		    SPF_strerror(SPF_response_errcode(sresp)));
+	else if (resp->result == SPF_R_TEMPERROR ||
+	    resp->result == SPF_R_PERMERROR)
+		resp->problem = call.dns_trouble ? "DNS failure" :
+		    "libspf2 gave no reason";
 	resp->mechanism = NULL;
 	return 0;
 }
