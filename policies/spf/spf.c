@@ -174,9 +174,9 @@ spf_conf_actions(struct conf_ctx *cc, const json_t *v, const char *ptr,
 			continue;
 		p = conf_ptr(cc, ptr, name);
 		if ((r = spf_result_parse(name)) < 0) {
-			conf_error_key(cc, p, "unknown SPF result \"%s\" (none, "
-			    "neutral, pass, fail, softfail, temperror, "
-			    "permerror)", name);
+			conf_error_key(cc, p, "unknown SPF result \"%s\" "
+			    "(none, neutral, pass, fail, softfail, "
+			    "temperror, permerror)", name);
 			bad++;
 			continue;
 		}
@@ -295,7 +295,8 @@ spf_quote(struct arena *a, const char *s)
 	if (n > SPF_TEXT_MAX)
 		n = SPF_TEXT_MAX;
 	for (i = 0; i < n && atom; i++)
-		if (!isalnum((unsigned char)s[i]) && strchr(atext, s[i]) == NULL)
+		if (!isalnum((unsigned char)s[i]) &&
+		    strchr(atext, s[i]) == NULL)
 			atom = false;
 	q = arena_alloc(a, 2 * n + 3);
 	if (!atom)

@@ -94,7 +94,7 @@ struct spf_term {
 	enum spf_result	 qual;
 	const char	*text;		/* the whole term */
 	size_t		 len;
-	const char	*arg;		/* domain-spec or value; NULL when absent */
+	const char	*arg;		/* domain-spec or value; NULL: none */
 	size_t		 arg_len;
 	unsigned	 cidr4, cidr6;
 	struct ipaddr	 net;		/* ip4, ip6 */
@@ -499,7 +499,8 @@ spf_term_parse(const char *s, size_t len, struct spf_term *t,
 		return spf_term_domain(rest, n, t, error_r);
 	case SPF_K_A:
 	case SPF_K_MX:
-		/* dual-cidr-length = [ ip4-cidr-length ] [ "/" ip6-cidr-length ] */
+		/* dual-cidr-length = [ ip4-cidr-length ]
+		 *     [ "/" ip6-cidr-length ] */
 		if (n >= 2) {
 			size_t m = n;
 

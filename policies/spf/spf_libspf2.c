@@ -20,7 +20,7 @@
 #include "arena.h"
 #include "spf_libspf2.h"
 
-#define SPF_LIBSPF2_MAX_RR	64	/* records handed to libspf2 per answer */
+#define SPF_LIBSPF2_MAX_RR	64	/* records per answer for libspf2 */
 
 struct spf_libspf2 {
 	SPF_server_t		*server;
@@ -31,7 +31,7 @@ struct spf_libspf2_call {
 	const struct spf_dns_ops *ops;
 	struct arena		*a;
 	unsigned		 queries;
-	bool			 dns_trouble;	/* a lookup failed temporarily */
+	bool			 dns_trouble;	/* a lookup failed */
 };
 
 static _Thread_local struct spf_libspf2_call *spf_libspf2_cur;
@@ -76,8 +76,8 @@ spf_libspf2_fill(SPF_dns_rr_t *rr, ns_type type,
 		switch (type) {
 		case ns_t_a:
 			if (ans->addr[i].family != AF_INET ||
-			    SPF_dns_rr_buf_realloc(rr, k, sizeof(struct in_addr))
-			    != SPF_E_SUCCESS)
+			    SPF_dns_rr_buf_realloc(rr, k,
+			    sizeof(struct in_addr)) != SPF_E_SUCCESS)
 				continue;
 			memcpy(&rr->rr[k]->a, ans->addr[i].a, 4);
 			k++;
