@@ -251,7 +251,7 @@ dns_budget_left_ms(const struct dns_budget *b)
 	return b->limit_ms - b->spent_ms;
 }
 
-/* dns_now_ms - monotonic milliseconds (fractions kept in ns) */
+/* dns_now_ns - monotonic clock in nanoseconds */
 static int64_t
 dns_now_ns(void)
 {

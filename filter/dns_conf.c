@@ -2,11 +2,11 @@
  * dns_conf.c - the "dns" configuration section.
  *
  *	servers			["ADDR", "ADDR@PORT", ...] IPv4 or IPv6, at most
- *				16; absent or []: the resolvers of
- *				/etc/resolv.conf
+ *				16, or {"file": PATH} (one per line); absent or
+ *				[]: the resolvers of /etc/resolv.conf
  *	timeout_ms		per lookup, 1..60000, default 5000
  *	message_budget_ms	DNS time per message, 100..120000, default
- *				20000; must be >= timeout_ms
+ *				max(20000, timeout_ms); must be >= timeout_ms
  *	trust_anchor_file	DNSSEC trust anchor (zone-file format, e.g.
  *				/usr/share/dns/root.key); validation is on when
  *				set; relative to the config file's folder
@@ -29,51 +29,34 @@ struct dns_conf_raw {
 	const char		*trust_anchor_file;
 };
 
-/* dns_conf_servers - CONF_CUSTOM parser of "servers" */
+/* dns_conf_servers - each entry of "servers" is ADDR or ADDR@PORT */
 static int
-dns_conf_servers(struct conf_ctx *cc, const json_t *v, const char *ptr,
-    void *dst)
+dns_conf_servers(struct conf_ctx *cc, const json_t *section, const char *ptr,
+    const struct conf_strlist *l)
 {
-	struct conf_strlist *l = dst;
-	size_t i;
-	json_t *e;
+	const json_t *v = json_object_get(section, "servers");
+	const char *sptr = conf_ptr(cc, ptr, "servers"), *why;
 	int errors = 0;
 
-	if (!json_is_array(v)) {
-		conf_error(cc, ptr, "must be an array of \"ADDR\" or "
-		    "\"ADDR@PORT\" strings");
-		return 1;
-	}
-	if (json_array_size(v) > DNS_SERVERS_MAX) {
-		conf_error(cc, ptr, "at most %d servers (got %zu)",
-		    DNS_SERVERS_MAX, json_array_size(v));
-		return 1;
-	}
-	l->n = 0;
-	l->v = conf_alloc(cc, (json_array_size(v) + 1) * sizeof(*l->v));
-	json_array_foreach(v, i, e) {
-		const char *eptr = conf_ptr_idx(cc, ptr, i), *why;
-
-		if (!json_is_string(e)) {
-			conf_error(cc, eptr, "must be a string");
-			errors++;
+	for (size_t i = 0; i < l->n; i++) {
+		if (dns_server_parse(l->v[i], &why))
 			continue;
-		}
-		if (!dns_server_parse(json_string_value(e), &why)) {
-			conf_error(cc, eptr, "%s (got \"%s\")", why,
-			    json_string_value(e));
-			errors++;
-			continue;
-		}
-		l->v[l->n++] = conf_strdup(cc, json_string_value(e));
+		/* a list file has no per-entry position: name the entry */
+		if (json_is_array(v))
+			conf_error(cc, conf_ptr_idx(cc, sptr, i), "%s (got "
+			    "\"%s\")", why, l->v[i]);
+		else
+			conf_error(cc, conf_ptr(cc, sptr, "file"), "entry %zu: "
+			    "%s (got \"%s\")", i + 1, why, l->v[i]);
+		errors++;
 	}
 	return errors;
 }
 
 static const struct conf_key dns_keys[] = {
-	{ .key = "servers", .type = CONF_CUSTOM,
+	{ .key = "servers", .type = CONF_STRLIST,
 	  .off = offsetof(struct dns_conf_raw, servers),
-	  .parse = dns_conf_servers },
+	  .min = 0, .max = DNS_SERVERS_MAX },
 	{ .key = "timeout_ms", .type = CONF_INT,
 	  .off = offsetof(struct dns_conf_raw, timeout_ms),
 	  .min = 1, .max = 60000 },
@@ -102,16 +85,23 @@ dns_config(struct conf_ctx *cc, const json_t *section, const char *ptr,
 		return 0;
 	memset(&raw, 0, sizeof(raw));
 	raw.timeout_ms = DNS_TIMEOUT_MS_DEFAULT;
-	raw.budget_ms = DNS_BUDGET_MS_DEFAULT;
+	raw.budget_ms = -1;
+	/* keys that failed keep their defaults: check the others anyway */
 	errors = conf_apply(cc, section, ptr, dns_keys, &raw);
-	if (errors > 0)
-		return errors;
+	errors += dns_conf_servers(cc, section, ptr, &raw.servers);
 
-	if (raw.budget_ms < raw.timeout_ms) {
-		conf_error(cc, conf_ptr(cc, ptr, json_object_get(section,
-		    "message_budget_ms") != NULL ? "message_budget_ms" :
-		    "timeout_ms"), "message_budget_ms (%lld) must be >= "
-		    "timeout_ms (%lld)", raw.budget_ms, raw.timeout_ms);
+	/*
+	 * An unset budget is max(default, timeout_ms): raising the timeout
+	 * alone raises the budget with it.  A budget set below the timeout
+	 * would silently shorten every lookup, so that is refused.
+	 */
+	if (raw.budget_ms == -1) {
+		raw.budget_ms = raw.timeout_ms > DNS_BUDGET_MS_DEFAULT ?
+		    raw.timeout_ms : DNS_BUDGET_MS_DEFAULT;
+	} else if (raw.budget_ms < raw.timeout_ms && errors == 0) {
+		conf_error(cc, conf_ptr(cc, ptr, "message_budget_ms"),
+		    "must be >= timeout_ms (%lld) (got %lld)", raw.timeout_ms,
+		    raw.budget_ms);
 		errors++;
 	}
 	if (raw.trust_anchor_file != NULL) {

@@ -483,15 +483,40 @@ dns_ub_create(const struct dns_conf *dc, const char **error_r)
 		*error_r = ub_errorf("/etc/resolv.conf: %s", ub_strerror(rc));
 		goto fail;
 	}
-	if (dc->trust_anchor_file != NULL &&
-	    (rc = ub_ctx_add_ta_file(u->ctx, dc->trust_anchor_file)) != 0) {
-		*error_r = ub_errorf("trust anchor %s: %s",
-		    dc->trust_anchor_file, ub_strerror(rc));
+	if (dc->trust_anchor_file != NULL) {
+		if (access(dc->trust_anchor_file, R_OK) != 0) {
+			*error_r = ub_errorf("trust anchor %s: cannot read",
+			    dc->trust_anchor_file);
+			goto fail;
+		}
+		if ((rc = ub_ctx_add_ta_file(u->ctx,
+		    dc->trust_anchor_file)) != 0) {
+			*error_r = ub_errorf("trust anchor %s: %s",
+			    dc->trust_anchor_file, ub_strerror(rc));
+			goto fail;
+		}
+	}
+	/*
+	 * Both branches finalize the context now (the library would do it
+	 * at the first lookup), so that a bad trust anchor or resolv.conf
+	 * fails here and not in every lookup.  Removing a zone that does not
+	 * exist is the public way to finalize without side effects.
+	 */
+	if (dc->nservers > 0)
+		rc = ub_unblock_local_zones(u->ctx, error_r);
+	else if ((rc = ub_ctx_zone_remove(u->ctx,
+	    "finalize.gatewarden.invalid.")) != 0)
+		*error_r = ub_errorf("libunbound: %s", ub_strerror(rc));
+	if (rc != 0) {
+		if (dc->trust_anchor_file != NULL) {
+			char why[128];
+
+			snprintf(why, sizeof(why), "%s", *error_r);
+			*error_r = ub_errorf("%s (trust anchor %s?)", why,
+			    dc->trust_anchor_file);
+		}
 		goto fail;
 	}
-	if (dc->nservers > 0 &&
-	    ub_unblock_local_zones(u->ctx, error_r) == -1)
-		goto fail;
 
 	if (pipe2(u->wake, O_CLOEXEC) == -1) {
 		*error_r = "dns: pipe failed";

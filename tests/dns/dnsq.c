@@ -2,7 +2,8 @@
  * dnsq.c - drive the resolver from the command line, print JSON.
  *
  *	dnsq [-s SERVER]... [-t TIMEOUT_MS] [-b BUDGET_MS] [-e EDNS_SIZE]
- *	    [-m] [-c THREADS:LOOKUPS] [-S] NAME TYPE [NAME TYPE]...
+ *	    [-a TRUST_ANCHOR_FILE] [-m] [-c THREADS:LOOKUPS] [-S]
+ *	    NAME TYPE [NAME TYPE]...
  *
  * Default: the lookups one after the other, sharing one budget; one JSON
  * object per lookup
@@ -186,7 +187,7 @@ static void
 usage(void)
 {
 	fprintf(stderr, "usage: dnsq [-s SERVER]... [-t MS] [-b MS] "
-	    "[-e SIZE] [-m] [-c THREADS:LOOKUPS] [-S] NAME TYPE...\n");
+	    "[-e SIZE] [-a FILE] [-m] [-c THREADS:LOOKUPS] [-S] NAME TYPE...\n");
 	exit(2);
 }
 
@@ -204,7 +205,7 @@ main(int argc, char **argv)
 
 	memset(&dc, 0, sizeof(dc));
 	dc.timeout_ms = DNS_TIMEOUT_MS_DEFAULT;
-	while ((ch = getopt(argc, argv, "s:t:b:e:mc:S")) != -1) {
+	while ((ch = getopt(argc, argv, "s:t:b:e:a:mc:S")) != -1) {
 		switch (ch) {
 		case 's':
 			if (dc.nservers == 16 ||
@@ -223,6 +224,9 @@ main(int argc, char **argv)
 			break;
 		case 'e':
 			dc.edns_buffer_size = atoll(optarg);
+			break;
+		case 'a':
+			dc.trust_anchor_file = optarg;
 			break;
 		case 'm':
 			many = 1;
