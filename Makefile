@@ -29,14 +29,14 @@ LDLIBS	:= $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lspf2 -lpthread -lm
 LDFLAGS	+= $(SAN)
 
 # libmilter is linked statically so that its accept() and read() can be
-# wrapped (filter/milter_tcp.c): TCP_NODELAY + TCP_QUICKACK on milter
+# wrapped (filter/milter_wrap.c): TCP_NODELAY + TCP_QUICKACK on milter
 # sockets, which removes the delayed-ACK stall of TCP milters.
 LIBMILTER_A := $(firstword $(wildcard /usr/lib/*/libmilter.a /usr/lib/libmilter.a))
-MILTER_LD := -Wl,--wrap=accept -Wl,--wrap=read $(LIBMILTER_A)
+MILTER_LD := -Wl,--wrap=accept -Wl,--wrap=read -Wl,--wrap=sigwait $(LIBMILTER_A)
 
 # The daemon-only objects: everything else goes into libgw.a, which the
 # unit tests, fuzzers and benchmarks link against.
-DAEMON_SRC := filter/main.c filter/milter.c filter/milter_tcp.c
+DAEMON_SRC := filter/main.c filter/milter.c filter/milter_wrap.c
 LIB_SRC	:= $(filter-out $(DAEMON_SRC),$(wildcard filter/*.c)) \
 	   $(wildcard policies/*.c policies/*/*.c)
 LIB_OBJ	:= $(LIB_SRC:%.c=$(BUILD)/obj/%.o)

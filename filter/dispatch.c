@@ -1,0 +1,669 @@
+/*
+ * dispatch.c - the policy chain, the stage x verdict table, the decision
+ * line, and the header edits of end of message.
+ */
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "arena.h"
+#include "authres.h"
+#include "dispatch.h"
+#include "log.h"
+#include "polctx.h"
+
+/* What the core does with a policy's verdict at a stage. */
+enum disp_action {
+	DA_CONTINUE = 0,
+	DA_SKIP,	/* accept: no more policies for the message/connection */
+	DA_TEMPFAIL,
+	DA_REJECT,
+	DA_DISCARD,
+	DA_QUAR_LATER,	/* remember, quarantine at eom */
+	DA_QUARANTINE,
+	DA_HOLD,	/* header/eoh/body: give the verdict at eom */
+	DA_FORBIDDEN	/* the MTA cannot do this here: tempfail, logged */
+};
+
+/*
+ * The table.  Rows are stages, columns verdicts (continue, accept,
+ * tempfail, reject, discard, quarantine).  libmilter: "SMFIS_DISCARD
+ * should not be returned by a connection-oriented routine"; quarantine is
+ * an end-of-message action (smfi_quarantine); a reject or tempfail at RCPT
+ * concerns that recipient only (the host just answers that RCPT).
+ */
+static const enum disp_action disp_table[POL_STAGE_COUNT][POL_VERDICT_COUNT] = {
+	[POL_CONNECT] = { DA_CONTINUE, DA_SKIP, DA_TEMPFAIL, DA_REJECT, DA_FORBIDDEN, DA_QUAR_LATER },
+	[POL_HELO]    = { DA_CONTINUE, DA_SKIP, DA_TEMPFAIL, DA_REJECT, DA_FORBIDDEN, DA_QUAR_LATER },
+	[POL_ENVFROM] = { DA_CONTINUE, DA_SKIP, DA_TEMPFAIL, DA_REJECT, DA_DISCARD, DA_QUAR_LATER },
+	[POL_ENVRCPT] = { DA_CONTINUE, DA_SKIP, DA_TEMPFAIL, DA_REJECT, DA_DISCARD, DA_QUAR_LATER },
+	[POL_DATA]    = { DA_CONTINUE, DA_SKIP, DA_TEMPFAIL, DA_REJECT, DA_DISCARD, DA_QUAR_LATER },
+	[POL_HEADER]  = { DA_CONTINUE, DA_SKIP, DA_HOLD, DA_HOLD, DA_HOLD, DA_QUAR_LATER },
+	[POL_EOH]     = { DA_CONTINUE, DA_SKIP, DA_HOLD, DA_HOLD, DA_HOLD, DA_QUAR_LATER },
+	[POL_BODY]    = { DA_CONTINUE, DA_SKIP, DA_HOLD, DA_HOLD, DA_HOLD, DA_QUAR_LATER },
+	[POL_EOM]     = { DA_CONTINUE, DA_SKIP, DA_TEMPFAIL, DA_REJECT, DA_DISCARD, DA_QUARANTINE },
+};
+
+static const char *const verdict_names[POL_VERDICT_COUNT] = {
+	"continue", "accept", "tempfail", "reject", "discard", "quarantine"
+};
+static const char *const stage_names[POL_STAGE_COUNT] = {
+	"connect", "helo", "mail", "rcpt", "data", "eom", "eom", "eom", "eom"
+};
+static const char *const stage_smtp[POL_STAGE_COUNT] = {
+	"CONNECT", "HELO", "MAIL", "RCPT", "DATA", "END-OF-MESSAGE",
+	"END-OF-MESSAGE", "END-OF-MESSAGE", "END-OF-MESSAGE"
+};
+static const char *const trace_stage_names[POL_STAGE_COUNT] = {
+	"connect", "helo", "mail", "rcpt", "data", "header", "eoh", "body", "eom"
+};
+
+static atomic_ullong st_messages, st_errors, st_overflows;
+static atomic_ullong st_verdicts[POL_VERDICT_COUNT];
+
+/* Arguments of one stage, whichever it is. */
+struct stage_args {
+	const char		*helo;
+	const char *const	*argv;
+	const char		*name, *value;
+	const unsigned char	*buf;
+	size_t			 len;
+};
+
+const char *
+dispatch_verdict_name(enum pol_verdict v)
+{
+	return (unsigned)v < POL_VERDICT_COUNT ? verdict_names[v] : "?";
+}
+
+const char *
+dispatch_stage_name(enum pol_stage s)
+{
+	return (unsigned)s < POL_STAGE_COUNT ? stage_names[s] : "?";
+}
+
+/* dispatch_stats_get - a snapshot of the counters */
+void
+dispatch_stats_get(struct dispatch_stats *s)
+{
+	int i;
+
+	s->messages = st_messages;
+	s->policy_errors = st_errors;
+	s->overflows = st_overflows;
+	for (i = 0; i < POL_VERDICT_COUNT; i++)
+		s->verdicts[i] = st_verdicts[i];
+}
+
+/* has_hook - does the policy take part in this stage? */
+static bool
+has_hook(const struct policy_ops *o, enum pol_stage st)
+{
+	switch (st) {
+	case POL_CONNECT:	return o->connect != NULL;
+	case POL_HELO:		return o->helo != NULL;
+	case POL_ENVFROM:	return o->envfrom != NULL;
+	case POL_ENVRCPT:	return o->envrcpt != NULL;
+	case POL_DATA:		return o->data != NULL;
+	case POL_HEADER:	return o->header != NULL;
+	case POL_EOH:		return o->eoh != NULL;
+	case POL_BODY:		return o->body != NULL;
+	case POL_EOM:		return o->eom != NULL;
+	default:		return false;
+	}
+}
+
+static int
+call_hook(const struct policy_ops *o, struct pol_ctx *pc, enum pol_stage st,
+    const struct stage_args *a, struct pol_result *r)
+{
+	switch (st) {
+	case POL_CONNECT:	return o->connect(pc, r);
+	case POL_HELO:		return o->helo(pc, a->helo, r);
+	case POL_ENVFROM:	return o->envfrom(pc, a->argv, r);
+	case POL_ENVRCPT:	return o->envrcpt(pc, a->argv, r);
+	case POL_DATA:		return o->data(pc, r);
+	case POL_HEADER:	return o->header(pc, a->name, a->value, r);
+	case POL_EOH:		return o->eoh(pc, r);
+	case POL_BODY:		return o->body(pc, a->buf, a->len, r);
+	case POL_EOM:		return o->eom(pc, r);
+	default:		return 0;
+	}
+}
+
+/* reply_text - printable ASCII only, so the reply cannot break the dialogue */
+static const char *
+reply_text(struct arena *a, const char *s)
+{
+	char *t, *p;
+
+	if (s == NULL)
+		return NULL;
+	t = arena_strndup(a, s, 450);
+	for (p = t; *p != '\0'; p++)
+		if ((unsigned char)*p < 32 || (unsigned char)*p > 126)
+			*p = ' ';
+	return t;
+}
+
+static struct arena *
+cur_arena(struct conn *cn)
+{
+	return cn->msg.active ? cn->msg.arena : cn->arena;
+}
+
+static void
+trace_add(struct conn *cn, enum pol_stage st, const char *policy,
+    const struct pol_result *r, const char *note)
+{
+	json_t *e;
+
+	if (cn->trace == NULL)
+		return;
+	e = json_pack("{s:s, s:s, s:s}", "stage", trace_stage_names[st],
+	    "policy", policy ? policy : "core",
+	    "verdict", dispatch_verdict_name(r->verdict));
+	if (r->symbol)
+		json_object_set_new(e, "symbol", json_string(r->symbol));
+	if (r->score)
+		json_object_set_new(e, "score", json_real(r->score / 1000.0));
+	if (r->detail)
+		json_object_set_new(e, "detail", json_string(r->detail));
+	if (r->reason && r->verdict != POL_CONTINUE)
+		json_object_set_new(e, "reason", json_string(r->reason));
+	if (note)
+		json_object_set_new(e, "note", json_string(note));
+	json_array_append_new(cn->trace, e);
+}
+
+/*
+ * log_decision - the one line per verdict:
+ * QID: reject: RCPT from host[addr]: 550 5.7.1 text; policy=P rule=S
+ * from=<a> to=<b> helo=<h>
+ */
+static void
+log_decision(struct conn *cn, const struct decision *d, const char *what)
+{
+	const struct pol_msg_info *mi = &cn->msg.info;
+	const char *to = mi->rcpt ? mi->rcpt : (mi->nrcpt ? mi->rcpts[0] : "");
+
+	log_info("%s: %s: %s from %s[%s]: %s%s%s%s%s; policy=%s rule=%s "
+	    "from=<%s> to=<%s> helo=<%s>",
+	    cn->msg.active ? mi->qid : "NOQUEUE", what, stage_smtp[d->stage],
+	    cn->info.hostname, cn->info.addr,
+	    d->code ? d->code : "", d->code ? " " : "",
+	    d->xcode ? d->xcode : "", d->xcode ? " " : "",
+	    d->text ? d->text : "",
+	    d->policy ? d->policy : "core", d->symbol ? d->symbol : "-",
+	    cn->msg.active ? mi->mail_from : "",
+	    to, cn->info.helo ? cn->info.helo : "");
+}
+
+/* fill_reply - the decision's reply: the policy's, or the defaults */
+static void
+fill_reply(struct conn *cn, struct decision *d, const struct pol_result *r,
+    enum pol_verdict v)
+{
+	bool temp = v == POL_TEMPFAIL;
+
+	d->verdict = v;
+	d->code = r->smtp_code ? r->smtp_code : temp ? "451" : "550";
+	d->xcode = r->esc ? r->esc : temp ? "4.7.1" : "5.7.1";
+	d->text = reply_text(cur_arena(cn), r->reason ? r->reason :
+	    temp ? "Try again later" : "Message rejected");
+}
+
+/* apply - turn one policy verdict into the host's decision */
+static void
+apply(struct conn *cn, enum pol_stage st, const struct conf_policy *p,
+    const struct pol_result *r, struct decision *d)
+{
+	enum disp_action act = disp_table[st][r->verdict];
+	struct msg *m = &cn->msg;
+	struct decision *h;
+
+	d->stage = st;
+	d->policy = p ? p->ops->name : NULL;
+	d->symbol = r->symbol;
+	atomic_fetch_add(&st_verdicts[r->verdict], 1);
+	switch (act) {
+	case DA_CONTINUE:
+		return;
+	case DA_SKIP:
+		if (st <= POL_HELO && !m->active)
+			cn->accepted = true;
+		else
+			m->accepted = true;
+		log_decision(cn, d, "accept");
+		return;
+	case DA_TEMPFAIL:
+	case DA_REJECT:
+		fill_reply(cn, d, r, act == DA_TEMPFAIL ? POL_TEMPFAIL : POL_REJECT);
+		log_decision(cn, d, dispatch_verdict_name(d->verdict));
+		return;
+	case DA_DISCARD:
+		d->verdict = POL_DISCARD;
+		d->text = reply_text(cur_arena(cn), r->reason);
+		log_decision(cn, d, "discard");
+		return;
+	case DA_QUAR_LATER:
+		if (m->active)
+			m->quarantine = reply_text(m->arena,
+			    r->reason ? r->reason : r->symbol ? r->symbol : "quarantined");
+		d->text = m->quarantine;
+		log_decision(cn, d, "quarantine (at end of message)");
+		return;
+	case DA_QUARANTINE:
+		d->verdict = POL_QUARANTINE;
+		d->text = reply_text(cur_arena(cn),
+		    r->reason ? r->reason : r->symbol ? r->symbol : "quarantined");
+		log_decision(cn, d, "quarantine");
+		return;
+	case DA_HOLD:
+		h = arena_alloc(m->arena, sizeof(*h));
+		*h = *d;
+		apply(cn, POL_EOM, p, r, h);
+		h->stage = st;
+		m->pending = h;
+		return;
+	case DA_FORBIDDEN:
+		log_warnx("%s: %s: %s is not possible at %s; tempfail instead",
+		    m->active ? m->info.qid : "NOQUEUE", d->policy ? d->policy : "core",
+		    dispatch_verdict_name(r->verdict), stage_smtp[st]);
+		fill_reply(cn, d, &(struct pol_result){ .verdict = POL_TEMPFAIL },
+		    POL_TEMPFAIL);
+		log_decision(cn, d, "tempfail");
+		return;
+	}
+}
+
+/* skipped - is nothing left to run for this stage? */
+static bool
+skipped(struct conn *cn, enum pol_stage st)
+{
+	if (cn->accepted)
+		return true;
+	if (st >= POL_ENVFROM && (cn->msg.accepted || cn->msg.pending != NULL))
+		return true;
+	return false;
+}
+
+/* run_stage - every enabled policy with a hook for st, in order */
+static void
+run_stage(struct conn *cn, enum pol_stage st, const struct stage_args *a,
+    struct decision *d)
+{
+	const struct conf *c = cn->conf;
+	size_t i;
+
+	memset(d, 0, sizeof(*d));
+	d->stage = st;
+	if (skipped(cn, st))
+		return;
+	for (i = 0; i < c->npolicies; i++) {
+		const struct conf_policy *p = &c->policies[i];
+		struct pol_ctx pc = { .cn = cn, .pol = p, .stage = st };
+		struct pol_result r;
+
+		if (!has_hook(p->ops, st))
+			continue;
+		memset(&r, 0, sizeof(r));
+		if (call_hook(p->ops, &pc, st, a, &r) != 0) {
+			atomic_fetch_add(&st_errors, 1);
+			log_err("%s: %s: internal error at %s (%s); on_error=%s",
+			    cn->msg.active ? cn->msg.info.qid : "NOQUEUE",
+			    p->ops->name, stage_smtp[st],
+			    r.detail ? r.detail : "no detail",
+			    p->on_error == POL_ONERR_ACCEPT ? "accept" :
+			    p->on_error == POL_ONERR_CONTINUE ? "continue" : "tempfail");
+			memset(&r, 0, sizeof(r));
+			r.symbol = "ERROR";
+			if (p->on_error == POL_ONERR_TEMPFAIL) {
+				r.verdict = POL_TEMPFAIL;
+				r.smtp_code = "451";
+				r.esc = "4.3.0";
+				r.reason = "Temporary local problem, try again later";
+			} else if (p->on_error == POL_ONERR_ACCEPT) {
+				r.verdict = POL_ACCEPT;
+			}
+			trace_add(cn, st, p->ops->name, &r, "error");
+		} else {
+			trace_add(cn, st, p->ops->name, &r,
+			    p->dry_run && r.verdict != POL_CONTINUE ? "dry_run" : NULL);
+		}
+		if (st <= POL_HELO && !cn->msg.active)
+			cn->score += r.score;
+		else
+			cn->msg.score += r.score;
+		if (r.verdict == POL_CONTINUE)
+			continue;
+		if (p->dry_run) {
+			log_info("%s: %s: dry_run: would %s at %s (%s)",
+			    cn->msg.active ? cn->msg.info.qid : "NOQUEUE",
+			    p->ops->name, dispatch_verdict_name(r.verdict),
+			    stage_smtp[st], r.symbol ? r.symbol : "-");
+			continue;
+		}
+		apply(cn, st, p, &r, d);
+		return;
+	}
+}
+
+/* overflow - a bound was hit: the message is tempfailed at the next reply */
+static void
+overflow(struct conn *cn, const char *why)
+{
+	if (cn->msg.overflow)
+		return;
+	cn->msg.overflow = true;
+	cn->msg.overflow_why = why;
+	atomic_fetch_add(&st_overflows, 1);
+	log_warnx("%s: message exceeds %s", cn->msg.info.qid, why);
+}
+
+static void
+overflow_decision(struct conn *cn, enum pol_stage st, struct decision *d)
+{
+	struct pol_result r = {
+		.verdict = POL_TEMPFAIL, .smtp_code = "452", .esc = "4.3.1",
+		.reason = "Message exceeds local limits", .symbol = "LIMIT",
+		.detail = cn->msg.overflow_why
+	};
+
+	memset(d, 0, sizeof(*d));
+	apply(cn, st, NULL, &r, d);
+}
+
+void
+dispatch_connect(struct conn *cn, struct decision *d)
+{
+	struct stage_args a = { 0 };
+
+	run_stage(cn, POL_CONNECT, &a, d);
+}
+
+void
+dispatch_helo(struct conn *cn, const char *helo, struct decision *d)
+{
+	struct stage_args a = { .helo = helo };
+
+	session_set_helo(cn, helo);
+	run_stage(cn, POL_HELO, &a, d);
+}
+
+/* strip_brackets - "<a@b>" to "a@b" in the message arena */
+static const char *
+strip_brackets(struct arena *ar, const char *s)
+{
+	size_t n;
+
+	if (s == NULL)
+		return "";
+	n = strlen(s);
+	if (n >= 2 && s[0] == '<' && s[n - 1] == '>')
+		return arena_strndup(ar, s + 1, n - 2);
+	return arena_strdup(ar, s);
+}
+
+void
+dispatch_envfrom(struct conn *cn, const char *const *argv, struct decision *d)
+{
+	struct msg *m = &cn->msg;
+	struct stage_args a = { .argv = argv };
+	size_t i;
+
+	if (!m->active)
+		session_msg_begin(cn, NULL);
+	atomic_fetch_add(&st_messages, 1);
+	m->info.mail_from = strip_brackets(m->arena, argv[0]);
+	m->info.mail_args = argv[0] ? argv + 1 : argv;
+	for (i = 1; argv[0] && argv[i] != NULL; i++)
+		if (strncasecmp(argv[i], "SIZE=", 5) == 0)
+			m->info.size_param = strtoull(argv[i] + 5, NULL, 10);
+	run_stage(cn, POL_ENVFROM, &a, d);
+}
+
+void
+dispatch_envrcpt(struct conn *cn, const char *const *argv, struct decision *d)
+{
+	struct msg *m = &cn->msg;
+	struct stage_args a = { .argv = argv };
+
+	if (!m->active)
+		session_msg_begin(cn, NULL);
+	m->info.rcpt = strip_brackets(m->arena, argv[0]);
+	if ((long long)m->info.nrcpt >= cn->conf->limits.max_rcpts) {
+		struct pol_result r = {
+			.verdict = POL_TEMPFAIL, .smtp_code = "452",
+			.esc = "4.5.3", .reason = "Too many recipients",
+			.symbol = "LIMIT"
+		};
+		memset(d, 0, sizeof(*d));
+		apply(cn, POL_ENVRCPT, NULL, &r, d);
+		m->info.rcpt = NULL;
+		return;
+	}
+	run_stage(cn, POL_ENVRCPT, &a, d);
+	if (d->verdict == POL_CONTINUE || d->verdict == POL_ACCEPT) {
+		if (m->info.nrcpt == m->rcpts_cap) {
+			size_t cap = m->rcpts_cap ? m->rcpts_cap * 2 : 8;
+			const char **v = arena_alloc(m->arena, cap * sizeof(*v));
+
+			if (m->info.nrcpt)
+				memcpy(v, m->rcpts, m->info.nrcpt * sizeof(*v));
+			m->rcpts = v;
+			m->rcpts_cap = cap;
+		}
+		m->rcpts[m->info.nrcpt++] = m->info.rcpt;
+		m->info.rcpts = m->rcpts;
+	}
+	m->info.rcpt = NULL;
+}
+
+void
+dispatch_data(struct conn *cn, struct decision *d)
+{
+	struct stage_args a = { 0 };
+
+	run_stage(cn, POL_DATA, &a, d);
+}
+
+/* is_authres - the header name, case-insensitively */
+static bool
+is_authres(const char *name)
+{
+	return strcasecmp(name, "Authentication-Results") == 0;
+}
+
+void
+dispatch_header(struct conn *cn, const char *name, const char *value)
+{
+	struct msg *m = &cn->msg;
+	struct stage_args a = { .name = name, .value = value };
+	struct decision d;
+	struct hdr_edit *e;
+
+	if (!m->active || m->overflow)
+		return;
+	if ((long long)m->info.nheaders >= cn->conf->limits.max_headers) {
+		overflow(cn, "limits.max_headers");
+		return;
+	}
+	if ((long long)(strlen(name) + strlen(value)) >
+	    cn->conf->limits.max_header_bytes) {
+		overflow(cn, "limits.max_header_bytes");
+		return;
+	}
+	if (m->info.nheaders == m->hcap) {
+		size_t cap = m->hcap ? m->hcap * 2 : 32;
+		const char **n = arena_alloc(m->arena, cap * sizeof(*n));
+		const char **v = arena_alloc(m->arena, cap * sizeof(*v));
+
+		if (m->hcap) {
+			memcpy(n, m->hnames, m->hcap * sizeof(*n));
+			memcpy(v, m->hvalues, m->hcap * sizeof(*v));
+		}
+		m->hnames = n;
+		m->hvalues = v;
+		m->hcap = cap;
+	}
+	m->hnames[m->info.nheaders] = arena_strdup(m->arena, name);
+	m->hvalues[m->info.nheaders] = arena_strdup(m->arena, value);
+	m->info.nheaders++;
+	m->info.hnames = m->hnames;
+	m->info.hvalues = m->hvalues;
+
+	if (is_authres(name)) {
+		m->ar_seen++;
+		if (authres_is_ours(value, cn->conf->authserv_id)) {
+			/* kept highest index first: deleting from the end
+			 * leaves the indexes of the earlier ones intact */
+			e = arena_alloc(m->arena, sizeof(*e));
+			e->kind = HDR_DELETE;
+			e->name = "Authentication-Results";
+			e->index = m->ar_seen;
+			e->next = m->deletes;
+			m->deletes = e;
+			log_info("%s: removing Authentication-Results #%u that "
+			    "claims our authserv-id", m->info.qid, m->ar_seen);
+		}
+	}
+	run_stage(cn, POL_HEADER, &a, &d);
+}
+
+void
+dispatch_eoh(struct conn *cn)
+{
+	struct stage_args a = { 0 };
+	struct decision d;
+
+	if (cn->msg.active && !cn->msg.overflow)
+		run_stage(cn, POL_EOH, &a, &d);
+}
+
+void
+dispatch_body(struct conn *cn, const unsigned char *buf, size_t len)
+{
+	struct stage_args a = { .buf = buf, .len = len };
+	struct decision d;
+
+	if (!cn->msg.active || cn->msg.overflow)
+		return;
+	cn->msg.info.body_bytes += len;
+	if (arena_over_budget(cn->msg.arena)) {
+		overflow(cn, "limits.message_memory");
+		return;
+	}
+	run_stage(cn, POL_BODY, &a, &d);
+}
+
+/* build_edits - deletions (highest first), A-R and top adds, appends */
+static const struct hdr_edit *
+build_edits(struct conn *cn)
+{
+	struct msg *m = &cn->msg;
+	struct hdr_edit *head = NULL, **tail = &head, *e, *ar, *rev = NULL;
+	const struct hdr_edit *q;
+
+	for (e = m->deletes; e != NULL; e = e->next) {
+		struct hdr_edit *c = arena_memdup(m->arena, e, sizeof(*e));
+
+		c->next = NULL;
+		*tail = c;
+		tail = &c->next;
+	}
+	/* A-R first at index 0, then the policies' top headers in reverse,
+	 * so that they end up above it in the order they were queued */
+	ar = arena_alloc(m->arena, sizeof(*ar));
+	ar->kind = HDR_INSERT_TOP;
+	ar->name = "Authentication-Results";
+	ar->value = authres_compose(m->arena, cn->conf->authserv_id, m->authres);
+	*tail = ar;
+	tail = &ar->next;
+	for (q = m->adds; q != NULL; q = q->next) {
+		if (q->kind != HDR_INSERT_TOP)
+			continue;
+		e = arena_memdup(m->arena, q, sizeof(*q));
+		e->next = rev;
+		rev = e;
+	}
+	*tail = rev;
+	while (*tail != NULL)
+		tail = &(*tail)->next;
+	for (q = m->adds; q != NULL; q = q->next) {
+		if (q->kind != HDR_APPEND)
+			continue;
+		e = arena_memdup(m->arena, q, sizeof(*q));
+		e->next = NULL;
+		*tail = e;
+		tail = &e->next;
+	}
+	return head;
+}
+
+void
+dispatch_eom(struct conn *cn, struct decision *d, const struct hdr_edit **edits_r)
+{
+	struct msg *m = &cn->msg;
+	struct stage_args a = { 0 };
+
+	*edits_r = NULL;
+	memset(d, 0, sizeof(*d));
+	d->stage = POL_EOM;
+	if (!m->active)
+		session_msg_begin(cn, NULL);
+	if (!m->overflow && arena_over_budget(m->arena))
+		overflow(cn, "limits.message_memory");
+	if (m->overflow)
+		overflow_decision(cn, POL_EOM, d);
+	else if (m->pending != NULL)
+		*d = *m->pending;
+	else
+		run_stage(cn, POL_EOM, &a, d);
+	if (d->verdict == POL_CONTINUE && m->quarantine != NULL) {
+		d->verdict = POL_QUARANTINE;
+		d->text = m->quarantine;
+	}
+	if (d->verdict == POL_CONTINUE || d->verdict == POL_QUARANTINE ||
+	    d->verdict == POL_ACCEPT)
+		*edits_r = build_edits(cn);
+}
+
+void
+dispatch_abort(struct conn *cn)
+{
+	const struct conf *c = cn->conf;
+	size_t i;
+
+	if (!cn->msg.active)
+		return;
+	for (i = 0; i < c->npolicies; i++) {
+		struct pol_ctx pc = { .cn = cn, .pol = &c->policies[i],
+		    .stage = POL_EOM };
+
+		if (c->policies[i].ops->abort != NULL)
+			c->policies[i].ops->abort(&pc);
+	}
+	session_msg_end(cn);
+}
+
+void
+dispatch_close(struct conn *cn)
+{
+	const struct conf *c = cn->conf;
+	size_t i;
+
+	if (cn->closed)
+		return;
+	dispatch_abort(cn);
+	for (i = 0; i < c->npolicies; i++) {
+		struct pol_ctx pc = { .cn = cn, .pol = &c->policies[i],
+		    .stage = POL_EOM };
+
+		if (c->policies[i].ops->close != NULL)
+			c->policies[i].ops->close(&pc);
+	}
+	cn->closed = true;
+}

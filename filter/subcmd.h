@@ -1,0 +1,16 @@
+/*
+ * subcmd.h - the subcommands main() dispatches to.  Each takes the
+ * arguments after the program name (argv[0] is the subcommand) and returns
+ * the exit status.
+ *
+ * Thread safety: called from main only.
+ */
+#ifndef GW_SUBCMD_H
+#define GW_SUBCMD_H
+
+int	testmode_main(int argc, char **argv);
+
+/* Further subcommands (name, function), filled in as they exist. */
+#define SUBCMDS_EXTRA
+
+#endif

@@ -1,0 +1,359 @@
+/*
+ * testmode.c - `gatewarden test`: the dispatcher and policies without an
+ * MTA.  It plays the MTA's part stage by stage, with the same data the
+ * milter would get (header values as they follow the colon, folded lines
+ * joined with "\n", the body with CRLF line ends), stops where the daemon
+ * would stop, and prints one JSON object with the decision.
+ *
+ * The exit status is 0 whatever the verdict; 64 for usage errors, 78 for a
+ * configuration that does not load, 66 for a message that cannot be read.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "arena.h"
+#include "dispatch.h"
+#include "log.h"
+#include "session.h"
+#include "subcmd.h"
+#include "xalloc.h"
+
+#define TM_MAX_RCPT	1000
+#define TM_MAX_MSG	(64 * 1024 * 1024)
+#define TM_CHUNK	65536
+
+struct tm_opts {
+	const char	*conf;
+	const char	*ip;
+	const char	*helo;
+	const char	*ptr;
+	const char	*from;
+	const char	*rcpt[TM_MAX_RCPT];
+	size_t		 nrcpt;
+	const char	*auth;
+	bool		 tls;
+	bool		 no_count;
+	const char	*msgfile;
+};
+
+static json_t *
+reply_json(const struct decision *d)
+{
+	if (d->verdict == POL_TEMPFAIL || d->verdict == POL_REJECT)
+		return json_pack("{s:s, s:s, s:s}", "code", d->code,
+		    "xcode", d->xcode, "text", d->text ? d->text : "");
+	return json_pack("{s:s, s:s, s:s}", "code", "250", "xcode", "2.0.0",
+	    "text", d->verdict == POL_DISCARD ? "Ok (discarded)" : "Ok");
+}
+
+/* read_all - the whole message file (or stdin), bounded */
+static char *
+read_all(const char *path, size_t *len_r)
+{
+	FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+	size_t cap = 65536, len = 0, n;
+	char *buf;
+
+	if (f == NULL)
+		return NULL;
+	buf = xmalloc(cap + 1);
+	while ((n = fread(buf + len, 1, cap - len, f)) > 0) {
+		len += n;
+		if (len == cap) {
+			if (cap >= TM_MAX_MSG)
+				break;
+			cap *= 2;
+			buf = xrealloc(buf, cap + 1);
+		}
+	}
+	if (f != stdin)
+		fclose(f);
+	buf[len] = '\0';
+	*len_r = len;
+	return buf;
+}
+
+/* line_end - end of the line at p (before CR LF or LF) and the next line */
+static const char *
+line_end(const char *p, const char *end, const char **next_r)
+{
+	const char *nl = memchr(p, '\n', (size_t)(end - p));
+	const char *e = nl ? nl : end;
+
+	*next_r = nl ? nl + 1 : end;
+	if (e > p && e[-1] == '\r')
+		e--;
+	return e;
+}
+
+/*
+ * feed_message - headers (unfolded as the MTA passes them), eoh, the body
+ * in chunks with CRLF line ends.
+ */
+static void
+feed_message(struct conn *cn, const char *buf, size_t len)
+{
+	const char *p = buf, *end = buf + len, *e, *next, *colon;
+	struct arena *a = arena_create(0);
+	char *name, *value, *chunk;
+	size_t vlen, clen = 0;
+
+	while (p < end) {
+		e = line_end(p, end, &next);
+		if (e == p)		/* the empty line ends the header */
+			{ p = next; break; }
+		colon = memchr(p, ':', (size_t)(e - p));
+		if (colon == NULL || *p == ' ' || *p == '\t')
+			break;		/* not a header: the body starts here */
+		name = arena_strndup(a, p, (size_t)(colon - p));
+		value = arena_strndup(a, colon + 1, (size_t)(e - colon - 1));
+		p = next;
+		while (p < end && (*p == ' ' || *p == '\t')) {
+			e = line_end(p, end, &next);
+			vlen = strlen(value);
+			{
+				char *v = arena_alloc(a, vlen + (size_t)(e - p) + 2);
+
+				memcpy(v, value, vlen);
+				v[vlen] = '\n';
+				memcpy(v + vlen + 1, p, (size_t)(e - p));
+				value = v;
+			}
+			p = next;
+		}
+		dispatch_header(cn, name, value);
+	}
+	dispatch_eoh(cn);
+	chunk = xmalloc(TM_CHUNK + 2);
+	while (p < end) {
+		e = line_end(p, end, &next);
+		if (clen + (size_t)(e - p) + 2 > TM_CHUNK && clen > 0) {
+			dispatch_body(cn, (unsigned char *)chunk, clen);
+			clen = 0;
+		}
+		while ((size_t)(e - p) + 2 > TM_CHUNK) {	/* a huge line */
+			dispatch_body(cn, (const unsigned char *)p, TM_CHUNK);
+			p += TM_CHUNK;
+		}
+		memcpy(chunk + clen, p, (size_t)(e - p));
+		clen += (size_t)(e - p);
+		if (next > e) {		/* the last line may lack its end */
+			chunk[clen++] = '\r';
+			chunk[clen++] = '\n';
+		}
+		p = next;
+	}
+	if (clen > 0)
+		dispatch_body(cn, (unsigned char *)chunk, clen);
+	free(chunk);
+	arena_destroy(&a);
+}
+
+/* edits_json - the header changes in their final top-to-bottom order */
+static json_t *
+edits_json(const struct hdr_edit *edits)
+{
+	json_t *add = json_array(), *top = json_array(), *rm = json_array();
+	const struct hdr_edit *e;
+
+	for (e = edits; e != NULL; e = e->next) {
+		if (e->kind == HDR_DELETE)
+			json_array_append_new(rm, json_pack("{s:s, s:i}",
+			    "name", e->name, "index", (int)e->index));
+		else if (e->kind == HDR_INSERT_TOP)	/* each lands above the last */
+			json_array_insert_new(top, 0, json_pack("{s:s, s:s, s:s}",
+			    "name", e->name, "value", e->value, "position", "top"));
+		else
+			json_array_append_new(add, json_pack("{s:s, s:s, s:s}",
+			    "name", e->name, "value", e->value, "position", "bottom"));
+	}
+	json_array_extend(top, add);
+	json_decref(add);
+	return json_pack("{s:o, s:o}", "add", top, "remove", rm);
+}
+
+static void
+print_result(struct conn *cn, const struct decision *d,
+    const struct hdr_edit *edits, json_t *rcpts)
+{
+	enum pol_verdict v = d->verdict == POL_CONTINUE ||
+	    d->verdict == POL_ACCEPT ? POL_ACCEPT : d->verdict;
+	json_t *o;
+
+	o = json_pack("{s:s, s:s, s:o, s:o, s:O, s:O, s:f, s:o}",
+	    "verdict", dispatch_verdict_name(v),
+	    "stage", dispatch_stage_name(d->stage),
+	    "reply", reply_json(d),
+	    "headers", edits_json(edits),
+	    "results", cn->msg.results ? cn->msg.results : json_object(),
+	    "trace", cn->trace,
+	    "score", cn->msg.active ? cn->msg.score / 1000.0 : cn->score / 1000.0,
+	    "rcpts", rcpts);
+	if (d->policy)
+		json_object_set_new(o, "policy", json_string(d->policy));
+	if (d->symbol)
+		json_object_set_new(o, "symbol", json_string(d->symbol));
+	json_dumpf(o, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	fputc('\n', stdout);
+	json_decref(o);
+}
+
+static int
+tm_usage(void)
+{
+	fprintf(stderr, "usage: gatewarden test -c FILE --ip ADDR [--helo NAME] "
+	    "[--ptr NAME] --from ADDR --rcpt ADDR... [--auth USER] [--tls] "
+	    "[--no-count] [MESSAGE.eml | -]\n");
+	return 64;
+}
+
+static int
+parse_opts(int argc, char **argv, struct tm_opts *o)
+{
+	static const struct option longopts[] = {
+		{ "conf", required_argument, NULL, 'c' },
+		{ "ip", required_argument, NULL, 'i' },
+		{ "helo", required_argument, NULL, 'H' },
+		{ "ptr", required_argument, NULL, 'p' },
+		{ "from", required_argument, NULL, 'f' },
+		{ "rcpt", required_argument, NULL, 'r' },
+		{ "auth", required_argument, NULL, 'a' },
+		{ "tls", no_argument, NULL, 't' },
+		{ "no-count", no_argument, NULL, 'N' },
+		{ NULL, 0, NULL, 0 }
+	};
+	int ch;
+
+	while ((ch = getopt_long(argc, argv, "c:", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'c': o->conf = optarg; break;
+		case 'i': o->ip = optarg; break;
+		case 'H': o->helo = optarg; break;
+		case 'p': o->ptr = optarg; break;
+		case 'f': o->from = optarg; break;
+		case 'r':
+			if (o->nrcpt == TM_MAX_RCPT)
+				return -1;
+			o->rcpt[o->nrcpt++] = optarg;
+			break;
+		case 'a': o->auth = optarg; break;
+		case 't': o->tls = true; break;
+		case 'N': o->no_count = true; break;
+		default: return -1;
+		}
+	}
+	if (optind < argc)
+		o->msgfile = argv[optind++];
+	if (optind != argc || o->conf == NULL || o->ip == NULL ||
+	    o->from == NULL || o->nrcpt == 0)
+		return -1;
+	return 0;
+}
+
+/* run_session - connect to eom; stops where the daemon would stop */
+static void
+run_session(struct conn *cn, const struct tm_opts *o, const char *msg,
+    size_t msglen)
+{
+	struct decision d, rd;
+	const struct hdr_edit *edits = NULL;
+	json_t *rcpts = json_array();
+	const char *argv[2];
+	size_t i, ok = 0;
+
+	dispatch_connect(cn, &d);
+	if (d.verdict != POL_CONTINUE && d.verdict != POL_ACCEPT)
+		goto out;
+	if (o->helo != NULL) {
+		dispatch_helo(cn, o->helo, &d);
+		if (d.verdict != POL_CONTINUE && d.verdict != POL_ACCEPT)
+			goto out;
+	}
+	if (o->tls)
+		session_set_tls(cn, "TLSv1.3", "TLS_AES_256_GCM_SHA384", NULL);
+	session_set_auth(cn, o->auth);
+	session_msg_begin(cn, "TEST");
+	argv[0] = o->from;
+	argv[1] = NULL;
+	dispatch_envfrom(cn, argv, &d);
+	if (d.verdict != POL_CONTINUE && d.verdict != POL_ACCEPT)
+		goto out;
+	for (i = 0; i < o->nrcpt; i++) {
+		argv[0] = o->rcpt[i];
+		dispatch_envrcpt(cn, argv, &rd);
+		json_array_append_new(rcpts, json_pack("{s:s, s:s, s:o}",
+		    "rcpt", o->rcpt[i], "verdict",
+		    dispatch_verdict_name(rd.verdict == POL_CONTINUE ?
+		    POL_ACCEPT : rd.verdict), "reply", reply_json(&rd)));
+		if (rd.verdict == POL_DISCARD) {
+			d = rd;
+			goto out;
+		}
+		if (rd.verdict == POL_CONTINUE || rd.verdict == POL_ACCEPT)
+			ok++;
+		else
+			d = rd;
+	}
+	if (ok == 0)		/* every recipient refused: no DATA */
+		goto out;
+	dispatch_data(cn, &d);
+	if (d.verdict != POL_CONTINUE && d.verdict != POL_ACCEPT)
+		goto out;
+	feed_message(cn, msg ? msg : "", msg ? msglen : 0);
+	dispatch_eom(cn, &d, &edits);
+	print_result(cn, &d, edits, rcpts);
+	session_msg_end(cn);	/* a finished message is not aborted */
+	return;
+out:
+	print_result(cn, &d, edits, rcpts);
+}
+
+int
+testmode_main(int argc, char **argv)
+{
+	struct tm_opts o = { 0 };
+	struct session_client cl = { 0 };
+	struct conf *c;
+	struct conn *cn;
+	const char *err;
+	char *msg = NULL, host[256];
+	size_t msglen = 0;
+	int n = 0;
+
+	if (parse_opts(argc, argv, &o) != 0)
+		return tm_usage();
+	log_open("gatewarden", true, NULL);
+	c = conf_load(o.conf, stderr, &n);
+	if (c == NULL)
+		return 78;
+	log_set_level((enum log_level)c->log.level);
+	if (o.msgfile != NULL && (msg = read_all(o.msgfile, &msglen)) == NULL) {
+		fprintf(stderr, "gatewarden test: cannot read %s\n", o.msgfile);
+		conf_unref(&c);
+		return 66;
+	}
+	if (conf_activate(c, &err) != 0) {
+		fprintf(stderr, "gatewarden test: %s\n", err);
+		conf_unref(&c);
+		free(msg);
+		return 78;
+	}
+	if (gethostname(host, sizeof(host)) != 0)
+		strcpy(host, "localhost");
+	host[sizeof(host) - 1] = '\0';
+	cl.addr = o.ip;
+	cl.hostname = o.ptr;
+	cl.myhostname = host;
+	cl.daemon_name = "test";
+	cn = session_conn_new(c, &cl);
+	cn->trace = json_array();
+	cn->no_count = o.no_count;
+	run_session(cn, &o, msg, msglen);
+	session_conn_free(&cn);
+	conf_unref(&c);
+	free(msg);
+	return 0;
+}
