@@ -7,9 +7,11 @@
 #include "registry.h"
 
 extern const struct policy_ops rules_policy;
+extern const struct policy_ops dkim_policy;
 
 static const struct policy_ops *const policies[] = {
 	&rules_policy,
+	&dkim_policy,
 };
 
 /* policy_find - look a policy up by its configuration name */

@@ -601,6 +601,40 @@ test_rfc8301(DKIM_LIB *lib, struct arena *a)
 	T_CHECK(1, "abort mid-body");
 }
 
+int	dkim_keygen_main(int argc, char **argv);
+
+static void
+test_keygen(struct arena *a)
+{
+	char *rsa_args[] = { "keygen", "--domain", "example.com", "--selector",
+		"k1", "--algorithm", "rsa-sha256", "--bits", "1024", "--out",
+		tmpdir, NULL };
+	char *ed_args[] = { "keygen", "--domain", "example.com", "--selector",
+		"k2", "--algorithm", "ed25519-sha256", "--out", tmpdir, NULL };
+	char *bad_args[] = { "keygen", "--domain", "example.com", "--selector",
+		"k3", "--algorithm", "rsa-sha1", "--out", tmpdir, NULL };
+	struct dkim_key k;
+	struct stat st;
+	const char *err = NULL;
+	char *p;
+
+	fflush(stdout);
+	T_EQ_INT(dkim_keygen_main(11, rsa_args), 0, "keygen rsa");
+	p = arena_printf(a, "%s/example.com.k1.pem", tmpdir);
+	T_CHECK(stat(p, &st) == 0 && (st.st_mode & 0777) == 0600,
+	    "keygen mode 0600");
+	T_CHECK(dkim_key_load(a, p, DKIM_ALG_RSA_SHA256, &k, &err) == 0 &&
+	    k.bits == 1024, "keygen rsa loads: %s", err);
+	T_EQ_INT(dkim_keygen_main(11, rsa_args), 73, "keygen no overwrite");
+	T_EQ_INT(dkim_keygen_main(9, ed_args), 0, "keygen ed25519");
+	p = arena_printf(a, "%s/example.com.k2.pem", tmpdir);
+	T_CHECK(dkim_key_load(a, p, DKIM_ALG_ED25519_SHA256, &k, &err) == 0,
+	    "keygen ed25519 loads: %s", err);
+	T_EQ_INT(dkim_keygen_main(9, bad_args), 64, "keygen bad algorithm");
+	T_EQ_INT(dkim_keygen_main(1, bad_args), 64, "keygen usage");
+	fflush(stdout);
+}
+
 static void
 test_from_domain(struct arena *a)
 {
@@ -636,6 +670,7 @@ main(void)
 
 	test_keys(ka);
 	test_from_domain(a);
+	test_keygen(ka);
 	test_roundtrip(lib, a);
 	arena_reset(a);
 	test_simple_canon(lib, a);
