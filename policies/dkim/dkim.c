@@ -525,7 +525,7 @@ dkim_pol_init(void *modconf, void **modstate_r, const char **error_r)
 	st->dc = dc;
 	pthread_mutex_init(&st->lock, NULL);
 	st->key_ok = xcalloc(dc->sign.nkeys + 1, sizeof(bool));
-	st->lib = dkim_init(NULL, NULL);
+	st->lib = dkim_lib_new();
 	if (st->lib == NULL) {
 		*error_r = "libopendkim: dkim_init failed";
 		goto out_free;

@@ -140,6 +140,7 @@ struct dkim_sconf {
 struct dkim_signer;
 
 /* dkim_sign.c */
+DKIM_LIB *dkim_lib_new(void);	/* dkim_init() with our allocator */
 int	 dkim_lib_setup_sign(DKIM_LIB *lib, const struct dkim_sconf *sc,
 	    const char **error_r);
 struct dkim_signer *dkim_signer_new(DKIM_LIB *lib,

@@ -7,14 +7,116 @@
  * parses them per handle (it has no way to sign with a pre-parsed key), so
  * the file bytes checked at configuration time are what it gets.
  */
+#include <stdalign.h>
+#include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+
+#include <openssl/evp.h>
 
 #include "arena.h"
 #include "dkim_int.h"
 
+/*
+ * WHY the allocation tracker: libopendkim 2.11.0 (Debian's 2.11.0~beta2)
+ * frees the key structure of an ed25519 signing handle without what hangs
+ * off it, the EVP_PKEY and the signature buffer: dkim_free() only knows
+ * the RSA case (fixed upstream after 2.11.0, OpenDKIM PR #321).  That is
+ * ~700 bytes per signed message.  So ed25519 signing handles get a memory
+ * closure that records every block libopendkim allocates for them:
+ *  - when the library frees its struct dkim_crypto while the signature
+ *    buffer it points to is still live (only the leaking path does that),
+ *    the EVP_PKEY it holds is freed too.  The struct is a char, an int, two
+ *    size_t, then EVP_PKEY *, key, BIO *, in, out (LP64: 64 bytes, the
+ *    EVP_PKEY at 24, out at 56);
+ *  - whatever is still recorded after dkim_free() was leaked and is freed.
+ * The layout is only assumed for the version it was read from
+ * (OPENDKIM_LEAKY_VERSION); other versions get no closure.
+ */
+#define OPENDKIM_LEAKY_VERSION	0x020B0000
+#define CRYPTO_PKEY_OFF		(2 * sizeof(int) + 2 * sizeof(size_t))
+#define CRYPTO_OUT_OFF		(CRYPTO_PKEY_OFF + 4 * sizeof(void *))
+#define CRYPTO_SIZE		(CRYPTO_PKEY_OFF + 5 * sizeof(void *))
+
+union dkim_blk {
+	struct {
+		union dkim_blk	*prev, *next;
+		size_t		 n;
+	} h;
+	max_align_t	 align;
+};
+
+struct dkim_track {
+	union dkim_blk	 head;	/* circular list of live blocks */
+};
+
+/* track_malloc - libopendkim's allocator: recorded when closure is set */
+static void *
+track_malloc(void *closure, size_t n)
+{
+	struct dkim_track *t = closure;
+	union dkim_blk *b;
+
+	if (t == NULL)
+		return malloc(n);
+	b = malloc(sizeof(*b) + n);
+	if (b == NULL)
+		return NULL;
+	b->h.n = n;
+	b->h.next = t->head.h.next;
+	b->h.prev = &t->head;
+	t->head.h.next->h.prev = b;
+	t->head.h.next = b;
+	return b + 1;
+}
+
+/* track_live - is p a block the tracker holds? */
+static bool
+track_live(struct dkim_track *t, const void *p)
+{
+	const union dkim_blk *b;
+
+	for (b = t->head.h.next; b != &t->head; b = b->h.next)
+		if ((const void *)(b + 1) == p)
+			return true;
+	return false;
+}
+
+/* track_free - libopendkim's deallocator */
+static void
+track_free(void *closure, void *p)
+{
+	struct dkim_track *t = closure;
+	union dkim_blk *b;
+	void *out;
+
+	if (t == NULL || p == NULL) {
+		free(p);
+		return;
+	}
+	b = (union dkim_blk *)p - 1;
+	if (b->h.n == CRYPTO_SIZE) {
+		memcpy(&out, (char *)p + CRYPTO_OUT_OFF, sizeof(out));
+		if (out != NULL && track_live(t, out))
+			EVP_PKEY_free(*(EVP_PKEY **)(void *)((char *)p +
+			    CRYPTO_PKEY_OFF));
+	}
+	b->h.prev->h.next = b->h.next;
+	b->h.next->h.prev = b->h.prev;
+	free(b);
+}
+
+/* dkim_lib_new - a library handle with the allocator above */
+DKIM_LIB *
+dkim_lib_new(void)
+{
+	return dkim_init(track_malloc, track_free);
+}
+
 struct dkim_signer {
 	DKIM			*dkim;
+	struct dkim_track	*track;		/* ed25519 on 2.11.0 only */
 	bool			 hsimple;	/* simple header canonicalization */
 	struct arena		*a;
 	const struct dkim_key	*key;
@@ -46,11 +148,21 @@ dkim_lib_setup_sign(DKIM_LIB *lib, const struct dkim_sconf *sc,
 	return 0;
 }
 
-/* sign_free - arena_defer hook for the libopendkim handle */
+/* sign_free - arena_defer hook: the handle, then what it leaked */
 static void
 sign_free(void *p)
 {
-	dkim_free(p);
+	struct dkim_signer *s = p;
+	union dkim_blk *b, *next;
+
+	dkim_free(s->dkim);
+	if (s->track == NULL)
+		return;
+	for (b = s->track->head.h.next; b != &s->track->head; b = next) {
+		next = b->h.next;
+		free(b);
+	}
+	s->track->head.h.next = s->track->head.h.prev = &s->track->head;
 }
 
 /* sign_error - the library's own words, or the status */
@@ -76,8 +188,13 @@ dkim_signer_new(DKIM_LIB *lib, const struct dkim_sconf *sc,
 	s = arena_alloc(a, sizeof(*s));
 	s->a = a;
 	s->key = k;
+	if (k->alg == DKIM_ALG_ED25519_SHA256 &&
+	    dkim_libversion() == OPENDKIM_LEAKY_VERSION) {
+		s->track = arena_alloc(a, sizeof(*s->track));
+		s->track->head.h.next = s->track->head.h.prev = &s->track->head;
+	}
 	s->dkim = dkim_sign(lib, (const u_char *)(id != NULL ? id : "-"),
-	    NULL, (dkim_sigkey_t)k->pem, (const u_char *)k->selector,
+	    s->track, (dkim_sigkey_t)k->pem, (const u_char *)k->selector,
 	    (const u_char *)k->domain, sc->hcanon, sc->bcanon,
 	    k->alg == DKIM_ALG_ED25519_SHA256 ? DKIM_SIGN_ED25519SHA256 :
 	    DKIM_SIGN_RSASHA256, -1, &st);
@@ -87,7 +204,7 @@ dkim_signer_new(DKIM_LIB *lib, const struct dkim_sconf *sc,
 		    dkim_getresultstr(st));
 		return NULL;
 	}
-	arena_defer(a, sign_free, s->dkim);
+	arena_defer(a, sign_free, s);
 	/*
 	 * libopendkim folds the header it signs (b= empty) differently from
 	 * the one it returns, which simple header canonicalization sees.  So

@@ -663,7 +663,7 @@ main(void)
 	sconf.hcanon = sconf.bcanon = DKIM_CANON_RELAXED;
 	sconf.headers = sign_headers;
 	sconf.oversign = oversign;
-	lib = dkim_init(NULL, NULL);
+	lib = dkim_lib_new();
 	T_CHECK(dkim_lib_setup(lib, &vconf, &err) == 0, "setup: %s", err);
 	T_CHECK(dkim_lib_setup_sign(lib, &sconf, &err) == 0, "sign setup: %s",
 	    err);
