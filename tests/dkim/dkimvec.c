@@ -9,6 +9,9 @@
  * with "\n", the body in CRLF lines.
  *
  * usage: dkimvec [-v] < cases
+ *        dkimvec sign KEY ALG SELECTOR DOMAIN CANON FILE  (signed message out)
+ *        dkimvec verify DNSFILE FILE   (results: "pass,fail"; DNSFILE has
+ *                                       "name<TAB>txt" lines)
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -262,6 +265,108 @@ out:
 	return ok;
 }
 
+/* cli_sign - sign FILE, print the signature header then the message */
+static int
+cli_sign(char **argv, struct arena *a)
+{
+	struct vcase c;
+	struct dkim_sconf sc = { 0 };
+	struct dkim_key key = { 0 };
+	struct sink k = { 0 };
+	const char *err = NULL;
+	enum dkim_alg alg;
+	DKIM_LIB *lib = dkim_lib_new();
+	char *msg, *sig, *p;
+	size_t len;
+	bool crlf;
+
+	memset(&c, 0, sizeof(c));
+	sc.headers = sign_headers;
+	sc.oversign = oversign;
+	sc.hcanon = strncmp(argv[4], "simple/", 7) == 0 ? DKIM_CANON_SIMPLE :
+	    DKIM_CANON_RELAXED;
+	sc.bcanon = strstr(argv[4], "/simple") != NULL ? DKIM_CANON_SIMPLE :
+	    DKIM_CANON_RELAXED;
+	if (dkim_lib_setup_sign(lib, &sc, &err) == -1 ||
+	    dkim_alg_parse(argv[1], &alg) == -1 ||
+	    dkim_key_load(a, argv[0], alg, &key, &err) == -1 ||
+	    (msg = slurp(a, argv[5], &len)) == NULL) {
+		fprintf(stderr, "dkimvec sign: %s\n", err ? err : "bad args");
+		return 1;
+	}
+	key.selector = argv[2];
+	key.domain = argv[3];
+	k.s = dkim_signer_new(lib, &sc, &key, a, "cli", &err);
+	if (k.s != NULL)
+		feed(a, &k, msg, len);
+	if (k.s == NULL || k.failed || dkim_signer_eom(k.s, &sig, &err) ==
+	    -1) {
+		fprintf(stderr, "dkimvec sign: %s\n", err ? err : "failed");
+		return 1;
+	}
+	crlf = strstr(msg, "\r\n") != NULL;
+	fputs("DKIM-Signature: ", stdout);
+	for (p = sig; *p != '\0'; p++)
+		fputs(*p == '\n' ? (crlf ? "\r\n" : "\n") : (char[]){ *p, 0 },
+		    stdout);
+	fputs(crlf ? "\r\n" : "\n", stdout);
+	fwrite(msg, 1, len, stdout);
+	arena_reset(a);
+	dkim_close(lib);
+	return 0;
+}
+
+/* cli_verify - verify FILE with the records of DNSFILE */
+static int
+cli_verify(char **argv, struct arena *a)
+{
+	static struct vcase c;
+	struct dkim_vconf vc = { 10, 1024, 300000, true };
+	struct dkim_lookup lk = { lookup, &c };
+	struct dkim_sigres *r = NULL;
+	struct sink k = { 0 };
+	const char *err = NULL;
+	char line[8192], *tab, *msg;
+	DKIM_LIB *lib = dkim_lib_new();
+	size_t len, n = 0, i;
+	FILE *f;
+
+	f = fopen(argv[0], "r");
+	while (f != NULL && fgets(line, sizeof(line), f) != NULL &&
+	    c.ndns < MAX_DNS) {
+		line[strcspn(line, "\n")] = '\0';
+		if ((tab = strchr(line, '\t')) == NULL)
+			continue;
+		*tab = '\0';
+		c.dns_name[c.ndns] = strdup(line);
+		c.dns_txt[c.ndns++] = strdup(tab + 1);
+	}
+	if (f != NULL)
+		fclose(f);
+	if (dkim_lib_setup(lib, &vc, &err) == -1 ||
+	    (msg = slurp(a, argv[1], &len)) == NULL) {
+		fprintf(stderr, "dkimvec verify: %s\n", err ? err : "bad args");
+		return 1;
+	}
+	k.v = dkim_verifier_new(lib, &vc, a, "cli", &lk, &err);
+	feed(a, &k, msg, len);
+	dkim_verifier_eom(k.v, &r, &n);
+	for (i = 0; i < n; i++)
+		printf("%s%s", i ? "," : "", dkim_res_names[r[i].res]);
+	printf("%s\n", n == 0 ? "none" : "");
+	for (i = 0; i < n; i++)
+		if (r[i].reason != NULL)
+			fprintf(stderr, "  %s: %s\n", dkim_res_names[r[i].res],
+			    r[i].reason);
+	arena_reset(a);
+	dkim_close(lib);
+	for (i = 0; i < (size_t)c.ndns; i++) {
+		free(c.dns_name[i]);
+		free(c.dns_txt[i]);
+	}
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -271,6 +376,10 @@ main(int argc, char **argv)
 	const char *got = NULL;
 	int pass = 0, fail = 0;
 
+	if (argc == 8 && strcmp(argv[1], "sign") == 0)
+		return cli_sign(argv + 2, a);
+	if (argc == 4 && strcmp(argv[1], "verify") == 0)
+		return cli_verify(argv + 2, a);
 	if (argc > 1 && strcmp(argv[1], "-v") == 0)
 		verbose = 1;
 	memset(&c, 0, sizeof(c));
