@@ -31,7 +31,7 @@ LDFLAGS	+= $(SAN)
 # libmilter is linked statically so that its accept() and read() can be
 # wrapped (filter/milter_wrap.c): TCP_NODELAY + TCP_QUICKACK on milter
 # sockets, which removes the delayed-ACK stall of TCP milters.
-LIBMILTER_A := $(firstword $(wildcard /usr/lib/*/libmilter.a /usr/lib/libmilter.a))
+LIBMILTER_A := $(firstword $(wildcard /usr/lib/$(shell $(CC) -print-multiarch 2>/dev/null)/libmilter.a /usr/lib/*-linux-*/libmilter.a /usr/lib/libmilter.a))
 MILTER_LD := -Wl,--wrap=accept -Wl,--wrap=read -Wl,--wrap=sigwait $(LIBMILTER_A)
 
 # The daemon-only objects: everything else goes into libgw.a, which the

@@ -68,6 +68,12 @@ struct conf_key {
 };
 
 /*
+ * A key table ends with an entry whose key is NULL ({ NULL } alone is the
+ * empty table).  min and max bound CONF_INT, CONF_DURATION (ms) and the
+ * entry count of lists; both 0 means unbounded.  Defaults are whatever
+ * the caller put into base before conf_apply(): absent keys are left alone.
+ * Keys starting with "#" are comments and skipped at every level.
+ *
  * conf_apply - check obj against the table and store every present key
  * into base.  Unknown keys, wrong types, out-of-range values and missing
  * required keys are reported with conf_error().  Returns the number of
@@ -171,7 +177,8 @@ struct conf {
  * any error.  The generation is not live yet: no services, no init().
  */
 struct conf	*conf_load(const char *path, FILE *errout, int *nerrors_r);
-/* conf_activate - create services and init() every policy. -1 + error_r. */
+/* conf_activate - create services and init() every policy. -1 + error_r
+ * (which lives in c's arena: use it before dropping c). */
 int		 conf_activate(struct conf *c, const char **error_r);
 struct conf	*conf_ref(struct conf *c);
 void		 conf_unref(struct conf **cp);

@@ -189,10 +189,11 @@ log_decision(struct conn *cn, const struct decision *d, const char *what)
 	const struct pol_msg_info *mi = &cn->msg.info;
 	const char *to = mi->rcpt ? mi->rcpt : (mi->nrcpt ? mi->rcpts[0] : "");
 
-	log_info("%s: %s: %s from %s[%s]: %s%s%s%s%s; policy=%s rule=%s "
+	log_info("%s: %s: %s from %s[%s]%s%s%s%s%s%s; policy=%s rule=%s "
 	    "from=<%s> to=<%s> helo=<%s>",
 	    cn->msg.active ? mi->qid : "NOQUEUE", what, stage_smtp[d->stage],
 	    cn->info.hostname, cn->info.addr,
+	    d->code || d->text ? ": " : "",
 	    d->code ? d->code : "", d->code ? " " : "",
 	    d->xcode ? d->xcode : "", d->xcode ? " " : "",
 	    d->text ? d->text : "",

@@ -332,6 +332,12 @@ pol_store(struct pol_ctx *ctx)
 	return ctx->cn->conf->store_h;
 }
 
+int
+pol_score(struct pol_ctx *ctx)
+{
+	return ctx->cn->msg.active ? ctx->cn->msg.score : ctx->cn->score;
+}
+
 int64_t
 pol_now_ms(struct pol_ctx *ctx)
 {

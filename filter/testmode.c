@@ -267,13 +267,13 @@ run_session(struct conn *cn, const struct tm_opts *o, const char *msg,
 	dispatch_connect(cn, &d);
 	if (d.verdict != POL_CONTINUE && d.verdict != POL_ACCEPT)
 		goto out;
+	if (o->tls)	/* the MTA sends the TLS macros with HELO */
+		session_set_tls(cn, "TLSv1.3", "TLS_AES_256_GCM_SHA384", NULL);
 	if (o->helo != NULL) {
 		dispatch_helo(cn, o->helo, &d);
 		if (d.verdict != POL_CONTINUE && d.verdict != POL_ACCEPT)
 			goto out;
 	}
-	if (o->tls)
-		session_set_tls(cn, "TLSv1.3", "TLS_AES_256_GCM_SHA384", NULL);
 	session_set_auth(cn, o->auth);
 	session_msg_begin(cn, "TEST");
 	argv[0] = o->from;

@@ -196,6 +196,9 @@ struct dns_budget *pol_dns_budget(struct pol_ctx *ctx);
 /* The generation's key-value store (NULL when none configured). */
 struct store	  *pol_store(struct pol_ctx *ctx);
 
+/* The message's score so far (milli-points, all policies, all stages). */
+int	 pol_score(struct pol_ctx *ctx);
+
 /* Wall clock in milliseconds; tests may inject it. */
 int64_t	 pol_now_ms(struct pol_ctx *ctx);
 /* True in `gatewarden test --no-count`: evaluate, do not change counters. */

@@ -1,0 +1,1581 @@
+/*
+ * conf.c - load one JSON configuration file into an immutable generation.
+ *
+ * Core keys (docs/config.md has the full table):
+ *	milter		socket, socket_mode, user, timeout, shutdown_timeout,
+ *			backlog
+ *	authserv_id	this host's name in Authentication-Results
+ *	log		level, facility, stderr
+ *	dns		dns_config() (dns.c)
+ *	trusted		networks, authenticated
+ *	limits		max_headers, max_header_bytes, max_rcpts, message_memory
+ *	store		store_config() (store.c)
+ *	policies	NAME: { enabled, dry_run, on_error, ...the policy's keys }
+ *
+ * Comments: JSON has none, so any key whose name starts with "#" is
+ * ignored at every level (conf_apply skips it, and so do the list and
+ * policy walkers).  conf/gatewarden.json is annotated that way:
+ *	"milter": { "#": "where the MTA connects", "socket": "inet:8891@..." }
+ *
+ * Loading: the file is read into memory and parsed by jansson with
+ * duplicate keys rejected.  A syntax error is reported with jansson's
+ * line and column, and with the pointer of the place parsing stopped, from
+ * the locator (conf_locate.c).  Otherwise every section is checked against
+ * a declarative key table (conf_apply), values are converted into plain C
+ * in the generation's arena, and every problem is reported with the
+ * position the locator finds for its pointer.  Nothing stops at the first
+ * error: a load reports all of them, then fails.
+ *
+ * Generations: conf_load() gives a generation with one reference and no
+ * live services; conf_activate() creates the resolver and the store and
+ * runs each policy's init(); the last conf_unref() undoes all of it.  The
+ * live generation is swapped under conf_live_lock, so that a reload that
+ * fails leaves the old one in place, and connections that hold a reference
+ * finish on the generation they started with.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "arena.h"
+#include "conf.h"
+#include "conf_locate.h"
+#include "log.h"
+#include "xalloc.h"
+#include "../policies/registry.h"
+
+#define CONF_MAX_FILE		(64u << 20)	/* configuration file */
+#define CONF_MAX_LIST		1000000		/* entries in one list */
+#define CONF_MAX_LINE		4096		/* one line of a list file */
+#define CONF_GOT_MAX		60		/* a value quoted in a message */
+
+struct conf_ctx {
+	struct conf		*c;
+	struct arena		*arena;
+	const char		*path;		/* as given, for messages */
+	const char		*dir_show;	/* its folder as given; "" for cwd */
+	const char		*dir_abs;	/* its folder, absolute */
+	FILE			*errout;
+	int			 errors;
+	struct conf_locator	*loc;
+};
+
+enum conf_mode {
+	CONF_MODE_STRICT,	/* only the table's keys */
+	CONF_MODE_POLICY,	/* the table's keys and the common policy keys */
+	CONF_MODE_SOME		/* the table's keys; others are someone else's */
+};
+
+/* The keys every policy section has; the core handles them. */
+struct conf_common {
+	bool	enabled;
+	bool	dry_run;
+	int	on_error;	/* enum pol_on_error */
+};
+
+static const char *const conf_onerr_names[] = {
+	"tempfail", "accept", "continue", NULL
+};
+
+static const struct conf_key conf_common_keys[] = {
+	{ .key = "enabled", .type = CONF_BOOL,
+	    .off = offsetof(struct conf_common, enabled) },
+	{ .key = "dry_run", .type = CONF_BOOL,
+	    .off = offsetof(struct conf_common, dry_run) },
+	{ .key = "on_error", .type = CONF_ENUM, .names = conf_onerr_names,
+	    .off = offsetof(struct conf_common, on_error) },
+	{ .key = NULL }
+};
+
+static const struct conf_key conf_no_keys[] = { { .key = NULL } };
+
+static pthread_mutex_t conf_live_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct conf *conf_live;		/* protected by conf_live_lock */
+
+/* --- reporting --- */
+
+enum conf_at { CONF_AT_VALUE, CONF_AT_KEY };
+
+/* conf_report - one line: FILE:LINE:COL: /pointer: [warning: ]message */
+static void __attribute__((format(printf, 5, 0)))
+conf_report(struct conf_ctx *cc, enum conf_at at, bool warn, const char *ptr,
+    const char *fmt, va_list ap)
+{
+	int line, col;
+	bool found;
+
+	if (cc->errout == NULL)
+		return;
+	if (at == CONF_AT_KEY)
+		found = conf_locate_key(cc->loc, ptr, &line, &col);
+	else
+		found = conf_locate_value(cc->loc, ptr, &line, &col);
+	if (found)
+		fprintf(cc->errout, "%s:%d:%d: ", cc->path, line, col);
+	else
+		fprintf(cc->errout, "%s: ", cc->path);
+	fprintf(cc->errout, "%s: %s", ptr[0] != '\0' ? ptr : "/",
+	    warn ? "warning: " : "");
+	vfprintf(cc->errout, fmt, ap);
+	fputc('\n', cc->errout);
+}
+
+/* conf_error - an error at the value ptr names */
+void
+conf_error(struct conf_ctx *cc, const char *ptr, const char *fmt, ...)
+{
+	va_list ap;
+
+	cc->errors++;
+	va_start(ap, fmt);
+	conf_report(cc, CONF_AT_VALUE, false, ptr, fmt, ap);
+	va_end(ap);
+}
+
+/* conf_error_key - an error at the key of the member ptr names */
+void
+conf_error_key(struct conf_ctx *cc, const char *ptr, const char *fmt, ...)
+{
+	va_list ap;
+
+	cc->errors++;
+	va_start(ap, fmt);
+	conf_report(cc, CONF_AT_KEY, false, ptr, fmt, ap);
+	va_end(ap);
+}
+
+/* conf_error_file - an error in a file the configuration names */
+void
+conf_error_file(struct conf_ctx *cc, const char *file, int line, int col,
+    const char *ptr, const char *fmt, ...)
+{
+	va_list ap;
+
+	cc->errors++;
+	if (cc->errout == NULL)
+		return;
+	fprintf(cc->errout, "%s:%d:%d: %s: ", file, line, col,
+	    ptr[0] != '\0' ? ptr : "/");
+	va_start(ap, fmt);
+	vfprintf(cc->errout, fmt, ap);
+	va_end(ap);
+	fputc('\n', cc->errout);
+}
+
+/* conf_warn - a warning at the value ptr names; not counted */
+void
+conf_warn(struct conf_ctx *cc, const char *ptr, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	conf_report(cc, CONF_AT_VALUE, true, ptr, fmt, ap);
+	va_end(ap);
+}
+
+/* conf_errors - how many errors were reported so far */
+int
+conf_errors(const struct conf_ctx *cc)
+{
+	return cc->errors;
+}
+
+/* --- memory, pointers, paths --- */
+
+/* conf_arena - the generation's arena */
+struct arena *
+conf_arena(struct conf_ctx *cc)
+{
+	return cc->arena;
+}
+
+/* conf_alloc - zeroed generation memory */
+void *
+conf_alloc(struct conf_ctx *cc, size_t n)
+{
+	return arena_alloc(cc->arena, n);
+}
+
+/* conf_strdup - a string copied into the generation */
+char *
+conf_strdup(struct conf_ctx *cc, const char *s)
+{
+	return arena_strdup(cc->arena, s);
+}
+
+/* conf_ptr - parent + "/" + key, with key escaped (RFC 6901) */
+const char *
+conf_ptr(struct conf_ctx *cc, const char *parent, const char *key)
+{
+	char *esc = conf_locate_escape(key);
+	char *p = arena_printf(cc->arena, "%s/%s", parent, esc);
+
+	free(esc);
+	return p;
+}
+
+/* conf_ptr_idx - parent + "/" + idx */
+const char *
+conf_ptr_idx(struct conf_ctx *cc, const char *parent, size_t idx)
+{
+	return arena_printf(cc->arena, "%s/%zu", parent, idx);
+}
+
+/* conf_file_path - name made absolute against the configuration's folder */
+const char *
+conf_file_path(struct conf_ctx *cc, const char *name)
+{
+	if (name[0] == '/')
+		return conf_strdup(cc, name);
+	return arena_printf(cc->arena, "%s/%s", cc->dir_abs, name);
+}
+
+/* conf_file_show - name as messages show it: relative to the cwd, as the
+ * configuration's own path was given */
+static const char *
+conf_file_show(struct conf_ctx *cc, const char *name)
+{
+	size_t n = strlen(cc->dir_show);
+
+	if (name[0] == '/' || n == 0)
+		return conf_strdup(cc, name);
+	return arena_printf(cc->arena, "%s%s%s", cc->dir_show,
+	    cc->dir_show[n - 1] == '/' ? "" : "/", name);
+}
+
+/* conf_dirs - the configuration's folder, as given and absolute */
+static void
+conf_dirs(struct conf_ctx *cc, const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	char *dir, *abs;
+
+	if (slash == NULL)
+		dir = xstrdup(".");
+	else if (slash == path)
+		dir = xstrdup("/");
+	else
+		dir = xstrndup(path, (size_t)(slash - path));
+	cc->dir_show = slash == NULL || strcmp(dir, ".") == 0 ?
+	    "" : conf_strdup(cc, dir);
+	abs = realpath(dir, NULL);
+	cc->dir_abs = conf_strdup(cc, abs != NULL ? abs : dir);
+	if (strcmp(cc->dir_abs, "/") == 0)
+		cc->dir_abs = "";	/* "/" + "/name" would double the slash */
+	free(abs);
+	free(dir);
+}
+
+/* conf_got - a value as messages quote it: JSON text, shortened */
+static const char *
+conf_got(struct conf_ctx *cc, const json_t *v)
+{
+	char *s;
+	const char *r;
+	size_t n;
+
+	if (v == NULL)
+		return "nothing";
+	if (json_is_object(v))
+		return "an object";
+	if (json_is_array(v))
+		return "an array";
+	s = json_dumps(v, JSON_ENCODE_ANY);
+	if (s == NULL)
+		return "?";
+	n = strlen(s);
+	if (n > CONF_GOT_MAX) {
+		n = CONF_GOT_MAX;
+		while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+			n--;	/* do not cut a UTF-8 sequence */
+		r = arena_printf(cc->arena, "%.*s...%s", (int)n, s,
+		    json_is_string(v) ? "\"" : "");
+	} else {
+		r = conf_strdup(cc, s);
+	}
+	free(s);
+	return r;
+}
+
+/* conf_quote - a string quoted for a message, as JSON */
+static const char *
+conf_quote(struct conf_ctx *cc, const char *s)
+{
+	json_t *j = json_string(s);
+	const char *r;
+
+	if (j == NULL)	/* not UTF-8 (file contents) */
+		return arena_printf(cc->arena, "\"%s\"", s);
+	r = conf_got(cc, j);
+	json_decref(j);
+	return r;
+}
+
+/* conf_names - "a, b, c" from a NULL-terminated list */
+static const char *
+conf_names(struct conf_ctx *cc, const char *const *names)
+{
+	const char *r = "";
+	size_t i;
+
+	for (i = 0; names[i] != NULL; i++)
+		r = arena_printf(cc->arena, "%s%s%s", r, i ? ", " : "",
+		    names[i]);
+	return r;
+}
+
+/* --- typed values --- */
+
+/* conf_parse_duration - "250ms", "30s", "5m", "1h", "1d", "30" (seconds) */
+int
+conf_parse_duration(const char *s, int64_t *ms_r)
+{
+	static const struct { const char *unit; int64_t ms; } units[] = {
+		{ "ms", 1 }, { "s", 1000 }, { "", 1000 }, { "m", 60000 },
+		{ "h", 3600000 }, { "d", 86400000 }
+	};
+	int64_t n = 0;
+	size_t i;
+
+	if (*s < '0' || *s > '9')
+		return -1;
+	for (; *s >= '0' && *s <= '9'; s++) {
+		if (n > (INT64_MAX - 9) / 10)
+			return -1;
+		n = n * 10 + (*s - '0');
+	}
+	for (i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		if (strcmp(s, units[i].unit) != 0)
+			continue;
+		if (n > INT64_MAX / units[i].ms)
+			return -1;
+		*ms_r = n * units[i].ms;
+		return 0;
+	}
+	return -1;
+}
+
+/* conf_fmt_duration - ms in the largest unit that divides it */
+static const char *
+conf_fmt_duration(struct conf_ctx *cc, int64_t ms)
+{
+	static const struct { const char *unit; int64_t ms; } units[] = {
+		{ "d", 86400000 }, { "h", 3600000 }, { "m", 60000 },
+		{ "s", 1000 }
+	};
+	size_t i;
+
+	if (ms == 0)
+		return "0s";
+	for (i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+		if (ms % units[i].ms == 0)
+			return arena_printf(cc->arena, "%lld%s",
+			    (long long)(ms / units[i].ms), units[i].unit);
+	return arena_printf(cc->arena, "%lldms", (long long)ms);
+}
+
+/* conf_get_duration - a duration value within [min, max] ms */
+static int
+conf_get_duration(struct conf_ctx *cc, const json_t *v, const char *ptr,
+    const struct conf_key *k, int64_t *ms_r)
+{
+	json_int_t i;
+	int64_t ms;
+
+	if (json_is_integer(v)) {
+		i = json_integer_value(v);
+		if (i < 0 || i > INT64_MAX / 1000)
+			goto bad;
+		ms = (int64_t)i * 1000;
+	} else if (!json_is_string(v) ||
+	    conf_parse_duration(json_string_value(v), &ms) == -1) {
+		goto bad;
+	}
+	if ((k->min != 0 || k->max != 0) && (ms < k->min || ms > k->max)) {
+		conf_error(cc, ptr, "must be %s..%s (got %s)",
+		    conf_fmt_duration(cc, k->min),
+		    conf_fmt_duration(cc, k->max), conf_got(cc, v));
+		return -1;
+	}
+	*ms_r = ms;
+	return 0;
+bad:
+	conf_error(cc, ptr, "expected a duration (got %s)", conf_got(cc, v));
+	return -1;
+}
+
+/* conf_get_enum - a string from names: its index, or -1 */
+static int
+conf_get_enum(struct conf_ctx *cc, const json_t *v, const char *ptr,
+    const char *const *names)
+{
+	int i;
+
+	if (json_is_string(v))
+		for (i = 0; names[i] != NULL; i++)
+			if (strcmp(json_string_value(v), names[i]) == 0)
+				return i;
+	conf_error(cc, ptr, "must be one of %s (got %s)", conf_names(cc, names),
+	    conf_got(cc, v));
+	return -1;
+}
+
+/* --- lists --- */
+
+/*
+ * One list entry and where it came from (file NULL: inline in the JSON,
+ * and s points into the JSON; from a file, s is in the arena).  Entries
+ * are scratch space, malloc'd and freed by the list parser; their pointer
+ * is only built on error paths.
+ */
+struct conf_entry {
+	const char	*s;		/* NULL: not a string, see bad */
+	const json_t	*bad;
+	const char	*lptr;		/* the list's pointer */
+	size_t		 idx;		/* the entry's index in the list */
+	const char	*file;
+	int		 line, col;
+};
+
+struct conf_entries {
+	size_t			 n, cap;
+	struct conf_entry	*v;
+};
+
+/* entries_add - append one entry */
+static void
+entries_add(struct conf_entries *e, const struct conf_entry *x)
+{
+	if (e->n == e->cap) {
+		e->cap = e->cap ? e->cap * 2 : 16;
+		e->v = xrealloc(e->v, e->cap * sizeof(*e->v));
+	}
+	e->v[e->n++] = *x;
+}
+
+/* entry_ptr - the JSON pointer of one entry */
+static const char *
+entry_ptr(struct conf_ctx *cc, const struct conf_entry *x)
+{
+	return conf_ptr_idx(cc, x->lptr, x->idx);
+}
+
+/* entry_error - an error at one list entry, in the JSON or in its file */
+static void __attribute__((format(printf, 3, 4)))
+entry_error(struct conf_ctx *cc, const struct conf_entry *x,
+    const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (x->file != NULL)
+		conf_error_file(cc, x->file, x->line, x->col,
+		    entry_ptr(cc, x), "%s", msg);
+	else
+		conf_error(cc, entry_ptr(cc, x), "%s", msg);
+}
+
+/*
+ * list_file_line - one line of a list file: surrounding blanks trimmed;
+ * blank lines, lines starting with "#" and a "#" after a blank to the end
+ * of the line are comments.
+ */
+static void
+list_file_line(struct conf_ctx *cc, struct conf_entries *e, const char *ptr,
+    const char *show, int lineno, char *line, size_t len)
+{
+	struct conf_entry x = { .file = show, .line = lineno, .lptr = ptr,
+	    .idx = e->n };
+	size_t start = 0, i;
+
+	while (len > 0 && strchr(" \t\r\n", line[len - 1]) != NULL)
+		line[--len] = '\0';
+	while (start < len && (line[start] == ' ' || line[start] == '\t'))
+		start++;
+	if (start == len || line[start] == '#')
+		return;
+	for (i = start + 1; i < len; i++) {	/* "entry  # comment" */
+		if (line[i] == '#' && (line[i - 1] == ' ' ||
+		    line[i - 1] == '\t')) {
+			len = i;
+			while (line[len - 1] == ' ' || line[len - 1] == '\t')
+				len--;
+			line[len] = '\0';
+			break;
+		}
+	}
+	x.col = (int)start + 1;
+	if (memchr(line, '\0', len) != NULL) {
+		conf_error_file(cc, show, lineno, x.col, entry_ptr(cc, &x),
+		    "NUL byte in line");
+		return;
+	}
+	x.s = conf_strdup(cc, line + start);
+	entries_add(e, &x);
+}
+
+/* list_file - read entries from {"file": NAME}, one per line */
+static int
+list_file(struct conf_ctx *cc, const char *name, const char *ptr,
+    const char *fptr, struct conf_entries *e)
+{
+	const char *path = conf_file_path(cc, name);
+	const char *show = conf_file_show(cc, name);
+	char *line = NULL, ebuf[128];
+	size_t cap = 0;
+	ssize_t n;
+	int lineno = 0, before = cc->errors;
+	FILE *fp;
+
+	if ((fp = fopen(path, "r")) == NULL) {
+		conf_error(cc, fptr, "cannot read %s: %s", conf_quote(cc, show),
+		    strerror_r(errno, ebuf, sizeof(ebuf)));
+		return -1;
+	}
+	while ((n = getline(&line, &cap, fp)) != -1) {
+		lineno++;
+		if (n > CONF_MAX_LINE) {
+			conf_error_file(cc, show, lineno, 1, ptr,
+			    "line too long (%zd bytes, at most %d)", n,
+			    CONF_MAX_LINE);
+			continue;
+		}
+		if (e->n >= CONF_MAX_LIST) {
+			conf_error_file(cc, show, lineno, 1, ptr,
+			    "too many entries (at most %d)", CONF_MAX_LIST);
+			break;
+		}
+		list_file_line(cc, e, ptr, show, lineno, line, (size_t)n);
+	}
+	if (ferror(fp))
+		conf_error(cc, fptr, "cannot read %s: %s", conf_quote(cc, show),
+		    strerror_r(errno, ebuf, sizeof(ebuf)));
+	free(line);
+	fclose(fp);
+	return cc->errors == before ? 0 : -1;
+}
+
+/* list_object - {"file": NAME} */
+static int
+list_object(struct conf_ctx *cc, const json_t *v, const char *ptr,
+    struct conf_entries *e)
+{
+	static const struct conf_key keys[] = {
+		{ .key = "file", .type = CONF_STRING, .required = true,
+		    .min = 1, .max = PATH_MAX },
+		{ .key = NULL }
+	};
+	const char *name = NULL;
+
+	if (conf_apply(cc, v, ptr, keys, &name) != 0)
+		return -1;
+	return list_file(cc, name, ptr, conf_ptr(cc, ptr, "file"), e);
+}
+
+/* list_gather - the entries of a list in either form; on -1, e holds the
+ * entries seen, so that they are checked too */
+static int
+list_gather(struct conf_ctx *cc, const json_t *v, const char *ptr,
+    struct conf_entries *e)
+{
+	const json_t *item;
+	size_t i;
+
+	if (json_is_object(v))
+		return list_object(cc, v, ptr, e);
+	if (!json_is_array(v)) {
+		conf_error(cc, ptr, "expected an array of strings or "
+		    "{\"file\": PATH} (got %s)", conf_got(cc, v));
+		return -1;
+	}
+	if (json_array_size(v) > CONF_MAX_LIST) {
+		conf_error(cc, ptr, "too many entries (at most %d)",
+		    CONF_MAX_LIST);
+		return -1;
+	}
+	json_array_foreach(v, i, item) {
+		struct conf_entry x = { .lptr = ptr, .idx = i };
+
+		if (json_is_string(item))
+			x.s = json_string_value(item);
+		else
+			x.bad = item;
+		entries_add(e, &x);
+	}
+	return 0;
+}
+
+/* entry_string - the entry's string, or NULL after reporting it */
+static const char *
+entry_string(struct conf_ctx *cc, const struct conf_entry *x)
+{
+	if (x->s == NULL)
+		conf_error(cc, entry_ptr(cc, x), "expected a string (got %s)",
+		    conf_got(cc, x->bad));
+	return x->s;
+}
+
+/* list_count - the entry count within the key's [min, max], if any */
+static int
+list_count(struct conf_ctx *cc, const struct conf_key *k, const char *ptr,
+    size_t n)
+{
+	if (k == NULL || (k->min == 0 && k->max == 0))
+		return 0;
+	if ((long long)n >= k->min && (long long)n <= k->max)
+		return 0;
+	conf_error(cc, ptr, "must have %lld..%lld entries (got %zu)", k->min,
+	    k->max, n);
+	return -1;
+}
+
+/* list_strings - a string list; entries must not be empty */
+static int
+list_strings(struct conf_ctx *cc, const json_t *v, const char *ptr,
+    const struct conf_key *k, struct conf_strlist *l_r)
+{
+	struct conf_entries e = { 0 };
+	const char **out;
+	size_t i;
+	int before = cc->errors;
+
+	if (list_gather(cc, v, ptr, &e) == -1 && e.n == 0) {
+		free(e.v);
+		return -1;
+	}
+	list_count(cc, k, ptr, e.n);
+	out = conf_alloc(cc, (e.n + 1) * sizeof(*out));
+	for (i = 0; i < e.n; i++) {
+		if ((out[i] = entry_string(cc, &e.v[i])) == NULL)
+			continue;
+		if (out[i][0] == '\0')
+			entry_error(cc, &e.v[i], "must not be empty");
+		if (e.v[i].file == NULL)
+			out[i] = conf_strdup(cc, out[i]);
+	}
+	free(e.v);
+	if (cc->errors != before)
+		return -1;
+	l_r->n = e.n;
+	l_r->v = out;
+	return 0;
+}
+
+/* list_cidrs - a CIDR list */
+static int
+list_cidrs(struct conf_ctx *cc, const json_t *v, const char *ptr,
+    const struct conf_key *k, struct cidr_list *l_r)
+{
+	struct conf_entries e = { 0 };
+	struct cidr *out;
+	size_t i;
+	int before = cc->errors;
+
+	if (list_gather(cc, v, ptr, &e) == -1 && e.n == 0) {
+		free(e.v);
+		return -1;
+	}
+	list_count(cc, k, ptr, e.n);
+	out = conf_alloc(cc, (e.n + 1) * sizeof(*out));
+	for (i = 0; i < e.n; i++)
+		if (entry_string(cc, &e.v[i]) != NULL &&
+		    !cidr_parse(e.v[i].s, &out[i]))
+			entry_error(cc, &e.v[i], "not a CIDR (%s)",
+			    conf_quote(cc, e.v[i].s));
+	free(e.v);
+	if (cc->errors != before)
+		return -1;
+	l_r->n = e.n;
+	l_r->v = out;
+	return 0;
+}
+
+/* conf_get_strlist - ["a", "b"] or {"file": PATH} */
+int
+conf_get_strlist(struct conf_ctx *cc, const json_t *v, const char *ptr,
+    struct conf_strlist *l_r)
+{
+	return list_strings(cc, v, ptr, NULL, l_r);
+}
+
+/* conf_get_cidrlist - the same, each entry a CIDR or an address */
+int
+conf_get_cidrlist(struct conf_ctx *cc, const json_t *v, const char *ptr,
+    struct cidr_list *l_r)
+{
+	return list_cidrs(cc, v, ptr, NULL, l_r);
+}
+
+/* --- the table walker --- */
+
+/* conf_key_find - the table entry for name, or NULL */
+static const struct conf_key *
+conf_key_find(const struct conf_key *keys, const char *name)
+{
+	if (keys == NULL)
+		return NULL;
+	for (; keys->key != NULL; keys++)
+		if (strcmp(keys->key, name) == 0)
+			return keys;
+	return NULL;
+}
+
+/* conf_get_int - an integer within [min, max] */
+static void
+conf_get_int(struct conf_ctx *cc, const struct conf_key *k, const json_t *v,
+    const char *ptr, long long *dst)
+{
+	long long n;
+
+	if (!json_is_integer(v)) {
+		conf_error(cc, ptr, "expected an integer (got %s)",
+		    conf_got(cc, v));
+		return;
+	}
+	n = json_integer_value(v);
+	if ((k->min != 0 || k->max != 0) && (n < k->min || n > k->max)) {
+		conf_error(cc, ptr, "must be %lld..%lld (got %lld)", k->min,
+		    k->max, n);
+		return;
+	}
+	*dst = n;
+}
+
+/* conf_get_string - a string, its length within [min, max] when max > 0 */
+static void
+conf_get_string(struct conf_ctx *cc, const struct conf_key *k,
+    const json_t *v, const char *ptr, const char **dst)
+{
+	size_t n;
+
+	if (!json_is_string(v)) {
+		conf_error(cc, ptr, "expected a string (got %s)",
+		    conf_got(cc, v));
+		return;
+	}
+	n = json_string_length(v);
+	if (k->max > 0 && ((long long)n < k->min || (long long)n > k->max)) {
+		conf_error(cc, ptr, "must be %lld..%lld bytes long (got %zu)",
+		    k->min, k->max, n);
+		return;
+	}
+	*dst = conf_strdup(cc, json_string_value(v));
+}
+
+/* conf_apply_one - check one value against its table entry and store it */
+static void
+conf_apply_one(struct conf_ctx *cc, const struct conf_key *k, const json_t *v,
+    const char *ptr, void *base)
+{
+	void *dst = (char *)base + k->off;
+	int64_t ms;
+	int i, before = cc->errors;
+
+	switch (k->type) {
+	case CONF_BOOL:
+		if (json_is_boolean(v))
+			*(bool *)dst = json_is_true(v);
+		else
+			conf_error(cc, ptr, "expected true or false (got %s)",
+			    conf_got(cc, v));
+		break;
+	case CONF_INT:
+		conf_get_int(cc, k, v, ptr, dst);
+		break;
+	case CONF_STRING:
+		conf_get_string(cc, k, v, ptr, dst);
+		break;
+	case CONF_ENUM:
+		if ((i = conf_get_enum(cc, v, ptr, k->names)) >= 0)
+			*(int *)dst = i;
+		break;
+	case CONF_DURATION:
+		if (conf_get_duration(cc, v, ptr, k, &ms) == 0)
+			*(int64_t *)dst = ms;
+		break;
+	case CONF_STRLIST:
+		list_strings(cc, v, ptr, k, dst);
+		break;
+	case CONF_CIDRLIST:
+		list_cidrs(cc, v, ptr, k, dst);
+		break;
+	case CONF_CUSTOM:
+		if (k->parse(cc, v, ptr, dst) != 0 && cc->errors == before)
+			conf_error(cc, ptr, "invalid value (got %s)",
+			    conf_got(cc, v));
+		break;
+	}
+}
+
+/* conf_apply_mode - the walker behind conf_apply and conf_apply_policy */
+static int
+conf_apply_mode(struct conf_ctx *cc, const json_t *obj, const char *ptr,
+    const struct conf_key *keys, void *base, enum conf_mode mode)
+{
+	const struct conf_key *k;
+	const char *name;
+	json_t *v;
+	int before = cc->errors;
+
+	if (obj != NULL && !json_is_object(obj)) {
+		conf_error(cc, ptr, "expected an object (got %s)",
+		    conf_got(cc, obj));
+		return cc->errors - before;
+	}
+	json_object_foreach((json_t *)obj, name, v) {
+		if (name[0] == '#')
+			continue;
+		if ((k = conf_key_find(keys, name)) != NULL) {
+			conf_apply_one(cc, k, v, conf_ptr(cc, ptr, name), base);
+			continue;
+		}
+		if (mode == CONF_MODE_SOME || (mode == CONF_MODE_POLICY &&
+		    conf_key_find(conf_common_keys, name) != NULL))
+			continue;
+		conf_error_key(cc, conf_ptr(cc, ptr, name),
+		    "unknown key %s", conf_quote(cc, name));
+	}
+	for (k = keys; k != NULL && k->key != NULL; k++)
+		if (k->required && json_object_get(obj, k->key) == NULL)
+			conf_error(cc, ptr, "missing required key \"%s\"",
+			    k->key);
+	return cc->errors - before;
+}
+
+/* conf_apply - check a section against its table, store it into base */
+int
+conf_apply(struct conf_ctx *cc, const json_t *obj, const char *ptr,
+    const struct conf_key *keys, void *base)
+{
+	return conf_apply_mode(cc, obj, ptr, keys, base, CONF_MODE_STRICT);
+}
+
+/* conf_apply_policy - the same, with the common policy keys allowed */
+int
+conf_apply_policy(struct conf_ctx *cc, const json_t *obj, const char *ptr,
+    const struct conf_key *keys, void *base)
+{
+	return conf_apply_mode(cc, obj, ptr, keys, base, CONF_MODE_POLICY);
+}
+
+/* --- core sections --- */
+
+/* The milter section as written; converted into struct conf afterwards. */
+struct conf_milter {
+	const char	*socket;
+	int		 mode;
+	const char	*user;
+	int64_t		 timeout_ms, shutdown_ms;
+	long long	 backlog;
+};
+
+/* conf_socket_port - "PORT" or "PORT@HOST" with PORT 1..65535 */
+static bool
+conf_socket_port(const char *s)
+{
+	const char *at = strchr(s, '@');
+	size_t n = at != NULL ? (size_t)(at - s) : strlen(s);
+	long port = 0;
+	size_t i;
+
+	if (n == 0 || n > 5 || (at != NULL && at[1] == '\0'))
+		return false;
+	for (i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+		port = port * 10 + (s[i] - '0');
+	}
+	return port >= 1 && port <= 65535;
+}
+
+/* conf_socket - a libmilter socket spec */
+static int
+conf_socket(struct conf_ctx *cc, const json_t *v, const char *ptr, void *dst)
+{
+	const char *s;
+
+	if (!json_is_string(v)) {
+		conf_error(cc, ptr, "expected a string (got %s)",
+		    conf_got(cc, v));
+		return -1;
+	}
+	s = json_string_value(v);
+	if (strncmp(s, "inet:", 5) == 0 || strncmp(s, "inet6:", 6) == 0) {
+		if (!conf_socket_port(strchr(s, ':') + 1)) {
+			conf_error(cc, ptr, "expected PORT@HOST with PORT "
+			    "1..65535 (got %s)", conf_got(cc, v));
+			return -1;
+		}
+	} else if (strncmp(s, "unix:", 5) == 0 || strncmp(s, "local:", 6) == 0) {
+		if (strchr(s, ':')[1] == '\0') {
+			conf_error(cc, ptr, "expected a socket path after "
+			    "\"unix:\" (got %s)", conf_got(cc, v));
+			return -1;
+		}
+	} else {
+		conf_error(cc, ptr, "must start with inet:, inet6:, unix: or "
+		    "local: (got %s)", conf_got(cc, v));
+		return -1;
+	}
+	*(const char **)dst = conf_strdup(cc, s);
+	return 0;
+}
+
+/* conf_socket_mode - "0660": octal permission bits */
+static int
+conf_socket_mode(struct conf_ctx *cc, const json_t *v, const char *ptr,
+    void *dst)
+{
+	const char *s = json_string_value(v);
+	size_t n = s != NULL ? strlen(s) : 0, i;
+	int mode = 0;
+
+	if (n < 3 || n > 4)
+		goto bad;
+	for (i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '7')
+			goto bad;
+		mode = mode * 8 + (s[i] - '0');
+	}
+	*(int *)dst = mode;
+	return 0;
+bad:
+	conf_error(cc, ptr, "expected an octal mode like \"0660\" (got %s)",
+	    conf_got(cc, v));
+	return -1;
+}
+
+static const struct conf_key conf_milter_keys[] = {
+	{ .key = "socket", .type = CONF_CUSTOM, .parse = conf_socket,
+	    .off = offsetof(struct conf_milter, socket) },
+	{ .key = "socket_mode", .type = CONF_CUSTOM, .parse = conf_socket_mode,
+	    .off = offsetof(struct conf_milter, mode) },
+	{ .key = "user", .type = CONF_STRING, .min = 1, .max = 64,
+	    .off = offsetof(struct conf_milter, user) },
+	{ .key = "timeout", .type = CONF_DURATION, .min = 1000,
+	    .max = 86400000, .off = offsetof(struct conf_milter, timeout_ms) },
+	{ .key = "shutdown_timeout", .type = CONF_DURATION, .min = 0,
+	    .max = 3600000, .off = offsetof(struct conf_milter, shutdown_ms) },
+	{ .key = "backlog", .type = CONF_INT, .min = 1, .max = 65535,
+	    .off = offsetof(struct conf_milter, backlog) },
+	{ .key = NULL }
+};
+
+/* conf_milter - the "milter" section */
+static int
+conf_milter(struct conf_ctx *cc, const json_t *v, const char *ptr, void *dst)
+{
+	struct conf *c = cc->c;
+	struct conf_milter m = {
+		.socket = c->milter.socket, .mode = c->milter.socket_mode,
+		.user = c->milter.user,
+		.timeout_ms = c->milter.timeout_s * 1000LL,
+		.shutdown_ms = c->milter.shutdown_s * 1000LL,
+		.backlog = c->milter.backlog
+	};
+
+	(void)dst;
+	if (conf_apply(cc, v, ptr, conf_milter_keys, &m) != 0)
+		return -1;
+	c->milter.socket = m.socket;
+	c->milter.socket_mode = m.mode;
+	c->milter.user = m.user;
+	/* libmilter counts whole seconds: round up, never to 0 */
+	c->milter.timeout_s = (int)((m.timeout_ms + 999) / 1000);
+	c->milter.shutdown_s = (int)((m.shutdown_ms + 999) / 1000);
+	c->milter.backlog = (int)m.backlog;
+	return 0;
+}
+
+/* conf_authserv_ok - an RFC 8601 authserv-id as a token (RFC 2045) */
+static bool
+conf_authserv_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > 255)
+		return false;
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s <= ' ' || (unsigned char)*s >= 0x7f ||
+		    strchr("()<>@,;:\\\"/[]?=", *s) != NULL)
+			return false;
+	return true;
+}
+
+/* conf_authserv - "authserv_id" */
+static int
+conf_authserv(struct conf_ctx *cc, const json_t *v, const char *ptr,
+    void *dst)
+{
+	if (!json_is_string(v) || !conf_authserv_ok(json_string_value(v))) {
+		conf_error(cc, ptr, "expected a host name (1..255 characters, "
+		    "no spaces, controls or ()<>@,;:\\\"/[]?=) (got %s)",
+		    conf_got(cc, v));
+		return -1;
+	}
+	*(const char **)dst = conf_strdup(cc, json_string_value(v));
+	return 0;
+}
+
+static const char *const conf_facility_names[] = {
+	"mail", "daemon", "user", "local0", "local1", "local2", "local3",
+	"local4", "local5", "local6", "local7", NULL
+};
+
+/* conf_facility - a syslog facility name */
+static int
+conf_facility(struct conf_ctx *cc, const json_t *v, const char *ptr,
+    void *dst)
+{
+	int i = conf_get_enum(cc, v, ptr, conf_facility_names);
+
+	if (i < 0)
+		return -1;
+	*(const char **)dst = conf_facility_names[i];
+	return 0;
+}
+
+static const char *const conf_level_names[] = {
+	"error", "warning", "info", "debug", NULL	/* enum log_level */
+};
+
+static const struct conf_key conf_log_keys[] = {
+	{ .key = "level", .type = CONF_ENUM, .names = conf_level_names,
+	    .off = offsetof(struct conf, log.level) },
+	{ .key = "facility", .type = CONF_CUSTOM, .parse = conf_facility,
+	    .off = offsetof(struct conf, log.facility) },
+	{ .key = "stderr", .type = CONF_BOOL,
+	    .off = offsetof(struct conf, log.to_stderr) },
+	{ .key = NULL }
+};
+
+static const struct conf_key conf_trusted_keys[] = {
+	{ .key = "networks", .type = CONF_CIDRLIST,
+	    .off = offsetof(struct conf, trusted.networks) },
+	{ .key = "authenticated", .type = CONF_BOOL,
+	    .off = offsetof(struct conf, trusted.authenticated) },
+	{ .key = NULL }
+};
+
+/* conf_bytes - a size: 67108864, "65536", "64K", "64M" or "1G" */
+static int
+conf_bytes(struct conf_ctx *cc, const json_t *v, const char *ptr, void *dst)
+{
+	long long n = 0, unit = 1;
+	const char *s;
+
+	if (json_is_integer(v)) {
+		n = json_integer_value(v);
+	} else if (json_is_string(v)) {
+		s = json_string_value(v);
+		if (*s < '0' || *s > '9')
+			goto bad;
+		for (; *s >= '0' && *s <= '9'; s++) {
+			if (n > (LLONG_MAX - 9) / 10)
+				goto bad;
+			n = n * 10 + (*s - '0');
+		}
+		if (strcmp(s, "K") == 0)
+			unit = 1LL << 10;
+		else if (strcmp(s, "M") == 0)
+			unit = 1LL << 20;
+		else if (strcmp(s, "G") == 0)
+			unit = 1LL << 30;
+		else if (*s != '\0')
+			goto bad;
+		if (n > LLONG_MAX / unit)
+			goto bad;
+		n *= unit;
+	} else {
+		goto bad;
+	}
+	if (n < (1LL << 20) || n > (1LL << 30)) {
+		conf_error(cc, ptr, "must be 1M..1G (got %s)", conf_got(cc, v));
+		return -1;
+	}
+	*(long long *)dst = n;
+	return 0;
+bad:
+	conf_error(cc, ptr, "expected a size in bytes like 67108864 or \"64M\" "
+	    "(got %s)", conf_got(cc, v));
+	return -1;
+}
+
+static const struct conf_key conf_limits_keys[] = {
+	{ .key = "max_headers", .type = CONF_INT, .min = 1, .max = 100000,
+	    .off = offsetof(struct conf, limits.max_headers) },
+	{ .key = "max_header_bytes", .type = CONF_INT, .min = 256,
+	    .max = 1048576, .off = offsetof(struct conf, limits.max_header_bytes) },
+	{ .key = "max_rcpts", .type = CONF_INT, .min = 1, .max = 100000,
+	    .off = offsetof(struct conf, limits.max_rcpts) },
+	{ .key = "message_memory", .type = CONF_CUSTOM, .parse = conf_bytes,
+	    .off = offsetof(struct conf, limits.message_memory) },
+	{ .key = NULL }
+};
+
+/* conf_section - a core section whose table stores into struct conf */
+static int
+conf_section(struct conf_ctx *cc, const json_t *v, const char *ptr,
+    const struct conf_key *keys)
+{
+	return conf_apply(cc, v, ptr, keys, cc->c) != 0 ? -1 : 0;
+}
+
+/* conf_log - the "log" section */
+static int
+conf_log(struct conf_ctx *cc, const json_t *v, const char *ptr, void *dst)
+{
+	(void)dst;
+	return conf_section(cc, v, ptr, conf_log_keys);
+}
+
+/* conf_trusted - the "trusted" section; warns when it trusts everyone */
+static int
+conf_trusted(struct conf_ctx *cc, const json_t *v, const char *ptr,
+    void *dst)
+{
+	const struct cidr_list *l = &cc->c->trusted.networks;
+	const char *nptr;
+	size_t i;
+
+	(void)dst;
+	if (conf_section(cc, v, ptr, conf_trusted_keys) == -1)
+		return -1;
+	nptr = conf_ptr(cc, ptr, "networks");
+	for (i = 0; i < l->n; i++)
+		if (l->v[i].prefix == 0)
+			conf_warn(cc, conf_ptr_idx(cc, nptr, i),
+			    "a /0 network trusts every client");
+	return 0;
+}
+
+/* conf_limits - the "limits" section */
+static int
+conf_limits(struct conf_ctx *cc, const json_t *v, const char *ptr,
+    void *dst)
+{
+	(void)dst;
+	return conf_section(cc, v, ptr, conf_limits_keys);
+}
+
+/* conf_dns - the "dns" section, owned by dns.c */
+static int
+conf_dns(struct conf_ctx *cc, const json_t *v, const char *ptr, void *dst)
+{
+	return dns_config(cc, v, ptr, dst) != 0 ? -1 : 0;
+}
+
+/* conf_store - the "store" section, owned by store.c */
+static int
+conf_store(struct conf_ctx *cc, const json_t *v, const char *ptr, void *dst)
+{
+	return store_config(cc, v, ptr, dst) != 0 ? -1 : 0;
+}
+
+/* --- policies --- */
+
+/* conf_policy_stages - bit (1 << stage) for each hook ops has */
+static unsigned
+conf_policy_stages(const struct policy_ops *ops)
+{
+	unsigned st = 0;
+
+	st |= ops->connect != NULL ? 1u << POL_CONNECT : 0;
+	st |= ops->helo != NULL ? 1u << POL_HELO : 0;
+	st |= ops->envfrom != NULL ? 1u << POL_ENVFROM : 0;
+	st |= ops->envrcpt != NULL ? 1u << POL_ENVRCPT : 0;
+	st |= ops->data != NULL ? 1u << POL_DATA : 0;
+	st |= ops->header != NULL ? 1u << POL_HEADER : 0;
+	st |= ops->eoh != NULL ? 1u << POL_EOH : 0;
+	st |= ops->body != NULL ? 1u << POL_BODY : 0;
+	st |= ops->eom != NULL ? 1u << POL_EOM : 0;
+	return st;
+}
+
+/*
+ * conf_policy - one section under "policies".  Every section is compiled,
+ * enabled or not, so that a disabled policy's mistakes show up before
+ * someone enables it; only enabled ones join the generation.
+ */
+static void
+conf_policy(struct conf_ctx *cc, const char *name, const json_t *sec,
+    const char *ptr)
+{
+	const struct policy_ops *ops = policy_find(name);
+	struct conf_common com = { .enabled = true, .on_error = POL_ONERR_TEMPFAIL };
+	struct conf *c = cc->c;
+	struct conf_policy *p;
+	void *modconf = NULL;
+	int before = cc->errors;
+
+	if (ops == NULL) {
+		conf_error_key(cc, ptr, "unknown policy %s",
+		    conf_quote(cc, name));
+		return;
+	}
+	if (ops->abi_version != POLICY_ABI_VERSION) {
+		conf_error_key(cc, ptr, "policy %s has ABI version %u, "
+		    "expected %u", conf_quote(cc, name), ops->abi_version,
+		    POLICY_ABI_VERSION);
+		return;
+	}
+	if (!json_is_object(sec)) {
+		conf_error(cc, ptr, "expected an object (got %s)",
+		    conf_got(cc, sec));
+		return;
+	}
+	conf_apply_mode(cc, sec, ptr, conf_common_keys, &com, CONF_MODE_SOME);
+	if (ops->config == NULL)
+		conf_apply_policy(cc, sec, ptr, conf_no_keys, NULL);
+	else if (ops->config(cc, sec, ptr, &modconf) != 0 &&
+	    cc->errors == before)
+		conf_error(cc, ptr, "policy %s rejected its section",
+		    conf_quote(cc, name));
+	if (!com.enabled || cc->errors != before)
+		return;
+	p = &c->policies[c->npolicies];
+	p->ops = ops;
+	p->ptr = ptr;
+	p->slot = (unsigned)c->npolicies;
+	p->dry_run = com.dry_run;
+	p->on_error = (enum pol_on_error)com.on_error;
+	p->modconf = modconf;
+	c->npolicies++;
+	c->stages |= conf_policy_stages(ops);
+}
+
+/* conf_policies - the "policies" object, in file order */
+static int
+conf_policies(struct conf_ctx *cc, const json_t *v, const char *ptr,
+    void *dst)
+{
+	struct conf *c = cc->c;
+	const char *name;
+	json_t *sec;
+	int before = cc->errors;
+
+	(void)dst;
+	if (!json_is_object(v)) {
+		conf_error(cc, ptr, "expected an object (got %s)",
+		    conf_got(cc, v));
+		return -1;
+	}
+	c->policies = conf_alloc(cc, (json_object_size(v) + 1) *
+	    sizeof(*c->policies));
+	json_object_foreach((json_t *)v, name, sec)
+		if (name[0] != '#')
+			conf_policy(cc, name, sec, conf_ptr(cc, ptr, name));
+	return cc->errors == before ? 0 : -1;
+}
+
+static const struct conf_key conf_top_keys[] = {
+	{ .key = "milter", .type = CONF_CUSTOM, .parse = conf_milter },
+	{ .key = "authserv_id", .type = CONF_CUSTOM, .parse = conf_authserv,
+	    .off = offsetof(struct conf, authserv_id) },
+	{ .key = "log", .type = CONF_CUSTOM, .parse = conf_log },
+	{ .key = "dns", .type = CONF_CUSTOM, .parse = conf_dns,
+	    .off = offsetof(struct conf, dns) },
+	{ .key = "trusted", .type = CONF_CUSTOM, .parse = conf_trusted },
+	{ .key = "limits", .type = CONF_CUSTOM, .parse = conf_limits },
+	{ .key = "store", .type = CONF_CUSTOM, .parse = conf_store,
+	    .off = offsetof(struct conf, store) },
+	{ .key = "policies", .type = CONF_CUSTOM, .parse = conf_policies },
+	{ .key = NULL }
+};
+
+/* --- load --- */
+
+/* conf_defaults - every core value as if the file said nothing */
+static void
+conf_defaults(struct conf_ctx *cc, struct conf *c)
+{
+	static const char *const nets[] = { "127.0.0.0/8", "::1/128" };
+	char host[256];
+	size_t i;
+
+	c->milter.socket = "inet:8891@127.0.0.1";
+	c->milter.socket_mode = 0660;
+	c->milter.user = NULL;
+	c->milter.timeout_s = 7210;	/* libmilter's default */
+	c->milter.shutdown_s = 10;
+	c->milter.backlog = 128;
+
+	if (gethostname(host, sizeof(host)) == 0) {
+		host[sizeof(host) - 1] = '\0';
+		c->authserv_id = conf_strdup(cc, host);
+	}
+	if (c->authserv_id == NULL || !conf_authserv_ok(c->authserv_id))
+		c->authserv_id = "localhost";
+
+	c->log.level = LOG_LVL_INFO;
+	c->log.facility = "mail";
+	c->log.to_stderr = false;
+
+	c->trusted.networks.n = sizeof(nets) / sizeof(nets[0]);
+	c->trusted.networks.v = conf_alloc(cc, sizeof(nets) / sizeof(nets[0]) *
+	    sizeof(struct cidr));
+	for (i = 0; i < c->trusted.networks.n; i++)
+		if (!cidr_parse(nets[i], &c->trusted.networks.v[i]))
+			panic("conf: bad built-in network %s", nets[i]);
+	c->trusted.authenticated = true;
+
+	c->limits.max_headers = 1000;
+	c->limits.max_header_bytes = 65536;
+	c->limits.max_rcpts = 1000;
+	c->limits.message_memory = 64LL << 20;
+}
+
+/* conf_read - the whole file into a malloc'd buffer; -1 + error_r */
+static int
+conf_read(const char *path, char **buf_r, size_t *len_r, int *errno_r)
+{
+	struct stat st;
+	char *buf = NULL;
+	size_t len = 0;
+	ssize_t n;
+	int fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		goto fail;
+	if (fstat(fd, &st) == -1)
+		goto fail_fd;
+	if (!S_ISREG(st.st_mode)) {
+		errno = S_ISDIR(st.st_mode) ? EISDIR : EINVAL;
+		goto fail_fd;
+	}
+	if (st.st_size > CONF_MAX_FILE) {
+		errno = EFBIG;
+		goto fail_fd;
+	}
+	buf = xmalloc((size_t)st.st_size + 1);
+	while (len < (size_t)st.st_size) {
+		n = read(fd, buf + len, (size_t)st.st_size - len);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1)
+			goto fail_fd;
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	buf[len] = '\0';
+	close(fd);
+	*buf_r = buf;
+	*len_r = len;
+	return 0;
+fail_fd:
+	*errno_r = errno;
+	free(buf);
+	close(fd);
+	return -1;
+fail:
+	*errno_r = errno;
+	return -1;
+}
+
+/* conf_syntax - report jansson's error with the pointer of its place */
+static void
+conf_syntax(struct conf_ctx *cc, const char *buf, size_t len,
+    const json_error_t *err)
+{
+	enum json_error_code code;
+	char *ptr;
+
+	cc->errors++;
+	if (cc->errout == NULL)
+		return;
+	/* the position is after the token jansson stopped at; that token is
+	 * the place only for a duplicate key, and there is none at the end */
+	code = json_error_code(err);
+	ptr = conf_locate_at(buf, len, err->position < 0 ? 0 :
+	    (size_t)err->position, code == json_error_duplicate_key ||
+	    code == json_error_premature_end_of_input);
+	if (err->line > 0)
+		fprintf(cc->errout, "%s:%d:%d: %s: %s\n", cc->path, err->line,
+		    err->column, ptr[0] != '\0' ? ptr : "/", err->text);
+	else
+		fprintf(cc->errout, "%s: %s: %s\n", cc->path,
+		    ptr[0] != '\0' ? ptr : "/", err->text);
+	free(ptr);
+}
+
+/* conf_compile - every section of root into c */
+static void
+conf_compile(struct conf_ctx *cc, struct conf *c, const json_t *root)
+{
+	conf_defaults(cc, c);
+	conf_apply(cc, root, "", conf_top_keys, c);
+	/* dns.c and store.c own their defaults: call them for absent sections */
+	if (!json_is_object(root) || json_object_get(root, "dns") == NULL)
+		dns_config(cc, NULL, "/dns", &c->dns);
+	if (!json_is_object(root) || json_object_get(root, "store") == NULL)
+		store_config(cc, NULL, "/store", &c->store);
+}
+
+/* conf_load - read and compile a configuration file */
+struct conf *
+conf_load(const char *path, FILE *errout, int *nerrors_r)
+{
+	struct conf_ctx cc = { .path = path, .errout = errout };
+	struct conf *c = NULL;
+	struct arena *a;
+	json_error_t jerr;
+	json_t *root = NULL;
+	char *buf = NULL, ebuf[128];
+	size_t len;
+	int e;
+
+	if (conf_read(path, &buf, &len, &e) == -1) {
+		cc.errors++;
+		if (errout != NULL)
+			fprintf(errout, "%s: cannot read: %s\n", path,
+			    strerror_r(e, ebuf, sizeof(ebuf)));
+		goto out;
+	}
+	if ((root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr)) == NULL) {
+		conf_syntax(&cc, buf, len, &jerr);
+		goto out;
+	}
+	a = arena_create(0);
+	c = arena_alloc(a, sizeof(*c));
+	atomic_init(&c->refs, 1);
+	c->arena = a;
+	c->path = arena_strdup(a, path);
+	cc.c = c;
+	cc.arena = a;
+	cc.loc = conf_locate_build(buf, len);
+	conf_dirs(&cc, path);
+	conf_compile(&cc, c, root);
+	if (cc.errors > 0) {
+		arena_destroy(&a);
+		c = NULL;
+	}
+out:
+	conf_locate_free(&cc.loc);
+	json_decref(root);
+	free(buf);
+	if (nerrors_r != NULL)
+		*nerrors_r = cc.errors;
+	return c;
+}
+
+/* --- generations --- */
+
+/* conf_deinit - undo init() of policies [0, n), last first */
+static void
+conf_deinit(struct conf *c, size_t n)
+{
+	struct conf_policy *p;
+
+	while (n-- > 0) {
+		p = &c->policies[n];
+		if (p->ops->init != NULL && p->ops->deinit != NULL)
+			p->ops->deinit(p->modstate);
+		p->modstate = NULL;
+	}
+}
+
+/* conf_activate - create the services and init() every enabled policy */
+int
+conf_activate(struct conf *c, const char **error_r)
+{
+	struct conf_policy *p;
+	const char *err = NULL;
+	size_t i;
+
+	if (c->active)
+		return 0;
+	if ((c->dns_h = dns_create(&c->dns, &err)) == NULL) {
+		*error_r = arena_printf(c->arena, "dns: %s",
+		    err != NULL ? err : "cannot create the resolver");
+		return -1;
+	}
+	if ((c->store_h = store_acquire(&c->store, &err)) == NULL) {
+		*error_r = arena_printf(c->arena, "store: %s",
+		    err != NULL ? err : "cannot open the store");
+		goto out_dns;
+	}
+	for (i = 0; i < c->npolicies; i++) {
+		p = &c->policies[i];
+		if (p->ops->init == NULL)
+			continue;
+		err = NULL;
+		if (p->ops->init(p->modconf, &p->modstate, &err) == -1) {
+			*error_r = arena_printf(c->arena, "policy %s: %s",
+			    p->ops->name, err != NULL ? err : "init failed");
+			goto out_policies;
+		}
+	}
+	c->active = true;
+	return 0;
+out_policies:
+	conf_deinit(c, i);
+	store_release(&c->store_h);
+out_dns:
+	dns_destroy(&c->dns_h);
+	return -1;
+}
+
+/* conf_ref - one more reference */
+struct conf *
+conf_ref(struct conf *c)
+{
+	atomic_fetch_add(&c->refs, 1);
+	return c;
+}
+
+/* conf_unref - drop a reference; the last one takes the generation down */
+void
+conf_unref(struct conf **cp)
+{
+	struct conf *c = *cp;
+	struct arena *a;
+
+	if (c == NULL)
+		return;
+	*cp = NULL;
+	if (atomic_fetch_sub(&c->refs, 1) != 1)
+		return;
+	if (c->active) {
+		conf_deinit(c, c->npolicies);
+		dns_destroy(&c->dns_h);
+		store_release(&c->store_h);
+	}
+	a = c->arena;		/* c itself lives in the arena */
+	arena_destroy(&a);
+}
+
+/* conf_current - a reference to the live generation, or NULL */
+struct conf *
+conf_current(void)
+{
+	struct conf *c;
+
+	pthread_mutex_lock(&conf_live_lock);
+	c = conf_live != NULL ? conf_ref(conf_live) : NULL;
+	pthread_mutex_unlock(&conf_live_lock);
+	return c;
+}
+
+/* conf_swap - make c live, release the old generation (outside the lock) */
+void
+conf_swap(struct conf *c)
+{
+	struct conf *old;
+
+	pthread_mutex_lock(&conf_live_lock);
+	old = conf_live;
+	conf_live = c;
+	pthread_mutex_unlock(&conf_live_lock);
+	conf_unref(&old);
+}

@@ -1,0 +1,465 @@
+/*
+ * test_dispatch.c - the dispatcher through its host seam, with scripted
+ * probe policies: verdict mapping per stage, first verdict wins, dry_run,
+ * on_error, scores, held verdicts, header edits, bounds, lifecycle.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "arena.h"
+#include "conf.h"
+#include "dispatch.h"
+#include "session.h"
+#include "t.h"
+
+/* A probe's script: what it answers at each stage. */
+struct probe {
+	enum pol_verdict verdict[POL_STAGE_COUNT];
+	int		 rc[POL_STAGE_COUNT];
+	int		 score[POL_STAGE_COUNT];
+	const char	*reason;
+	int		 calls[POL_STAGE_COUNT];
+	int		 aborts, closes;
+	bool		 add_headers;
+	const char	*reject_rcpt;	/* reject only this recipient */
+};
+
+static int
+probe_do(struct pol_ctx *ctx, enum pol_stage st, struct pol_result *r)
+{
+	struct probe *p = pol_conf(ctx);
+
+	p->calls[st]++;
+	if (st == POL_ENVRCPT && p->reject_rcpt != NULL) {
+		if (strcmp(pol_msg(ctx)->rcpt, p->reject_rcpt) == 0) {
+			r->verdict = POL_REJECT;
+			r->smtp_code = "550";
+			r->esc = "5.1.1";
+			r->reason = "no such user";
+		}
+		return 0;
+	}
+	if (st == POL_EOM && p->add_headers) {
+		pol_add_header(ctx, "X-Probe-Bottom", "1", false);
+		pol_add_header(ctx, "DKIM-Signature", "v=1; first", true);
+		pol_add_header(ctx, "DKIM-Signature", "v=1; second", true);
+		pol_authres(ctx, "probe", "pass", "header.d=example.com");
+	}
+	r->verdict = p->verdict[st];
+	r->score = p->score[st];
+	r->reason = p->reason;
+	r->symbol = "PROBE";
+	return p->rc[st];
+}
+
+static int p_connect(struct pol_ctx *c, struct pol_result *r) { return probe_do(c, POL_CONNECT, r); }
+static int p_helo(struct pol_ctx *c, const char *h, struct pol_result *r) { (void)h; return probe_do(c, POL_HELO, r); }
+static int p_envfrom(struct pol_ctx *c, const char *const *a, struct pol_result *r) { (void)a; return probe_do(c, POL_ENVFROM, r); }
+static int p_envrcpt(struct pol_ctx *c, const char *const *a, struct pol_result *r) { (void)a; return probe_do(c, POL_ENVRCPT, r); }
+static int p_data(struct pol_ctx *c, struct pol_result *r) { return probe_do(c, POL_DATA, r); }
+static int p_header(struct pol_ctx *c, const char *n, const char *v, struct pol_result *r) { (void)n; (void)v; return probe_do(c, POL_HEADER, r); }
+static int p_eoh(struct pol_ctx *c, struct pol_result *r) { return probe_do(c, POL_EOH, r); }
+static int p_body(struct pol_ctx *c, const unsigned char *b, size_t l, struct pol_result *r) { (void)b; (void)l; return probe_do(c, POL_BODY, r); }
+static int p_eom(struct pol_ctx *c, struct pol_result *r) { return probe_do(c, POL_EOM, r); }
+static void p_abort(struct pol_ctx *c) { ((struct probe *)pol_conf(c))->aborts++; }
+static void p_close(struct pol_ctx *c) { ((struct probe *)pol_conf(c))->closes++; }
+
+static const struct policy_ops probe_a = {
+	.name = "probe_a", .abi_version = POLICY_ABI_VERSION,
+	.connect = p_connect, .helo = p_helo, .envfrom = p_envfrom,
+	.envrcpt = p_envrcpt, .data = p_data, .header = p_header,
+	.eoh = p_eoh, .body = p_body, .eom = p_eom, .abort = p_abort,
+	.close = p_close,
+};
+static const struct policy_ops probe_b = {
+	.name = "probe_b", .abi_version = POLICY_ABI_VERSION,
+	.connect = p_connect, .helo = p_helo, .envfrom = p_envfrom,
+	.envrcpt = p_envrcpt, .data = p_data, .header = p_header,
+	.eoh = p_eoh, .body = p_body, .eom = p_eom, .abort = p_abort,
+	.close = p_close,
+};
+
+static struct probe pa, pb;
+
+/* make_conf - a generation by hand: two probes, small limits */
+static struct conf *
+make_conf(bool dry_a, enum pol_on_error onerr_a)
+{
+	struct arena *a = arena_create(0);
+	struct conf *c = arena_alloc(a, sizeof(*c));	/* as conf_load does */
+
+	atomic_init(&c->refs, 1);
+	c->arena = a;
+	c->path = "test";
+	c->authserv_id = "mx.example.net";
+	c->limits.max_headers = 5;
+	c->limits.max_header_bytes = 100;
+	c->limits.max_rcpts = 3;
+	c->limits.message_memory = 1 << 20;
+	c->dns.message_budget_ms = 1000;
+	c->npolicies = 2;
+	c->policies = arena_alloc(c->arena, 2 * sizeof(*c->policies));
+	c->policies[0] = (struct conf_policy){ .ops = &probe_a, .ptr = "/policies/probe_a",
+	    .slot = 0, .dry_run = dry_a, .on_error = onerr_a, .modconf = &pa };
+	c->policies[1] = (struct conf_policy){ .ops = &probe_b, .ptr = "/policies/probe_b",
+	    .slot = 1, .on_error = POL_ONERR_TEMPFAIL, .modconf = &pb };
+	return c;
+}
+
+static struct conn *
+open_conn(struct conf *c, const char *ip)
+{
+	struct session_client cl = { .addr = ip, .hostname = "client.example" };
+
+	memset(&pa.calls, 0, sizeof(pa.calls));
+	memset(&pb.calls, 0, sizeof(pb.calls));
+	return session_conn_new(c, &cl);
+}
+
+/* run_to - drive one message, stop after stage `last`; returns the decision */
+static struct decision
+run_msg(struct conn *cn, const char *const *hdrs, const struct hdr_edit **edits_r)
+{
+	static const char *from[] = { "<a@example.com>", "SIZE=100", NULL };
+	static const char *r1[] = { "<b@example.org>", NULL };
+	static const char *r2[] = { "<c@example.org>", NULL };
+	static const char *plain[] = { "Subject", " x", NULL };
+	struct decision d;
+	size_t i;
+
+	if (hdrs == NULL)
+		hdrs = plain;
+	*edits_r = NULL;
+	dispatch_helo(cn, "client.example", &d);
+	if (d.verdict != POL_CONTINUE)
+		return d;
+	session_msg_begin(cn, "QID1");
+	dispatch_envfrom(cn, from, &d);
+	if (d.verdict != POL_CONTINUE)
+		return d;
+	dispatch_envrcpt(cn, r1, &d);
+	dispatch_envrcpt(cn, r2, &d);
+	if (cn->msg.info.nrcpt == 0)
+		return d;
+	dispatch_data(cn, &d);
+	if (d.verdict != POL_CONTINUE)
+		return d;
+	for (i = 0; hdrs && hdrs[i]; i += 2)
+		dispatch_header(cn, hdrs[i], hdrs[i + 1]);
+	dispatch_eoh(cn);
+	dispatch_body(cn, (const unsigned char *)"hello\r\n", 7);
+	dispatch_eom(cn, &d, edits_r);
+	return d;
+}
+
+static void
+reset_probes(void)
+{
+	memset(&pa, 0, sizeof(pa));
+	memset(&pb, 0, sizeof(pb));
+}
+
+/* Each case: a stage where probe A answers a verdict, and what the host must do. */
+static const struct {
+	enum pol_stage stage;
+	enum pol_verdict given, want;
+	enum pol_stage want_stage;
+	const char *code, *xcode;
+} map_cases[] = {
+	{ POL_CONNECT, POL_REJECT, POL_REJECT, POL_CONNECT, "550", "5.7.1" },
+	{ POL_CONNECT, POL_TEMPFAIL, POL_TEMPFAIL, POL_CONNECT, "451", "4.7.1" },
+	{ POL_CONNECT, POL_DISCARD, POL_TEMPFAIL, POL_CONNECT, "451", "4.7.1" },
+	{ POL_HELO, POL_DISCARD, POL_TEMPFAIL, POL_HELO, "451", "4.7.1" },
+	{ POL_ENVFROM, POL_REJECT, POL_REJECT, POL_ENVFROM, "550", "5.7.1" },
+	{ POL_ENVFROM, POL_DISCARD, POL_DISCARD, POL_ENVFROM, NULL, NULL },
+	{ POL_ENVFROM, POL_QUARANTINE, POL_QUARANTINE, POL_EOM, NULL, NULL },
+	{ POL_DATA, POL_TEMPFAIL, POL_TEMPFAIL, POL_DATA, "451", "4.7.1" },
+	{ POL_HEADER, POL_REJECT, POL_REJECT, POL_HEADER, "550", "5.7.1" },
+	{ POL_EOH, POL_DISCARD, POL_DISCARD, POL_EOH, NULL, NULL },
+	{ POL_BODY, POL_TEMPFAIL, POL_TEMPFAIL, POL_BODY, "451", "4.7.1" },
+	{ POL_EOM, POL_REJECT, POL_REJECT, POL_EOM, "550", "5.7.1" },
+	{ POL_EOM, POL_DISCARD, POL_DISCARD, POL_EOM, NULL, NULL },
+	{ POL_EOM, POL_QUARANTINE, POL_QUARANTINE, POL_EOM, NULL, NULL },
+	{ POL_EOM, POL_ACCEPT, POL_CONTINUE, POL_EOM, NULL, NULL },
+};
+
+static void
+test_mapping(void)
+{
+	const struct hdr_edit *edits;
+	struct decision d;
+	struct conf *c;
+	struct conn *cn;
+	size_t i;
+
+	for (i = 0; i < sizeof(map_cases) / sizeof(map_cases[0]); i++) {
+		reset_probes();
+		c = make_conf(false, POL_ONERR_TEMPFAIL);
+		pa.verdict[map_cases[i].stage] = map_cases[i].given;
+		cn = open_conn(c, "192.0.2.1");
+		dispatch_connect(cn, &d);
+		if (d.verdict == POL_CONTINUE)
+			d = run_msg(cn, NULL, &edits);
+		T_EQ_INT(d.verdict, map_cases[i].want, "case %zu: verdict", i);
+		T_EQ_INT(d.stage, map_cases[i].want_stage, "case %zu: stage", i);
+		T_EQ_STR(d.code, map_cases[i].code, "case %zu: code", i);
+		T_EQ_STR(d.xcode, map_cases[i].xcode, "case %zu: xcode", i);
+		if (map_cases[i].stage >= POL_HEADER && map_cases[i].stage <= POL_BODY)
+			T_EQ_INT(pa.calls[POL_EOM], 0, "case %zu: held verdict skips eom hooks", i);
+		if (map_cases[i].given != POL_CONTINUE && map_cases[i].stage < POL_EOM)
+			T_EQ_INT(pb.calls[map_cases[i].stage], 0,
+			    "case %zu: first verdict ends the stage", i);
+		session_conn_free(&cn);
+		conf_unref(&c);
+	}
+}
+
+static void
+test_rcpt_only(void)
+{
+	const struct hdr_edit *edits;
+	struct decision d;
+	struct conf *c = make_conf(false, POL_ONERR_TEMPFAIL);
+	struct conn *cn;
+
+	reset_probes();
+	pa.reject_rcpt = "b@example.org";
+	cn = open_conn(c, "192.0.2.1");
+	dispatch_connect(cn, &d);
+	d = run_msg(cn, NULL, &edits);
+	T_EQ_INT(cn->msg.info.nrcpt, 1, "one recipient left");
+	T_EQ_STR(cn->msg.info.rcpts[0], "c@example.org", "the other recipient");
+	T_EQ_INT(d.verdict, POL_CONTINUE, "message accepted for the rest");
+	session_conn_free(&cn);
+	conf_unref(&c);
+}
+
+static void
+test_dry_run_and_errors(void)
+{
+	const struct hdr_edit *edits;
+	struct decision d;
+	struct conf *c;
+	struct conn *cn;
+
+	/* dry_run: A's reject is not enforced, B decides */
+	reset_probes();
+	c = make_conf(true, POL_ONERR_TEMPFAIL);
+	pa.verdict[POL_ENVFROM] = POL_REJECT;
+	pb.verdict[POL_ENVFROM] = POL_TEMPFAIL;
+	cn = open_conn(c, "192.0.2.1");
+	dispatch_connect(cn, &d);
+	d = run_msg(cn, NULL, &edits);
+	T_EQ_INT(d.verdict, POL_TEMPFAIL, "dry_run: next policy decides");
+	T_EQ_STR(d.policy, "probe_b", "dry_run: decided by B");
+	session_conn_free(&cn);
+	conf_unref(&c);
+
+	/* on_error tempfail */
+	reset_probes();
+	c = make_conf(false, POL_ONERR_TEMPFAIL);
+	pa.rc[POL_ENVFROM] = -1;
+	cn = open_conn(c, "192.0.2.1");
+	dispatch_connect(cn, &d);
+	d = run_msg(cn, NULL, &edits);
+	T_EQ_INT(d.verdict, POL_TEMPFAIL, "on_error tempfail");
+	T_EQ_STR(d.code, "451", "on_error code");
+	T_EQ_STR(d.xcode, "4.3.0", "on_error xcode");
+	session_conn_free(&cn);
+	conf_unref(&c);
+
+	/* on_error accept: the message goes on without further policies */
+	reset_probes();
+	c = make_conf(false, POL_ONERR_ACCEPT);
+	pa.rc[POL_ENVFROM] = -1;
+	pb.verdict[POL_EOM] = POL_REJECT;
+	cn = open_conn(c, "192.0.2.1");
+	dispatch_connect(cn, &d);
+	d = run_msg(cn, NULL, &edits);
+	T_EQ_INT(d.verdict, POL_CONTINUE, "on_error accept");
+	T_EQ_INT(pb.calls[POL_EOM], 0, "accept skips later policies");
+	T_CHECK(edits != NULL, "A-R still added after accept");
+	session_conn_free(&cn);
+	conf_unref(&c);
+
+	/* on_error continue: the next policy decides */
+	reset_probes();
+	c = make_conf(false, POL_ONERR_CONTINUE);
+	pa.rc[POL_ENVFROM] = -1;
+	pb.verdict[POL_ENVFROM] = POL_REJECT;
+	cn = open_conn(c, "192.0.2.1");
+	dispatch_connect(cn, &d);
+	d = run_msg(cn, NULL, &edits);
+	T_EQ_INT(d.verdict, POL_REJECT, "on_error continue");
+	T_EQ_STR(d.policy, "probe_b", "B decided");
+	session_conn_free(&cn);
+	conf_unref(&c);
+}
+
+static void
+test_scores_and_edits(void)
+{
+	static const char *hdrs[] = {
+		"Authentication-Results", " mx.example.net; spf=pass",
+		"Subject", " hi",
+		"Authentication-Results", " other.example; dkim=pass",
+		"Authentication-Results", " MX.EXAMPLE.NET; dkim=pass",
+		NULL
+	};
+	const struct hdr_edit *edits, *e;
+	struct decision d;
+	struct conf *c = make_conf(false, POL_ONERR_TEMPFAIL);
+	struct conn *cn;
+	int n = 0;
+
+	reset_probes();
+	pa.score[POL_CONNECT] = 1500;
+	pb.score[POL_ENVFROM] = 2000;
+	pa.score[POL_EOM] = 250;
+	pb.add_headers = true;
+	cn = open_conn(c, "192.0.2.1");
+	dispatch_connect(cn, &d);
+	d = run_msg(cn, hdrs, &edits);
+	T_EQ_INT(d.verdict, POL_CONTINUE, "accepted");
+	T_EQ_INT(cn->msg.score, 3750, "scores add up across stages");
+	e = edits;
+	T_CHECK(e && e->kind == HDR_DELETE && e->index == 3, "delete the 3rd A-R first");
+	e = e ? e->next : NULL;
+	T_CHECK(e && e->kind == HDR_DELETE && e->index == 1, "then the 1st");
+	e = e ? e->next : NULL;
+	T_CHECK(e && e->kind == HDR_INSERT_TOP &&
+	    strcmp(e->name, "Authentication-Results") == 0 &&
+	    strcmp(e->value, "mx.example.net;\n\tprobe=pass header.d=example.com") == 0,
+	    "our A-R inserted first (ends up lowest of the top headers)");
+	e = e ? e->next : NULL;
+	T_CHECK(e && e->kind == HDR_INSERT_TOP && strcmp(e->value, "v=1; second") == 0,
+	    "top headers inserted in reverse");
+	e = e ? e->next : NULL;
+	T_CHECK(e && e->kind == HDR_INSERT_TOP && strcmp(e->value, "v=1; first") == 0,
+	    "so the first queued ends on top");
+	e = e ? e->next : NULL;
+	T_CHECK(e && e->kind == HDR_APPEND && strcmp(e->name, "X-Probe-Bottom") == 0,
+	    "appends last");
+	for (e = edits; e; e = e->next)
+		n++;
+	T_EQ_INT(n, 6, "six edits");
+	session_conn_free(&cn);
+	conf_unref(&c);
+}
+
+static void
+test_bounds(void)
+{
+	static const char *many[] = {
+		"A", "1", "B", "2", "C", "3", "D", "4", "E", "5", "F", "6", NULL
+	};
+	static const char *rcpt[] = { "<x@example.org>", NULL };
+	const struct hdr_edit *edits;
+	struct decision d;
+	struct conf *c = make_conf(false, POL_ONERR_TEMPFAIL);
+	struct conn *cn;
+	int i;
+
+	reset_probes();
+	cn = open_conn(c, "192.0.2.1");
+	dispatch_connect(cn, &d);
+	d = run_msg(cn, many, &edits);
+	T_EQ_INT(d.verdict, POL_TEMPFAIL, "too many headers: tempfail");
+	T_EQ_STR(d.code, "452", "too many headers: 452");
+	T_CHECK(edits == NULL, "no edits on tempfail");
+	session_msg_end(cn);
+
+	/* max_rcpts = 3: the 4th is refused with 452 4.5.3 */
+	session_msg_begin(cn, "QID2");
+	dispatch_envfrom(cn, (const char *[]){ "<a@example.com>", NULL }, &d);
+	for (i = 0; i < 4; i++)
+		dispatch_envrcpt(cn, rcpt, &d);
+	T_EQ_INT(cn->msg.info.nrcpt, 3, "three recipients accepted");
+	T_EQ_STR(d.code, "452", "fourth refused");
+	T_EQ_STR(d.xcode, "4.5.3", "fourth refused: 4.5.3");
+	session_conn_free(&cn);
+	conf_unref(&c);
+}
+
+static void
+test_lifecycle(void)
+{
+	const struct hdr_edit *edits;
+	struct decision d;
+	struct conf *c = make_conf(false, POL_ONERR_TEMPFAIL);
+	struct conn *cn;
+	int i;
+
+	reset_probes();
+	cn = open_conn(c, "192.0.2.1");
+	dispatch_connect(cn, &d);
+	for (i = 0; i < 3; i++) {
+		d = run_msg(cn, NULL, &edits);
+		T_EQ_INT(d.verdict, POL_CONTINUE, "message %d accepted", i);
+		session_msg_end(cn);
+	}
+	T_EQ_INT(pa.calls[POL_EOM], 3, "three messages on one connection");
+	/* abort after MAIL FROM */
+	session_msg_begin(cn, "QID9");
+	dispatch_envfrom(cn, (const char *[]){ "<>", NULL }, &d);
+	T_EQ_STR(cn->msg.info.mail_from, "", "null sender");
+	dispatch_abort(cn);
+	T_EQ_INT(pa.aborts, 1, "abort hook called");
+	T_CHECK(!cn->msg.active, "message ended by abort");
+	dispatch_abort(cn);
+	T_EQ_INT(pa.aborts, 1, "second abort is a no-op");
+	/* close mid-message: abort then close, once */
+	session_msg_begin(cn, "QID10");
+	dispatch_envfrom(cn, (const char *[]){ "<a@example.com>", NULL }, &d);
+	session_conn_free(&cn);
+	T_EQ_INT(pa.aborts, 2, "close mid-message aborts it");
+	T_EQ_INT(pa.closes, 1, "close hook once");
+	T_EQ_INT(pb.closes, 1, "close hook once for B");
+	/* accept at connect: no policy runs again for that connection */
+	reset_probes();
+	pa.verdict[POL_CONNECT] = POL_ACCEPT;
+	cn = open_conn(c, "192.0.2.1");
+	dispatch_connect(cn, &d);
+	d = run_msg(cn, NULL, &edits);
+	T_EQ_INT(pb.calls[POL_ENVFROM] + pa.calls[POL_EOM], 0, "accept at connect skips the rest");
+	T_CHECK(edits != NULL, "A-R still composed");
+	session_conn_free(&cn);
+	conf_unref(&c);
+}
+
+static void
+test_trusted(void)
+{
+	struct conf *c = make_conf(false, POL_ONERR_TEMPFAIL);
+	struct cidr nets[1];
+	struct conn *cn;
+
+	cidr_parse("198.51.100.0/24", &nets[0]);
+	c->trusted.networks.n = 1;
+	c->trusted.networks.v = nets;
+	c->trusted.authenticated = true;
+	cn = open_conn(c, "198.51.100.7");
+	T_CHECK(cn->info.trusted_net && cn->info.internal, "trusted network");
+	session_conn_free(&cn);
+	cn = open_conn(c, "203.0.113.7");
+	T_CHECK(!cn->info.internal, "untrusted");
+	session_set_auth(cn, "alice");
+	T_CHECK(cn->info.internal, "authenticated is internal");
+	T_EQ_STR(cn->info.auth_user, "alice", "auth user");
+	session_conn_free(&cn);
+	c->trusted.networks.n = 0;
+	conf_unref(&c);
+}
+
+int
+main(void)
+{
+	test_mapping();
+	test_rcpt_only();
+	test_dry_run_and_errors();
+	test_scores_and_edits();
+	test_bounds();
+	test_lifecycle();
+	test_trusted();
+	return t_done("dispatch");
+}
