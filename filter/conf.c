@@ -1490,6 +1490,7 @@ int
 conf_activate(struct conf *c, const char **error_r)
 {
 	struct conf_policy *p;
+	struct pol_env env;
 	const char *err = NULL;
 	size_t i;
 
@@ -1505,12 +1506,15 @@ conf_activate(struct conf *c, const char **error_r)
 		    err != NULL ? err : "cannot open the store");
 		goto out_dns;
 	}
+	env.dns = c->dns_h;
+	env.store = c->store_h;
+	env.authserv_id = c->authserv_id;
 	for (i = 0; i < c->npolicies; i++) {
 		p = &c->policies[i];
 		if (p->ops->init == NULL)
 			continue;
 		err = NULL;
-		if (p->ops->init(p->modconf, &p->modstate, &err) == -1) {
+		if (p->ops->init(&env, p->modconf, &p->modstate, &err) == -1) {
 			*error_r = arena_printf(c->arena, "policy %s: %s",
 			    p->ops->name, err != NULL ? err : "init failed");
 			goto out_policies;
