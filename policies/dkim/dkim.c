@@ -25,14 +25,15 @@
  *                                "*" as user: every user; "*" as domain:
  *                                every domain of the key table
  *   sign.signature_ttl (0)       x= this long after t=; 0: no x=
- *   sign.check_dns ("off")       off | warn | refuse: compare the published
- *                                key records with the private keys
+ *   sign.check_dns ("off")       off | warn | refuse: at start-up and
+ *                                reload, compare the published key records
+ *                                with the private keys; refuse fails the
+ *                                generation on a missing or different key
  *
  * Results: one Authentication-Results entry per signature, and
  * results.dkim = [{result, header.d, header.i, header.s, header.a,
  * header.b, reason}] (empty without signatures; A-R then says dkim=none).
  */
-#include <pthread.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,6 +86,7 @@ struct dkim_user {
 };
 
 struct dkim_conf {
+	struct arena		*arena;		/* the generation's, for init errors */
 	struct {
 		bool		 enabled;
 		bool		 internal;
@@ -109,9 +111,6 @@ struct dkim_conf {
 struct dkim_state {
 	const struct dkim_conf	*dc;
 	DKIM_LIB		*lib;
-	pthread_mutex_t		 lock;
-	bool			 checked;	/* protected by lock */
-	bool			*key_ok;	/* protected by lock; per key */
 };
 
 /* Per message. */
@@ -469,6 +468,7 @@ dkim_pol_config(struct conf_ctx *cc, const json_t *section, const char *ptr,
 	int n;
 
 	dc = conf_alloc(cc, sizeof(*dc));
+	dc->arena = conf_arena(cc);
 	dc->verify.enabled = true;
 	dc->verify.internal = true;
 	dc->verify.vc.max_signatures = 10;
@@ -514,19 +514,145 @@ dkim_pol_config(struct conf_ctx *cc, const json_t *section, const char *ptr,
 
 /* --- generation state ------------------------------------------------- */
 
+/* --- DNS -------------------------------------------------------------- */
+
+/*
+ * key_txt - the key record of an answer: of several TXT records the first
+ * that says it is a DKIM key, else the first; NULL when none is readable
+ */
+static char *
+key_txt(const struct dns_result *res, struct arena *a)
+{
+	char *t, *first = NULL;
+	size_t i;
+
+	for (i = 0; i < res->nrr; i++) {
+		t = dns_rr_txt(&res->rr[i], a);
+		if (t == NULL)
+			continue;
+		if (strncmp(t, "v=DKIM1", 7) == 0)
+			return t;
+		if (first == NULL)
+			first = t;
+	}
+	return first;
+}
+
+/* dkim_dns_lookup - the key lookup seam on the shared resolver */
+static enum dns_status
+dkim_dns_lookup(void *arg, const char *name, struct arena *a, char **txt_r,
+    const char **why_r)
+{
+	struct dkim_msg *m = arg;
+	struct dns_result res;
+	struct dns *d;
+
+	d = m->ctx != NULL ? pol_dns(m->ctx) : NULL;
+	if (d == NULL) {
+		*why_r = "no resolver";
+		return DNS_TEMPFAIL;
+	}
+	memset(&res, 0, sizeof(res));
+	if (dns_query(d, pol_dns_budget(m->ctx), name, 16, a, &res) == -1) {
+		*why_r = "invalid name";
+		return DNS_NXDOMAIN;
+	}
+	*why_r = res.why;
+	if (res.status != DNS_ANSWER)
+		return res.status;
+	*txt_r = key_txt(&res, a);
+	return *txt_r != NULL ? DNS_ANSWER : DNS_NODATA;
+}
+
+/*
+ * dkim_check_dns - sign.check_dns at init: look up every key's record (in
+ * parallel, each lookup bounded by the resolver's timeout, no message
+ * budget) and compare it with the key.  A missing, revoked or different
+ * record is logged (warn) or fails the generation (refuse: -1, *error_r
+ * in the generation arena).  A lookup that fails temporarily is logged
+ * and never fails the generation: a DNS outage must not stop a start.
+ */
+static int
+dkim_check_dns(struct dns *d, const struct dkim_conf *dc,
+    const char **error_r)
+{
+	bool refuse = dc->sign.check_dns == DKIM_CHECK_REFUSE;
+	const struct dkim_key *k;
+	const char *why, *first = NULL;
+	struct dns_query *q;
+	struct arena *a;
+	size_t i, nbad = 0;
+	char *txt;
+
+	if (dc->sign.check_dns == DKIM_CHECK_OFF || !dc->sign.enabled ||
+	    dc->sign.nkeys == 0)
+		return 0;
+	if (d == NULL) {
+		log_warnx("dkim: check_dns: no resolver, published keys not "
+		    "checked");
+		return 0;
+	}
+	a = arena_create(0);
+	q = arena_alloc(a, dc->sign.nkeys * sizeof(*q));
+	for (i = 0; i < dc->sign.nkeys; i++) {
+		k = &dc->sign.keys[i];
+		q[i].name = arena_printf(a, "%s._domainkey.%s", k->selector,
+		    k->domain);
+		q[i].rrtype = 16;
+	}
+	dns_query_many(d, NULL, q, dc->sign.nkeys, a);
+	for (i = 0; i < dc->sign.nkeys; i++) {
+		k = &dc->sign.keys[i];
+		why = NULL;
+		txt = NULL;
+		switch (q[i].res.status) {
+		case DNS_TEMPFAIL:
+			log_warnx("dkim: check_dns: %s: lookup failed (%s), "
+			    "key %s not checked", q[i].name, q[i].res.why !=
+			    NULL ? q[i].res.why : "temporary failure", k->path);
+			continue;
+		case DNS_ANSWER:
+			txt = key_txt(&q[i].res, a);
+			if (txt == NULL)
+				why = "no readable TXT record published";
+			break;
+		default:
+			why = "no key record published";
+			break;
+		}
+		if (txt != NULL && dkim_key_record_matches(a, k, txt, &why)) {
+			log_info("dkim: check_dns: %s matches %s (%s)",
+			    q[i].name, k->path, dkim_alg_names[k->alg]);
+			continue;
+		}
+		log_msg(refuse ? LOG_LVL_ERR : LOG_LVL_WARN, "dkim: check_dns: "
+		    "%s (%s %s): %s", q[i].name, dkim_alg_names[k->alg],
+		    k->path, why);
+		if (nbad++ == 0)
+			first = arena_printf(dc->arena, "%s (%s %s): %s",
+			    q[i].name, dkim_alg_names[k->alg], k->path, why);
+	}
+	arena_destroy(&a);
+	if (!refuse || nbad == 0)
+		return 0;
+	*error_r = nbad == 1 ? arena_printf(dc->arena, "check_dns: %s",
+	    first) : arena_printf(dc->arena, "check_dns: %s (and %zu more "
+	    "keys)", first, nbad - 1);
+	return -1;
+}
+
 /* dkim_pol_init - one DKIM_LIB per generation, options set once */
 static int
 dkim_pol_init(const struct pol_env *env, void *modconf, void **modstate_r,
     const char **error_r)
 {
-	(void)env;
 	struct dkim_conf *dc = modconf;
 	struct dkim_state *st;
 
+	if (dkim_check_dns(env->dns, dc, error_r) == -1)
+		return -1;
 	st = xcalloc(1, sizeof(*st));
 	st->dc = dc;
-	pthread_mutex_init(&st->lock, NULL);
-	st->key_ok = xcalloc(dc->sign.nkeys + 1, sizeof(bool));
 	st->lib = dkim_lib_new();
 	if (st->lib == NULL) {
 		*error_r = "libopendkim: dkim_init failed";
@@ -545,8 +671,6 @@ dkim_pol_init(const struct pol_env *env, void *modconf, void **modstate_r,
 out_close:
 	dkim_close(st->lib);
 out_free:
-	pthread_mutex_destroy(&st->lock);
-	free(st->key_ok);
 	free(st);
 	return -1;
 }
@@ -560,103 +684,7 @@ dkim_pol_deinit(void *modstate)
 	if (st == NULL)
 		return;
 	dkim_close(st->lib);
-	pthread_mutex_destroy(&st->lock);
-	free(st->key_ok);
 	free(st);
-}
-
-/* --- DNS -------------------------------------------------------------- */
-
-/* dkim_dns_lookup - the key lookup seam on the shared resolver */
-static enum dns_status
-dkim_dns_lookup(void *arg, const char *name, struct arena *a, char **txt_r,
-    const char **why_r)
-{
-	struct dkim_msg *m = arg;
-	struct dns_result res;
-	struct dns *d;
-	size_t i;
-	char *t;
-
-	d = m->ctx != NULL ? pol_dns(m->ctx) : NULL;
-	if (d == NULL) {
-		*why_r = "no resolver";
-		return DNS_TEMPFAIL;
-	}
-	memset(&res, 0, sizeof(res));
-	if (dns_query(d, pol_dns_budget(m->ctx), name, 16, a, &res) == -1) {
-		*why_r = "invalid name";
-		return DNS_NXDOMAIN;
-	}
-	*why_r = res.why;
-	if (res.status != DNS_ANSWER)
-		return res.status;
-	/* several records: the first that says it is a DKIM key */
-	*txt_r = NULL;
-	for (i = 0; i < res.nrr; i++) {
-		t = dns_rr_txt(&res.rr[i], a);
-		if (t == NULL)
-			continue;
-		if (*txt_r == NULL || strncmp(t, "v=DKIM1", 7) == 0)
-			*txt_r = t;
-		if (strncmp(t, "v=DKIM1", 7) == 0)
-			break;
-	}
-	return *txt_r != NULL ? DNS_ANSWER : DNS_NODATA;
-}
-
-/*
- * dkim_check_dns - compare each key's published record with the key, once
- * per generation (at its first message: init() has no resolver).  warn
- * logs; refuse also stops signing with a key that does not match.
- */
-static void
-dkim_check_dns(struct pol_ctx *ctx, struct dkim_state *st)
-{
-	const struct dkim_conf *dc = st->dc;
-	struct dkim_msg tmp = { .ctx = ctx };
-	struct arena *a = pol_msg_arena(ctx);
-	const struct dkim_key *k;
-	const char *why = NULL, *name;
-	enum dns_status ds;
-	char *txt = NULL;
-	size_t i;
-
-	pthread_mutex_lock(&st->lock);
-	if (st->checked) {
-		pthread_mutex_unlock(&st->lock);
-		return;
-	}
-	for (i = 0; i < dc->sign.nkeys; i++) {
-		k = &dc->sign.keys[i];
-		st->key_ok[i] = true;
-		if (dc->sign.check_dns == DKIM_CHECK_OFF)
-			continue;
-		name = arena_printf(a, "%s._domainkey.%s", k->selector,
-		    k->domain);
-		ds = dkim_dns_lookup(&tmp, name, a, &txt, &why);
-		if (ds == DNS_TEMPFAIL) {
-			pol_log(ctx, LOG_LVL_WARN, "check_dns: %s: lookup "
-			    "failed (%s); will check again", name,
-			    why != NULL ? why : "temporary failure");
-			pthread_mutex_unlock(&st->lock);
-			return;
-		}
-		if (ds == DNS_ANSWER && dkim_key_record_matches(a, k, txt,
-		    &why))
-			continue;
-		if (ds != DNS_ANSWER)
-			why = "no key record published";
-		pol_log(ctx, dc->sign.check_dns == DKIM_CHECK_REFUSE ?
-		    LOG_LVL_ERR : LOG_LVL_WARN, "check_dns: %s (%s %s): %s%s",
-		    name, dkim_alg_names[k->alg], k->path, why,
-		    dc->sign.check_dns == DKIM_CHECK_REFUSE ?
-		    "; not signing with this key" : "");
-		if (dc->sign.check_dns == DKIM_CHECK_REFUSE)
-			st->key_ok[i] = false;
-	}
-	st->checked = true;
-	pthread_mutex_unlock(&st->lock);
 }
 
 /* --- per message ------------------------------------------------------ */
@@ -794,15 +822,9 @@ sign_start(struct pol_ctx *ctx, struct dkim_msg *m, const char **error_r)
 		pol_log(ctx, LOG_LVL_INFO, "%s", m->sign_note);
 		return 0;
 	}
-	dkim_check_dns(ctx, st);
 	for (i = 0; i < dc->sign.nkeys && m->ns < DKIM_MAX_KEYS_PER_DOMAIN;
 	    i++) {
 		if (strcmp(dc->sign.keys[i].domain, kdom) != 0)
-			continue;
-		pthread_mutex_lock(&st->lock);
-		j = st->key_ok[i] || !st->checked;
-		pthread_mutex_unlock(&st->lock);
-		if (!j)
 			continue;
 		s = dkim_signer_new(st->lib, &dc->sign.sc, &dc->sign.keys[i],
 		    a, mi->qid, error_r);

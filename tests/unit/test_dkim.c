@@ -14,9 +14,16 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
+#include <fcntl.h>
+
 #include "t.h"
 #include "arena.h"
+#include "conf.h"
+#include "log.h"
+#include "policies/policy.h"
 #include "policies/dkim/dkim_int.h"
+
+extern const struct policy_ops dkim_policy;
 
 static char tmpdir[] = "/tmp/gw-test-dkim-XXXXXX";
 
@@ -601,6 +608,163 @@ test_rfc8301(DKIM_LIB *lib, struct arena *a)
 	T_CHECK(1, "abort mid-body");
 }
 
+/* --- sign.check_dns at init ------------------------------------------ */
+
+/* txt_line - a static-resolver TXT line, the record in quoted chunks */
+static char *
+txt_line(struct arena *a, const char *name, const char *rec)
+{
+	char *s = arena_printf(a, "%s TXT", name);
+	size_t n = strlen(rec), i;
+
+	for (i = 0; i < n; i += 200)
+		s = arena_printf(a, "%s \"%.200s\"", s, rec + i);
+	return arena_printf(a, "%s\n", s);
+}
+
+/*
+ * init_with - load a config whose dkim section signs with rsa and ed and
+ * has check_dns = mode, run the policy's init() against a static resolver
+ * serving zone (NULL: no resolver).  Returns init's status; *err_r its
+ * error; *queries_r the lookups made; *log_r what was logged (arena).
+ */
+static int
+init_with(struct arena *a, const char *mode, const char *zone,
+    const char **err_r, unsigned long *queries_r, char **log_r)
+{
+	struct pol_env env = { 0 };
+	struct conf *c;
+	void *st = NULL;
+	const char *err = NULL, *path, *lpath;
+	size_t i, len = 0;
+	FILE *f;
+	int rc = -1, saved, fd;
+
+	path = arena_printf(a, "%s/check.json", tmpdir);
+	f = fopen(path, "w");
+	fprintf(f, "{\"policies\": {\"dkim\": {\"enabled\": true, \"sign\": "
+	    "{\"check_dns\": \"%s\", \"keys\": ["
+	    "{\"domain\": \"football.example.com\", \"selector\": \"rsa\", "
+	    "\"key_file\": \"%s\", \"algorithm\": \"rsa-sha256\"}, "
+	    "{\"domain\": \"football.example.com\", \"selector\": \"ed\", "
+	    "\"key_file\": \"%s\", \"algorithm\": \"ed25519-sha256\"}]}}}}\n",
+	    mode, rsa.path, ed.path);
+	fclose(f);
+	c = conf_load(path, stderr, NULL);
+	T_CHECK(c != NULL, "check_dns %s: config loads", mode);
+	if (c == NULL)
+		return -1;
+	if (zone != NULL) {
+		env.dns = dns_create_static(zone, 1000, &err);
+		T_CHECK(env.dns != NULL, "static zone: %s", err);
+	}
+	lpath = arena_printf(a, "%s/check.log", tmpdir);
+	fflush(stderr);
+	saved = dup(2);
+	fd = open(lpath, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	dup2(fd, 2);
+	close(fd);
+	for (i = 0; i < c->npolicies; i++) {
+		if (strcmp(c->policies[i].ops->name, "dkim") != 0)
+			continue;
+		err = NULL;
+		rc = dkim_policy.init(&env, c->policies[i].modconf, &st, &err);
+		*err_r = err != NULL ? arena_strdup(a, err) : NULL;
+		if (rc == 0)
+			dkim_policy.deinit(st);
+	}
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	*queries_r = env.dns != NULL ? dns_static_queries(env.dns) : 0;
+	dns_destroy(&env.dns);
+	*log_r = NULL;
+	f = fopen(lpath, "r");
+	if (f != NULL) {
+		*log_r = arena_alloc(a, 8192);
+		len = fread(*log_r, 1, 8191, f);
+		(*log_r)[len] = '\0';
+		fclose(f);
+	}
+	if (*log_r == NULL)
+		*log_r = arena_strdup(a, "");
+	conf_unref(&c);
+	return rc;
+}
+
+static void
+test_check_dns(struct arena *a)
+{
+	const char *rn = "rsa._domainkey.football.example.com";
+	const char *en = "ed._domainkey.football.example.com";
+	char *rrec = txt_line(a, rn, dkim_key_record(a, &rsa));
+	char *erec = txt_line(a, en, dkim_key_record(a, &ed));
+	const char *err = NULL;
+	unsigned long q = 0;
+	char *lg = NULL, *zone;
+	int rc;
+
+	log_open("test_dkim", true, NULL);
+	log_set_level(LOG_LVL_INFO);
+
+	zone = arena_printf(a, "%s%s", rrec, erec);
+	rc = init_with(a, "refuse", zone, &err, &q, &lg);
+	T_CHECK(rc == 0, "refuse, both published: init ok (%s)", err);
+	T_EQ_INT((int)q, 2, "refuse: one lookup per key");
+	T_CHECK(strstr(lg, "matches") != NULL, "match logged: %s", lg);
+
+	rc = init_with(a, "refuse", rrec, &err, &q, &lg);
+	T_CHECK(rc == -1 && err != NULL && strstr(err, en) != NULL &&
+	    strstr(err, "no key record published") != NULL,
+	    "refuse, ed key missing: init fails: %s", err);
+	T_CHECK(strstr(lg, "no key record published") != NULL,
+	    "missing key logged: %s", lg);
+
+	zone = arena_printf(a, "%s%s", txt_line(a, rn, dkim_key_record(a,
+	    &ed)), erec);
+	rc = init_with(a, "refuse", zone, &err, &q, &lg);
+	T_CHECK(rc == -1 && err != NULL && strstr(err, rn) != NULL &&
+	    strstr(err, "k=ed25519") != NULL,
+	    "refuse, wrong key type published: %s", err);
+
+	zone = arena_printf(a, "%s%s", txt_line(a, rn, dkim_key_record(a,
+	    &rsa1024)), erec);
+	rc = init_with(a, "refuse", zone, &err, &q, &lg);
+	T_CHECK(rc == -1 && err != NULL && strstr(err, "differs") != NULL,
+	    "refuse, another RSA key published: %s", err);
+
+	zone = arena_printf(a, "%s TXT \"v=DKIM1; k=rsa; p=\"\n", rn);
+	rc = init_with(a, "refuse", zone, &err, &q, &lg);
+	T_CHECK(rc == -1 && err != NULL && strstr(err, "revoked") != NULL &&
+	    strstr(err, "and 1 more") != NULL,
+	    "refuse, revoked and missing: both counted: %s", err);
+
+	zone = arena_printf(a, "%s TXT \"v=spf1 -all\"\n%s%s", rn, rrec,
+	    erec);
+	rc = init_with(a, "refuse", zone, &err, &q, &lg);
+	T_CHECK(rc == 0, "refuse, a non-DKIM TXT beside the key: ok (%s)",
+	    err);
+
+	zone = arena_printf(a, "%s TXT TIMEOUT\n%s", rn, erec);
+	rc = init_with(a, "refuse", zone, &err, &q, &lg);
+	T_CHECK(rc == 0, "refuse, a lookup times out: not refused (%s)", err);
+	T_CHECK(strstr(lg, "lookup failed") != NULL &&
+	    strstr(lg, "not checked") != NULL, "timeout logged: %s", lg);
+
+	rc = init_with(a, "warn", rrec, &err, &q, &lg);
+	T_CHECK(rc == 0, "warn, ed key missing: init ok (%s)", err);
+	T_CHECK(strstr(lg, "warning") != NULL && strstr(lg, en) != NULL &&
+	    strstr(lg, "no key record published") != NULL,
+	    "warn: the missing key logged as a warning: %s", lg);
+
+	rc = init_with(a, "off", "", &err, &q, &lg);
+	T_CHECK(rc == 0 && q == 0, "off: no lookup, init ok (%lu)", q);
+
+	rc = init_with(a, "refuse", NULL, &err, &q, &lg);
+	T_CHECK(rc == 0 && strstr(lg, "no resolver") != NULL,
+	    "refuse without a resolver: not checked, logged: %s", lg);
+}
+
 int	dkim_keygen_main(int argc, char **argv);
 
 static void
@@ -669,6 +833,8 @@ main(void)
 	    err);
 
 	test_keys(ka);
+	test_check_dns(a);
+	arena_reset(a);
 	test_from_domain(a);
 	test_keygen(ka);
 	test_roundtrip(lib, a);
