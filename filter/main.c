@@ -152,12 +152,6 @@ run(bool foreground)
 	if (!foreground && daemon(0, c->log.to_stderr ? 1 : 0) != 0)
 		fatal("daemon: %s", strerror(errno));
 	json_object_seed(0);
-	if (conf_activate(c, &err) != 0) {
-		log_err("%s", err);
-		conf_unref(&c);
-		return EX_CONFIG;
-	}
-	conf_swap(c);
 	/* a shell starts background jobs with SIGINT ignored, and an ignored
 	 * signal is discarded even while blocked: libmilter's sigwait would
 	 * never see it */
@@ -165,12 +159,20 @@ run(bool foreground)
 	signal(SIGTERM, SIG_DFL);
 	signal(SIGPIPE, SIG_IGN);
 	/* blocked in every thread from here on: SIGHUP is taken by the
-	 * reload thread, SIGTERM and SIGINT by libmilter's signal thread */
+	 * reload thread, SIGTERM and SIGINT by libmilter's signal thread.
+	 * Before conf_activate: policy init() may look things up, and the
+	 * resolver's thread must not take a SIGHUP (its default kills). */
 	sigemptyset(&set);
 	sigaddset(&set, SIGHUP);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	if (conf_activate(c, &err) != 0) {
+		log_err("%s", err);
+		conf_unref(&c);
+		return EX_CONFIG;
+	}
+	conf_swap(c);
 	if (pthread_create(&tid, NULL, reload_thread, NULL) != 0)
 		fatal("cannot start the reload thread");
 	pthread_detach(tid);
