@@ -2,6 +2,9 @@
 """peers.py - the interop peers' side, for suite-51-dkim-interop.sh.
 
   peers.py dkimpy-verify DNSTAB FILE        print "pass" or "fail"
+  peers.py dkimpy-verify-dns PORT FILE      every signature, keys from the
+                                            DNS server on 127.0.0.1:PORT
+                                            (TCP): "pass,fail,..." / "none"
   peers.py dkimpy-sign KEY SEL DOM ALG CANON FILE   signed message out
   peers.py messages DIR                     write the test messages
   peers.py dns DNSTAB PORT PIDFILE          serve DNSTAB's TXT records on
@@ -34,6 +37,34 @@ def dkimpy_verify(tab, path):
     d = dkim.DKIM(msg)
     ok = d.verify(dnsfunc=dnsfunc)
     print('pass' if ok else 'fail')
+
+
+def dkimpy_verify_dns(port, path):
+    import re
+    import dkim
+    from dnslib import DNSRecord, QTYPE
+
+    def dnsfunc(name, timeout=5):
+        name = name.decode() if isinstance(name, bytes) else name
+        q = DNSRecord.question(name, 'TXT')
+        a = DNSRecord.parse(q.send('127.0.0.1', int(port), tcp=True,
+                                   timeout=timeout))
+        for rr in a.rr:
+            if rr.rtype == QTYPE.TXT:
+                return b''.join(rr.rdata.data)
+        return None
+    msg = open(path, 'rb').read()
+    head = re.split(rb'\r?\n\r?\n', msg, 1)[0]
+    n = len(re.findall(rb'(?im)^dkim-signature:', head))
+    res = []
+    for i in range(n):
+        d = dkim.DKIM(msg)
+        try:
+            ok = d.verify(idx=i, dnsfunc=dnsfunc)
+        except dkim.DKIMException:
+            ok = False	# e.g. "body hash mismatch" is raised, not returned
+        res.append('pass' if ok else 'fail')
+    print(','.join(res) or 'none')
 
 
 def dkimpy_sign(key, sel, dom, alg, canon, path):
@@ -107,6 +138,8 @@ def dns(tab, port, pidfile):
 cmd = sys.argv[1]
 if cmd == 'dkimpy-verify':
     dkimpy_verify(*sys.argv[2:4])
+elif cmd == 'dkimpy-verify-dns':
+    dkimpy_verify_dns(*sys.argv[2:4])
 elif cmd == 'dkimpy-sign':
     dkimpy_sign(*sys.argv[2:8])
 elif cmd == 'messages':
