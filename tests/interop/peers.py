@@ -35,7 +35,10 @@ def dkimpy_verify(tab, path):
         return v.encode() if v else None
     msg = open(path, 'rb').read()
     d = dkim.DKIM(msg)
-    ok = d.verify(dnsfunc=dnsfunc)
+    try:
+        ok = d.verify(dnsfunc=dnsfunc)
+    except dkim.DKIMException:
+        ok = False	# e.g. "body hash mismatch" is raised, not returned
     print('pass' if ok else 'fail')
 
 
