@@ -66,15 +66,46 @@ macro(SMFICTX *ctx, const char *name)
 	return smfi_getsymval(ctx, (char *)name);
 }
 
+/* libmilter refuses reply texts longer than this (MAXREPLYLEN in smfi.c) */
+#define REPLY_TEXT_MAX	980
+
+/*
+ * reply_escape - the reply text with every '%' doubled.  The MTA reads the
+ * text as a format: sendmail expands it, Postfix turns "%%" into '%' and
+ * drops a single '%' (smfi_setreply(3): "use '%%' just like for
+ * printf(3)").  Texts come from DNS (SPF explanations), so a '%' must
+ * reach the client as written.  Cut at a whole character, never inside
+ * a "%%"; buf holds REPLY_TEXT_MAX + 1 bytes.
+ */
+static const char *
+reply_escape(const char *s, char *buf)
+{
+	size_t n = 0;
+
+	if (s == NULL || strchr(s, '%') == NULL)
+		return s;
+	for (; *s != '\0'; s++) {
+		if (n + (*s == '%' ? 2 : 1) > REPLY_TEXT_MAX)
+			break;
+		if (*s == '%')
+			buf[n++] = '%';
+		buf[n++] = *s;
+	}
+	buf[n] = '\0';
+	return buf;
+}
+
 /* reply - the decision as a libmilter status; nr: this step has no reply */
 static sfsistat
 reply(SMFICTX *ctx, const struct decision *d, bool nr)
 {
+	char text[REPLY_TEXT_MAX + 1];
+
 	switch (d->verdict) {
 	case POL_TEMPFAIL:
 	case POL_REJECT:
 		if (smfi_setreply(ctx, (char *)d->code, (char *)d->xcode,
-		    (char *)d->text) != MI_SUCCESS)
+		    (char *)reply_escape(d->text, text)) != MI_SUCCESS)
 			log_warnx("smfi_setreply(%s %s) failed; the MTA's "
 			    "default reply is used", d->code, d->xcode);
 		return d->verdict == POL_TEMPFAIL ? SMFIS_TEMPFAIL : SMFIS_REJECT;
