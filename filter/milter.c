@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -176,6 +177,9 @@ gw_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *sa)
 	if (p->cn != NULL)
 		session_conn_free(&p->cn);
 	cl.addr = macro(ctx, "{client_addr}");
+	/* Postfix gives an IPv6 client in RFC 5321 form: "IPv6:ADDR" */
+	if (cl.addr != NULL && strncasecmp(cl.addr, "IPv6:", 5) == 0)
+		cl.addr += 5;
 	if (cl.addr == NULL && ipaddr_from_sockaddr(sa, &ip))
 		cl.addr = ipaddr_ntop(&ip, buf, sizeof(buf));
 	/* Sendmail says "[addr]" when the client has no name */
