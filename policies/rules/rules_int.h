@@ -1,13 +1,18 @@
 /*
  * rules_int.h - private interface of the rules policy.
  *
- * The policy is split in three files:
- *   rules.c       policy glue: hooks, evaluation order, verdicts, results
- *   rules_conf.c  the "rules" section: rules, replies, lists, the
- *                 condition tree (all / any / not) compiled once per
- *                 configuration generation
- *   rules_cond.c  the condition kinds (client_ip, helo, sender, ...) and
- *                 the shared matchers (string lists, regexes, CIDR lists)
+ * The policy is split in these files:
+ *   rules.c         policy glue: hooks, evaluation order, verdicts,
+ *                   results, score thresholds
+ *   rules_conf.c    the "rules" section: rules, replies, lists, the
+ *                   condition tree (all / any / not), thresholds,
+ *                   compiled once per configuration generation
+ *   rules_cond.c    the envelope condition kinds (client_ip, helo, sender,
+ *                   ...), the table of all kinds and the shared matchers
+ *                   (string lists, regexes, CIDR lists, counts)
+ *   rules_content.c the content condition kinds (headers, body,
+ *                   attachments, URLs, size, SPF and DKIM results)
+ *   rules_mime.c    header decoding and the streaming MIME walker
  *
  * Adding a condition kind is one entry in rules_kinds[] (rules_cond.c):
  * a key, the stages at which its data is known, a compile function that
@@ -28,6 +33,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <jansson.h>
 
@@ -36,6 +42,7 @@
 
 struct conf_ctx;
 struct arena;
+struct rules_mime;
 
 /* Bounds: configuration sizes and evaluation depth. */
 #define RULES_MAX_RULES		4096
@@ -51,6 +58,12 @@ struct arena;
 
 #define RULES_DEF_MATCH_LIMIT	1000000
 #define RULES_DEF_DEPTH_LIMIT	10000
+#define RULES_DEF_SCAN_LIMIT	(256 * 1024)
+#define RULES_MAX_SCAN_LIMIT	(64 * 1024 * 1024)
+#define RULES_SCORE_CLAMP	1000000000	/* |total| in milli-points */
+
+/* What the compiled rules need the hooks to collect (struct rule_kind.needs). */
+#define RULES_NEED_BODY		0x1u	/* the MIME walker over the body */
 
 /* Stage sets, as bits of enum pol_stage. */
 #define RULES_ST(s)		(1u << (s))
@@ -70,6 +83,29 @@ struct arena;
 struct rules_build;
 struct rule;
 
+struct rules_hit {
+	const struct rule	*rule;
+	enum pol_stage		 stage;
+	const char		*rcpt;	/* rcpt stage: the recipient */
+	const char		*why;
+};
+
+/* Matches of one connection (connect, helo) or of one message. */
+struct rules_track {
+	bool			 accepted;	/* an accept rule matched */
+	bool			 truncated;	/* more than RULES_MAX_HITS */
+	size_t			 nhits, cap;
+	struct rules_hit	*hits;
+};
+
+/* Per-message state (the message slot), in the message arena. */
+struct rules_msg {
+	struct rules_track	 track;
+	struct rules_mime	*mime;		/* NULL unless the rules need the body */
+	bool			 mime_done;
+	unsigned		 regex_stopped;	/* matches stopped by a limit */
+};
+
 /*
  * One evaluation: a hook fills it and walks the rules of its stage.  A
  * matcher that matches sets why (a short text for the trace and the log,
@@ -84,6 +120,7 @@ struct rule_eval {
 	const char			*helo;	/* NULL when unknown */
 	const char			*sender; /* NULL before MAIL FROM */
 	const char			*rcpt;	/* rcpt stage: the one evaluated */
+	struct rules_msg		*ms;	/* NULL before MAIL FROM */
 	struct arena			*arena;	/* for why and other strings */
 	const struct rule		*rule;	/* the rule being evaluated */
 	const char			*why;
@@ -104,6 +141,7 @@ struct rule_kind {
 	int		(*compile)(struct rules_build *rb, const json_t *v,
 			    const char *ptr, const void **arg_r);
 	int		(*match)(struct rule_eval *ev, const void *arg);
+	unsigned	 needs;		/* RULES_NEED_* */
 };
 
 extern const struct rule_kind rules_kinds[];
@@ -147,12 +185,33 @@ struct rule {
 	const struct rule_cond	*cond;		/* NULL: always */
 };
 
+/*
+ * Score thresholds: the message's total at eom (all policies, milli-points)
+ * against each configured value; RULES_NO_THRESHOLD when not configured.
+ */
+#define RULES_NO_THRESHOLD	INT32_MIN
+
+struct rules_thresholds {
+	int		 add_header;
+	int		 quarantine;
+	int		 tempfail;
+	int		 reject;
+	const char	*reject_text;
+	const char	*tempfail_text;
+	const char	*score_header;		/* NULL: none */
+	const char	*flag_header;		/* NULL: none */
+	bool		 always_score_header;
+};
+
 struct rules_conf {
 	size_t			 nrules;
 	struct rule		*rules;
 	size_t			 nstage[POL_STAGE_COUNT];
 	const struct rule     **stage[POL_STAGE_COUNT];	/* in file order */
 	void			*mctx;		/* pcre2_match_context */
+	unsigned		 needs;		/* RULES_NEED_* of all rules */
+	size_t			 scan_limit;	/* bytes of decoded text */
+	struct rules_thresholds	 th;
 };
 
 /* Names, indexed by enum rule_action / enum pol_stage (NULL: no name). */
@@ -182,8 +241,75 @@ int	 rules_build_cidrlist(struct rules_build *rb, const json_t *v,
 /* CONF_CUSTOM parser that stores the json_t * (valid during config()). */
 int	 rules_keep_json(struct conf_ctx *cc, const json_t *v, const char *ptr,
 	    void *dst);
+/* Points (a JSON number) into milli-points within +-RULES_MAX_SCORE. */
+int	 rules_score_compile(struct conf_ctx *cc, const json_t *v,
+	    const char *ptr, int *score_r);
 
 /* rules_cond.c: evaluate a compiled condition (1, 0, -1 as match()). */
 int	 rules_cond_eval(struct rule_eval *ev, const struct rule_cond *c);
+
+/* --- shared matchers (rules_cond.c), used by rules_content.c -------- */
+
+struct rules_regex {
+	void		*code;		/* pcre2_code */
+	const char	*src;
+};
+
+/* A compiled string matcher: matches when any of its parts matches. */
+struct rules_strmatch {
+	size_t			 nis;
+	const char *const	*is;		/* sorted, lowercase */
+	const char		*is_label;
+	size_t			 ndom;
+	const char *const	*dom;		/* sorted, lowercase, no dots at ends */
+	const char		*dom_label;
+	size_t			 nre;
+	struct rules_regex	*re;
+	const void		*mctx;		/* pcre2_match_context */
+};
+
+/* STRING MATCH: a list value or {"is", "domain", "regex", "caseless"}. */
+int	 rules_strmatch_compile(struct rules_build *rb, const json_t *v,
+	    const char *ptr, struct rules_strmatch *m);
+/* Test value; dom is the part domain entries look at (or NULL). */
+int	 rules_strmatch_test(struct rule_eval *ev, const char *kind,
+	    const struct rules_strmatch *m, const char *value, const char *dom);
+/* Patterns: a string or an array of 1..RULES_MAX_REGEX strings. */
+int	 rules_regex_list(struct rules_build *rb, const json_t *v,
+	    const char *ptr, bool caseless, size_t *n_r,
+	    struct rules_regex **re_r);
+/*
+ * Run one regex over value[0..len) under the generation's limits: 1 match
+ * (*start_r, *end_r: the matched span), 0 no match.  A match stopped by a
+ * limit (or any other error) is logged, counted in ev->ms and is no match.
+ */
+int	 rules_regex_exec(struct rule_eval *ev, const char *kind,
+	    const struct rules_regex *re, const void *mctx, const char *value,
+	    size_t len, size_t *start_r, size_t *end_r);
+/* A list value (see rules_build_strlist) folded to lowercase, sorted. */
+int	 rules_build_folded(struct rules_build *rb, const json_t *v,
+	    const char *ptr, bool domain, size_t *n_r,
+	    const char *const **v_r, const char **label_r);
+
+/* COUNT: {"gt": N, "ge": N, "lt": N, "le": N, "eq": N}, all must hold. */
+struct rules_count {
+	bool		set[5];
+	long long	v[5];
+};
+int	 rules_count_compile(struct rules_build *rb, const json_t *v,
+	    const char *ptr, long long max, bool sizes,
+	    struct rules_count *c);
+bool	 rules_count_test(const struct rules_count *c, long long n);
+/* "N op V" for the first comparison given, in the arena. */
+const char *rules_count_text(struct arena *a, const char *what,
+	    const struct rules_count *c, long long n);
+
+/* rules_content.c: the content kinds, spliced into rules_kinds[]. */
+extern const struct rule_kind rules_content_kinds[];
+extern const size_t rules_content_nkinds;
+/* The headers named name (case-insensitive) of the message: count, i-th. */
+size_t	 rules_header_count(const struct pol_msg_info *m, const char *name);
+const char *rules_header_get(const struct pol_msg_info *m, const char *name,
+	    size_t idx);
 
 #endif
