@@ -424,10 +424,11 @@ rules_run(struct rule_eval *ev, struct pol_result *res)
 		fin.total = clamp((long long)pol_score(ev->ctx) + score);
 		fin.action = thresholds_apply(ev, fin.total, res);
 		sum = hits_text(ev->arena, hits_text(ev->arena, NULL, ct), mt);
-		res->detail = arena_printf(ev->arena, "%s%s%s%stotal %s%s%s",
+		res->detail = arena_printf(ev->arena, "%s%s%s%s%stotal %s%s%s",
 		    res->detail != NULL ? res->detail : "",
 		    res->detail != NULL ? "; " : "",
 		    sum != NULL ? "rules: " : "", sum != NULL ? sum : "",
+		    sum != NULL ? "; " : "",
 		    pts(ev->arena, fin.total),
 		    fin.action != NULL ? " -> " : "",
 		    fin.action != NULL ? fin.action : "");

@@ -286,6 +286,7 @@ test_limit(void)
 {
 	struct rules_mime *m;
 	char *b = malloc(300000);
+	size_t n;
 
 	memset(b, 'x', 299990);
 	strcpy(b + 299990, "\r\nGTUBE\r\n");
@@ -296,8 +297,9 @@ test_limit(void)
 	/* attachment names past the scan limit are still seen */
 	b = malloc(200000);
 	strcpy(b, "--q\r\nContent-Type: text/plain\r\n\r\n");
-	memset(b + strlen(b), 'y', 100000);
-	strcpy(b + strlen(b) - 0, "\r\n--q\r\nContent-Type: application/"
+	n = strlen(b);
+	memset(b + n, 'y', 100000);
+	strcpy(b + n + 100000, "\r\n--q\r\nContent-Type: application/"
 	    "octet-stream\r\nContent-Disposition: attachment; filename="
 	    "late.scr\r\n\r\nAAAA\r\n--q--\r\n");
 	m = walk(" multipart/mixed; boundary=q", NULL, b, 4096, 1000);
