@@ -88,7 +88,8 @@ DEPS_BUILD := gcc make pkg-config libmilter-dev libspf2-dev libopendkim-dev \
 DEPS_TEST := postfix miltertest swaks redis-server nsd bind9-dnsutils \
 	python3-dnslib python3-jsonschema python3-yaml python3-dkim python3-spf \
 	libmail-dkim-perl opendkim opendkim-tools clang libclang-rt-14-dev \
-	libio-socket-inet6-perl man-db groff-base util-linux procps openssl
+	libio-socket-inet6-perl man-db groff-base util-linux procps openssl \
+	valgrind
 
 deps:
 	@tests/deps.sh $(DEPS_BUILD)
@@ -111,6 +112,28 @@ bench: deps-test
 
 fuzz: deps-test
 	@tests/fuzz/run.sh
+
+# --- bench (tests/bench; owned by the test infrastructure) ----------------
+# milterload: milter protocol load client; nullmilter: a do-nothing
+# libmilter filter, dynamically linked, the peer for ratios.  Both are
+# built into $(BUILD)/bench/ before `make bench` runs tests/bench/run.sh.
+BENCH_TOOLS := $(BUILD)/bench/milterload $(BUILD)/bench/nullmilter
+BENCH_CFLAGS = $(OPT) $(WARN) -D_GNU_SOURCE -pthread
+
+.PHONY: bench-tools
+bench-tools: $(BENCH_TOOLS)
+
+bench: bench-tools
+
+$(BUILD)/bench/milterload: tests/bench/milterload.c
+	@mkdir -p $(@D)
+	$(CC) $(BENCH_CFLAGS) -o $@ $< -lpthread
+
+$(BUILD)/bench/nullmilter: tests/bench/nullmilter.c
+	@mkdir -p $(@D)
+	$(CC) $(BENCH_CFLAGS) $(shell pkg-config --cflags milter) -o $@ $< \
+	    $(shell pkg-config --libs milter) -lpthread
+# --- end bench --------------------------------------------------------------
 
 # --- install --------------------------------------------------------------
 install: $(BUILD)/gatewarden

@@ -250,10 +250,12 @@ apply(struct conn *cn, enum pol_stage st, const struct conf_policy *p,
 		log_decision(cn, d, "discard");
 		return;
 	case DA_QUAR_LATER:
+		d->text = reply_text(cur_arena(cn),
+		    r->reason ? r->reason : r->symbol ? r->symbol : "quarantined");
 		if (m->active)
-			m->quarantine = reply_text(m->arena,
-			    r->reason ? r->reason : r->symbol ? r->symbol : "quarantined");
-		d->text = m->quarantine;
+			m->quarantine = d->text;
+		else	/* connect/helo: every message of the connection */
+			cn->quarantine = d->text;
 		log_decision(cn, d, "quarantine (at end of message)");
 		return;
 	case DA_QUARANTINE:
@@ -527,8 +529,6 @@ dispatch_header(struct conn *cn, const char *name, const char *value)
 			e->index = m->ar_seen;
 			e->next = m->deletes;
 			m->deletes = e;
-			log_info("%s: removing Authentication-Results #%u that "
-			    "claims our authserv-id", m->info.qid, m->ar_seen);
 		}
 	}
 	run_stage(cn, POL_HEADER, &a, &d);
@@ -570,6 +570,10 @@ build_edits(struct conn *cn)
 
 	for (e = m->deletes; e != NULL; e = e->next) {
 		struct hdr_edit *c = arena_memdup(m->arena, e, sizeof(*e));
+
+		/* logged here: the queue id may be known only by now */
+		log_info("%s: removing Authentication-Results #%u that claims "
+		    "our authserv-id", m->info.qid, e->index);
 
 		c->next = NULL;
 		*tail = c;
@@ -623,9 +627,10 @@ dispatch_eom(struct conn *cn, struct decision *d, const struct hdr_edit **edits_
 		*d = *m->pending;
 	else
 		run_stage(cn, POL_EOM, &a, d);
-	if (d->verdict == POL_CONTINUE && m->quarantine != NULL) {
+	if (d->verdict == POL_CONTINUE &&
+	    (m->quarantine != NULL || cn->quarantine != NULL)) {
 		d->verdict = POL_QUARANTINE;
-		d->text = m->quarantine;
+		d->text = m->quarantine ? m->quarantine : cn->quarantine;
 	}
 	if (d->verdict == POL_CONTINUE || d->verdict == POL_QUARANTINE ||
 	    d->verdict == POL_ACCEPT)

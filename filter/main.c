@@ -148,7 +148,8 @@ run(bool foreground)
 		return EX_CONFIG;
 	log_open("gatewarden", foreground || c->log.to_stderr, c->log.facility);
 	log_set_level((enum log_level)c->log.level);
-	if (!foreground && daemon(0, 0) != 0)
+	/* log.stderr without -f keeps stderr open across the detach */
+	if (!foreground && daemon(0, c->log.to_stderr ? 1 : 0) != 0)
 		fatal("daemon: %s", strerror(errno));
 	json_object_seed(0);
 	if (conf_activate(c, &err) != 0) {

@@ -123,6 +123,11 @@ gw_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 		    "{tls_version} {cipher} {cert_subject}");
 		smfi_setsymlist(ctx, SMFIM_ENVFROM,
 		    "i {auth_authen} {tls_version} {cipher} {cert_subject}");
+		/* Postfix knows the queue id only once a recipient is
+		 * accepted (smtpd_delay_open_until_valid_rcpt) */
+		smfi_setsymlist(ctx, SMFIM_ENVRCPT, "i");
+		smfi_setsymlist(ctx, SMFIM_DATA, "i");
+		smfi_setsymlist(ctx, SMFIM_EOH, "i");
 		smfi_setsymlist(ctx, SMFIM_EOM, "i");
 	}
 	return SMFIS_CONTINUE;
@@ -189,6 +194,7 @@ gw_envrcpt(SMFICTX *ctx, char **argv)
 
 	if (p->cn == NULL)
 		return SMFIS_TEMPFAIL;
+	session_msg_set_qid(p->cn, macro(ctx, "i"));
 	dispatch_envrcpt(p->cn, (const char *const *)argv, &d);
 	return reply(ctx, &d, p->pflags & SMFIP_NR_RCPT);
 }
@@ -201,6 +207,7 @@ gw_data(SMFICTX *ctx)
 
 	if (p->cn == NULL)
 		return SMFIS_TEMPFAIL;
+	session_msg_set_qid(p->cn, macro(ctx, "i"));
 	dispatch_data(p->cn, &d);
 	return reply(ctx, &d, p->pflags & SMFIP_NR_DATA);
 }
@@ -220,8 +227,10 @@ gw_eoh(SMFICTX *ctx)
 {
 	struct mpriv *p = getpriv(ctx);
 
-	if (p->cn != NULL)
+	if (p->cn != NULL) {
+		session_msg_set_qid(p->cn, macro(ctx, "i"));
 		dispatch_eoh(p->cn);
+	}
 	return p->pflags & SMFIP_NR_EOH ? SMFIS_NOREPLY : SMFIS_CONTINUE;
 }
 

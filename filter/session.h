@@ -84,6 +84,7 @@ struct conn {
 	struct dns_budget	 budget;	/* connect/helo lookups */
 	int			 score;		/* connect/helo scores, added to each message */
 	bool			 accepted;	/* accept at connect/helo: no more policies */
+	const char		*quarantine;	/* decided at connect/helo: every message */
 	bool			 closed;
 	unsigned		 nmsgs;
 	/* test mode and unit tests */

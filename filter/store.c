@@ -1,74 +1,525 @@
 /*
- * store.c - placeholder until the store lands: the "store" section and a
- * refcounted no-op handle, so that the configuration loader builds.
+ * store.c - the process-wide stores, the on_error fallback, and the GCRA
+ * rate decision shared by the back-ends.
+ *
+ * A struct store wraps one back-end (memory or redis) and, for redis with
+ * on_error "local", a memory store used while Redis does not answer.
+ * Stores live in a process-wide list: store_acquire() hands out the
+ * existing instance when the configuration asks for an identical one, so
+ * a SIGHUP reload keeps every counter.
  */
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
+#include <string.h>
+#include <time.h>
 
-#include "conf.h"
+#include "log.h"
 #include "store.h"
+#include "store_int.h"
 #include "xalloc.h"
 
 struct store {
-	int	refs;
+	struct store		*next;		/* protected by store_list_lock */
+	int			 refs;		/* protected by store_list_lock */
+	struct store_conf	 conf;		/* own copy; immutable */
+	const struct store_backend_ops *ops;
+	void			*be;
+	void			*local;		/* memory fallback, or NULL */
+
+	atomic_bool		 degraded;
+	atomic_uint_least64_t	 nops;
+	atomic_uint_least64_t	 nerrors;
+	atomic_uint_least64_t	 nfallback;
+	atomic_uint_least64_t	 nswitches;
+	long			 log_err_last;	/* for log_ratelimited */
 };
 
-struct store_raw {
-	int		 backend;
-	long long	 max_entries;
+static pthread_mutex_t store_list_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct store *store_list;		/* protected by store_list_lock */
+
+static const char *const store_onerr_names[] = {
+	"local", "accept", "tempfail"
 };
 
-static const char *const store_backends[] = { "memory", "redis", NULL };
-
-static const struct conf_key store_memory_keys[] = {
-	{ .key = "max_entries", .type = CONF_INT, .min = 1, .max = 100000000,
-	    .off = offsetof(struct store_raw, max_entries) },
-	{ .key = NULL }
-};
-
-/* store_memory - the "memory" subsection; dst is the whole struct */
-static int
-store_memory(struct conf_ctx *cc, const json_t *v, const char *ptr,
-    void *dst)
+/* str_eq - NULL-safe string equality */
+static bool
+str_eq(const char *a, const char *b)
 {
-	return conf_apply(cc, v, ptr, store_memory_keys, dst);
+	if (a == NULL || b == NULL)
+		return a == b;
+	return strcmp(a, b) == 0;
 }
 
-static const struct conf_key store_keys[] = {
-	{ .key = "backend", .type = CONF_ENUM, .names = store_backends,
-	    .off = offsetof(struct store_raw, backend) },
-	{ .key = "memory", .type = CONF_CUSTOM, .parse = store_memory },
-	{ .key = NULL }
-};
-
-/* store_config - the "store" section (NULL: defaults) */
-int
-store_config(struct conf_ctx *cc, const json_t *section, const char *ptr,
-    struct store_conf *sc)
+/* store_conf_equal - would sc build the same store as st's? */
+static bool
+store_conf_equal(const struct store_conf *a, const struct store_conf *b)
 {
-	struct store_raw r = { .backend = STORE_MEMORY, .max_entries = 1000000 };
-	int n = conf_apply(cc, section, ptr, store_keys, &r);
+	size_t i;
 
-	sc->backend = r.backend;
-	sc->memory_max_entries = r.max_entries;
-	return n;
+	if (a->backend != b->backend || a->on_error != b->on_error ||
+	    a->memory_max_entries != b->memory_max_entries)
+		return false;
+	if (a->backend != STORE_REDIS)
+		return true;
+	if (a->redis.nservers != b->redis.nservers ||
+	    !str_eq(a->redis.password, b->redis.password) ||
+	    a->redis.db != b->redis.db ||
+	    a->redis.connect_timeout_ms != b->redis.connect_timeout_ms ||
+	    a->redis.command_timeout_ms != b->redis.command_timeout_ms ||
+	    a->redis.checkout_timeout_ms != b->redis.checkout_timeout_ms ||
+	    a->redis.pool_size != b->redis.pool_size ||
+	    !str_eq(a->redis.prefix, b->redis.prefix))
+		return false;
+	for (i = 0; i < a->redis.nservers; i++)
+		if (!str_eq(a->redis.servers[i], b->redis.servers[i]))
+			return false;
+	return true;
 }
 
-/* store_acquire - a store handle */
+/* store_conf_copy - deep copy with process-lifetime strings */
+static void
+store_conf_copy(struct store_conf *dst, const struct store_conf *src)
+{
+	size_t i;
+
+	*dst = *src;
+	dst->redis.servers = xcalloc(src->redis.nservers + 1, sizeof(char *));
+	for (i = 0; i < src->redis.nservers; i++)
+		dst->redis.servers[i] = xstrdup(src->redis.servers[i]);
+	dst->redis.password = src->redis.password != NULL ?
+	    xstrdup(src->redis.password) : NULL;
+	dst->redis.prefix = xstrdup(src->redis.prefix != NULL ?
+	    src->redis.prefix : "gw:");
+}
+
+/* store_conf_free - undo store_conf_copy */
+static void
+store_conf_free(struct store_conf *sc)
+{
+	size_t i;
+
+	for (i = 0; i < sc->redis.nservers; i++)
+		free((char *)sc->redis.servers[i]);
+	free(sc->redis.servers);
+	free((char *)sc->redis.password);
+	free((char *)sc->redis.prefix);
+}
+
+/* store_conf_defaults - the values store_config starts from */
+void
+store_conf_defaults(struct store_conf *sc)
+{
+	memset(sc, 0, sizeof(*sc));
+	sc->backend = STORE_MEMORY;
+	sc->on_error = STORE_ONERR_LOCAL;
+	sc->memory_max_entries = 1000000;
+	sc->redis.db = 0;
+	sc->redis.connect_timeout_ms = 250;
+	sc->redis.command_timeout_ms = 250;
+	sc->redis.checkout_timeout_ms = 250;
+	sc->redis.pool_size = 8;
+	sc->redis.prefix = "gw:";
+}
+
+/* store_create - a new store for sc */
+static struct store *
+store_create(const struct store_conf *sc, const char **error_r)
+{
+	struct store *st = xcalloc(1, sizeof(*st));
+
+	store_conf_copy(&st->conf, sc);
+	if (sc->backend == STORE_REDIS) {
+		st->ops = &store_redis_ops;
+		st->be = store_redis_create(&st->conf, error_r);
+		if (st->be == NULL)
+			goto out_fail;
+		if (sc->on_error == STORE_ONERR_LOCAL)
+			st->local = store_memory_create(sc->memory_max_entries,
+			    0);
+	} else {
+		st->ops = &store_memory_ops;
+		st->be = store_memory_create(sc->memory_max_entries, 0);
+	}
+	return st;
+out_fail:
+	store_conf_free(&st->conf);
+	free(st);
+	return NULL;
+}
+
+/* store_acquire - the process-wide store for this configuration */
 struct store *
 store_acquire(const struct store_conf *sc, const char **error_r)
 {
-	struct store *s = xcalloc(1, sizeof(*s));
+	struct store *st;
 
-	(void)sc;
-	(void)error_r;
-	s->refs = 1;
-	return s;
+	pthread_mutex_lock(&store_list_lock);
+	for (st = store_list; st != NULL; st = st->next)
+		if (store_conf_equal(&st->conf, sc))
+			break;
+	if (st == NULL) {
+		st = store_create(sc, error_r);
+		if (st != NULL) {
+			st->next = store_list;
+			store_list = st;
+		}
+	}
+	if (st != NULL)
+		st->refs++;
+	pthread_mutex_unlock(&store_list_lock);
+	return st;
 }
 
-/* store_release - drop a handle, NULL the pointer */
+/* store_release - drop a reference; the last one destroys the store */
 void
 store_release(struct store **sp)
 {
-	free(*sp);
+	struct store *st = *sp, **pp;
+	bool last = false;
+
+	if (st == NULL)
+		return;
 	*sp = NULL;
+	pthread_mutex_lock(&store_list_lock);
+	if (--st->refs == 0) {
+		for (pp = &store_list; *pp != NULL; pp = &(*pp)->next)
+			if (*pp == st) {
+				*pp = st->next;
+				break;
+			}
+		last = true;
+	}
+	pthread_mutex_unlock(&store_list_lock);
+	if (!last)
+		return;
+	st->ops->destroy(&st->be);
+	if (st->local != NULL)
+		store_memory_ops.destroy(&st->local);
+	store_conf_free(&st->conf);
+	free(st);
+}
+
+/* store_key_check - reject keys no back-end can hold */
+static int
+store_key_check(const char *key, enum store_status *status_r,
+    const char **error_r)
+{
+	size_t n;
+
+	if (key == NULL || (n = strlen(key)) == 0 || n > STORE_KEY_MAX) {
+		*status_r = STORE_ERR_INVALID;
+		*error_r = "store key empty or too long";
+		return -1;
+	}
+	return 0;
+}
+
+/* store_primary_ok - the primary back-end answered: leave degraded mode */
+static void
+store_primary_ok(struct store *st)
+{
+	if (!atomic_load_explicit(&st->degraded, memory_order_relaxed))
+		return;
+	if (atomic_exchange(&st->degraded, false)) {
+		atomic_fetch_add(&st->nswitches, 1);
+		log_info("store: %s back-end answers again; shared counting "
+		    "resumed", st->ops->name);
+	}
+}
+
+/*
+ * store_primary_failed - the primary back-end did not answer: count it,
+ * log the switch to the on_error mode once, and say whether the local
+ * fallback should answer instead.
+ */
+static bool
+store_primary_failed(struct store *st, const char *error,
+    enum store_status *status_r)
+{
+	atomic_fetch_add(&st->nerrors, 1);
+	if (!atomic_exchange(&st->degraded, true)) {
+		atomic_fetch_add(&st->nswitches, 1);
+		log_warnx("store: %s back-end unavailable (%s); on_error=%s%s",
+		    st->ops->name, error, store_onerr_names[st->conf.on_error],
+		    st->local != NULL ? ": counting on this host only" : "");
+	} else {
+		log_ratelimited(&st->log_err_last, 60, LOG_LVL_WARN,
+		    "store: %s back-end still unavailable (%s)",
+		    st->ops->name, error);
+	}
+	if (st->local != NULL) {
+		atomic_fetch_add(&st->nfallback, 1);
+		return true;
+	}
+	*status_r = STORE_ERR_UNAVAILABLE;
+	return false;
+}
+
+/* store_rate_take - the rate decision (see store_gcra) */
+int
+store_rate_take(struct store *st, const char *key,
+    const struct store_rate *rate, int64_t now_ms, uint64_t count, bool dry,
+    struct store_rate_result *r, enum store_status *status_r,
+    const char **error_r)
+{
+	memset(r, 0, sizeof(*r));
+	*status_r = STORE_OK;
+	if (store_key_check(key, status_r, error_r) < 0)
+		return -1;
+	if (rate->period_ms <= 0 || rate->limit == 0 || rate->burst == 0) {
+		*status_r = STORE_ERR_INVALID;
+		*error_r = "invalid rate";
+		return -1;
+	}
+	atomic_fetch_add(&st->nops, 1);
+	if (st->ops->rate_take(st->be, key, rate, now_ms, count, dry, r,
+	    error_r) == 0) {
+		store_primary_ok(st);
+		return 0;
+	}
+	if (!store_primary_failed(st, *error_r, status_r))
+		return -1;
+	r->local = true;
+	return store_memory_ops.rate_take(st->local, key, rate, now_ms, count,
+	    dry, r, error_r);
+}
+
+/* store_get - read a value */
+int
+store_get(struct store *st, const char *key, int64_t now_ms,
+    int64_t *value_r, bool *found_r, enum store_status *status_r,
+    const char **error_r)
+{
+	*status_r = STORE_OK;
+	*found_r = false;
+	if (store_key_check(key, status_r, error_r) < 0)
+		return -1;
+	atomic_fetch_add(&st->nops, 1);
+	if (st->ops->get(st->be, key, now_ms, value_r, found_r, error_r) == 0) {
+		store_primary_ok(st);
+		return 0;
+	}
+	if (!store_primary_failed(st, *error_r, status_r))
+		return -1;
+	return store_memory_ops.get(st->local, key, now_ms, value_r, found_r,
+	    error_r);
+}
+
+/* store_set - write a value, optionally only when absent */
+int
+store_set(struct store *st, const char *key, int64_t value, int64_t ttl_ms,
+    unsigned flags, int64_t now_ms, bool *stored_r,
+    enum store_status *status_r, const char **error_r)
+{
+	*status_r = STORE_OK;
+	*stored_r = false;
+	if (store_key_check(key, status_r, error_r) < 0)
+		return -1;
+	atomic_fetch_add(&st->nops, 1);
+	if (st->ops->set(st->be, key, value, ttl_ms, flags, now_ms, stored_r,
+	    error_r) == 0) {
+		store_primary_ok(st);
+		return 0;
+	}
+	if (!store_primary_failed(st, *error_r, status_r))
+		return -1;
+	return store_memory_ops.set(st->local, key, value, ttl_ms, flags,
+	    now_ms, stored_r, error_r);
+}
+
+/* store_incr - add to a counter */
+int
+store_incr(struct store *st, const char *key, int64_t delta, int64_t ttl_ms,
+    int64_t now_ms, int64_t *value_r, enum store_status *status_r,
+    const char **error_r)
+{
+	*status_r = STORE_OK;
+	if (store_key_check(key, status_r, error_r) < 0)
+		return -1;
+	atomic_fetch_add(&st->nops, 1);
+	if (st->ops->incr(st->be, key, delta, ttl_ms, now_ms, value_r,
+	    error_r) == 0) {
+		store_primary_ok(st);
+		return 0;
+	}
+	if (!store_primary_failed(st, *error_r, status_r))
+		return -1;
+	return store_memory_ops.incr(st->local, key, delta, ttl_ms, now_ms,
+	    value_r, error_r);
+}
+
+/* store_del - remove a key */
+int
+store_del(struct store *st, const char *key, int64_t now_ms, bool *deleted_r,
+    enum store_status *status_r, const char **error_r)
+{
+	*status_r = STORE_OK;
+	*deleted_r = false;
+	if (store_key_check(key, status_r, error_r) < 0)
+		return -1;
+	atomic_fetch_add(&st->nops, 1);
+	if (st->ops->del(st->be, key, now_ms, deleted_r, error_r) == 0) {
+		store_primary_ok(st);
+		return 0;
+	}
+	if (!store_primary_failed(st, *error_r, status_r))
+		return -1;
+	return store_memory_ops.del(st->local, key, now_ms, deleted_r,
+	    error_r);
+}
+
+/*
+ * store_scan - walk live keys.  No fallback: inspecting the local store
+ * when Redis is down would show figures that are not the shared ones.
+ */
+int
+store_scan(struct store *st, const char *prefix, int64_t now_ms, size_t max,
+    bool (*fn)(const struct store_entry *, void *), void *arg,
+    enum store_status *status_r, const char **error_r)
+{
+	*status_r = STORE_OK;
+	if (st->ops->scan(st->be, prefix != NULL ? prefix : "", now_ms, max,
+	    fn, arg, error_r) == 0)
+		return 0;
+	*status_r = STORE_ERR_UNAVAILABLE;
+	return -1;
+}
+
+/* store_now_ms - the host's wall clock in milliseconds */
+int64_t
+store_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* store_on_error - the configured failure mode */
+enum store_on_error
+store_on_error(const struct store *st)
+{
+	return st->conf.on_error;
+}
+
+/* store_backend_name - "memory" or "redis" */
+const char *
+store_backend_name(const struct store *st)
+{
+	return st->ops->name;
+}
+
+/* store_stats - counters of the store and its back-ends */
+void
+store_stats(struct store *st, struct store_stats *s_r)
+{
+	memset(s_r, 0, sizeof(*s_r));
+	s_r->ops = atomic_load(&st->nops);
+	s_r->errors = atomic_load(&st->nerrors);
+	s_r->fallback_ops = atomic_load(&st->nfallback);
+	s_r->mode_switches = atomic_load(&st->nswitches);
+	s_r->degraded = atomic_load(&st->degraded);
+	st->ops->stats(st->be, s_r);
+}
+
+/*
+ * The rate decision: GCRA, the generic cell rate algorithm.
+ *
+ * WHY this and not a counter per window: a fixed window admits twice the
+ * rate across a window edge, and a token bucket needs two numbers per key
+ * plus a refill step.  GCRA keeps one number per key, the theoretical
+ * arrival time (TAT): the time at which the bucket would be full again if
+ * nothing else arrived.  Everything else follows from it.
+ *
+ * With limit events per period and a burst B (events admissible at once
+ * from idle):
+ *
+ *	T   = period / limit		emission interval: one event's cost
+ *	tau = T * (B - 1)		tolerance: how far ahead of its
+ *					schedule a flow may run
+ *
+ * For count events arriving at now:
+ *
+ *	tat     = max(TAT, now)		an idle key starts at now
+ *	new_tat = tat + count * T
+ *	allow   = new_tat - (tau + T) <= now,  i.e.  new_tat - B*T <= now
+ *
+ * If allowed, TAT := new_tat; otherwise TAT is left alone (a refused
+ * attempt costs nothing, so a client that keeps retrying is admitted as
+ * soon as the rate allows).  From idle, B events pass at once (new_tat
+ * reaches now + B*T), the B+1-th is refused, and one more is admitted
+ * every T after that: a smooth rate with a bounded burst.  Boundaries are
+ * inclusive: the event arriving exactly at new_tat - B*T passes.
+ *
+ *	remaining = floor((now + B*T - TAT') / T)   events admissible now
+ *	retry     = new_tat - B*T - now             when refused
+ *	reset     = TAT' - now                      until full again
+ *
+ * The key can expire at TAT': past it, a missing key and a stored TAT are
+ * the same (max(TAT, now) = now), which is why every key carries exactly
+ * that TTL and why the remaining allowance can be read back from a TTL
+ * alone (store_rate_remaining).  A count larger than B can never pass.
+ *
+ * Units: microseconds; count*T and B*T are rounded up to whole
+ * microseconds (ceil(count * period / limit)) with double arithmetic, the
+ * same sums the Redis script makes with Lua numbers, so both back-ends
+ * agree to the microsecond.
+ */
+static int64_t
+store_gcra_span(const struct store_rate *rate, uint64_t n)
+{
+	return (int64_t)ceil((double)n * ((double)rate->period_ms * 1000.0) /
+	    (double)rate->limit);
+}
+
+/* store_gcra_left - whole events that fit into span microseconds */
+static uint64_t
+store_gcra_left(const struct store_rate *rate, int64_t span_us)
+{
+	double n;
+
+	if (span_us <= 0)
+		return 0;
+	n = floor((double)span_us * (double)rate->limit /
+	    ((double)rate->period_ms * 1000.0));
+	return n > (double)rate->burst ? rate->burst : (uint64_t)n;
+}
+
+/* store_gcra - decide count events at now_us against *tat_io */
+void
+store_gcra(const struct store_rate *rate, int64_t now_us, uint64_t count,
+    bool dry, int64_t *tat_io, struct store_rate_result *r)
+{
+	int64_t tat, new_tat, window, allow_at;
+
+	window = store_gcra_span(rate, rate->burst);
+	tat = *tat_io > now_us ? *tat_io : now_us;
+	new_tat = tat + store_gcra_span(rate, count);
+	allow_at = new_tat - window;
+	if (now_us < allow_at) {
+		r->allowed = false;
+		r->remaining = store_gcra_left(rate, now_us + window - tat);
+		r->retry_ms = (allow_at - now_us + 999) / 1000;
+		r->reset_ms = (tat - now_us + 999) / 1000;
+		return;
+	}
+	r->allowed = true;
+	r->remaining = store_gcra_left(rate, now_us + window - new_tat);
+	r->retry_ms = 0;
+	r->reset_ms = (new_tat - now_us + 999) / 1000;
+	if (!dry)
+		*tat_io = new_tat;
+}
+
+/* store_rate_remaining - allowance of a rate key whose ttl is ttl_ms */
+uint64_t
+store_rate_remaining(const struct store_rate *rate, int64_t ttl_ms)
+{
+	int64_t window = store_gcra_span(rate, rate->burst);
+
+	if (ttl_ms < 0)
+		ttl_ms = 0;
+	return store_gcra_left(rate, window - ttl_ms * 1000);
 }

@@ -8,9 +8,11 @@
 #ifndef GW_SUBCMD_H
 #define GW_SUBCMD_H
 
+#include "limits_cli.h"
+
 int	testmode_main(int argc, char **argv);
 
 /* Further subcommands (name, function), filled in as they exist. */
-#define SUBCMDS_EXTRA
+#define SUBCMDS_EXTRA { "limits", limits_main },
 
 #endif

@@ -7,9 +7,11 @@
 #include "registry.h"
 
 extern const struct policy_ops rules_policy;
+extern const struct policy_ops ratelimit_policy;
 
 static const struct policy_ops *const policies[] = {
 	&rules_policy,
+	&ratelimit_policy,
 };
 
 /* policy_find - look a policy up by its configuration name */

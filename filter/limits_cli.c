@@ -1,0 +1,296 @@
+/*
+ * limits_cli.c - `gatewarden limits show|reset`: the rate limit's counters
+ * in the configured store.
+ *
+ * The counters are the store's "rl:NAME:KEY" entries; each holds a GCRA
+ * theoretical arrival time and expires when the bucket is full again, so
+ * a limit's remaining allowance is read back from the entry's TTL alone
+ * (store_rate_remaining) whatever the clock of the host asking.  With the
+ * Redis back-end this works from any host sharing the Redis.
+ *
+ * Exit status: 0 done; 1 reset found no counter; 64 usage; 69 the store
+ * cannot answer; 78 the configuration does not load.
+ */
+#include <ctype.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conf.h"
+#include "limits_cli.h"
+#include "store.h"
+#include "xalloc.h"
+#include "policies/ratelimit/ratelimit_int.h"
+#include "policies/registry.h"
+
+#ifndef GW_DEFAULT_CONF
+#define GW_DEFAULT_CONF "/etc/gatewarden/gatewarden.json"
+#endif
+
+#define LIMITS_EX_USAGE		64
+#define LIMITS_EX_UNAVAILABLE	69
+#define LIMITS_EX_CONFIG	78
+#define LIMITS_SHOW_MAX		100000
+
+struct limits_row {
+	char		*name;
+	char		*key;
+	int64_t		 ttl_ms;
+	const struct rl_limit *lim;
+};
+
+struct limits_show {
+	const struct rl_conf *rc;
+	const char	*key;		/* --key filter, lower-cased */
+	struct limits_row *rows;
+	size_t		 n, cap;
+};
+
+/* limits_usage - the synopsis */
+static int
+limits_usage(void)
+{
+	fprintf(stderr,
+	    "usage: gatewarden limits show [--name N] [--key K] [--json] "
+	    "[-c FILE]\n"
+	    "       gatewarden limits reset --name N --key K [-c FILE]\n");
+	return LIMITS_EX_USAGE;
+}
+
+/* limits_find - the limit called name, or NULL */
+static const struct rl_limit *
+limits_find(const struct rl_conf *rc, const char *name, size_t len)
+{
+	size_t i;
+
+	for (i = 0; rc != NULL && i < rc->nlimits; i++)
+		if (strlen(rc->limits[i].name) == len &&
+		    strncmp(rc->limits[i].name, name, len) == 0)
+			return &rc->limits[i];
+	return NULL;
+}
+
+/* limits_rl_conf - the compiled ratelimit section, or NULL when disabled */
+static const struct rl_conf *
+limits_rl_conf(const struct conf *c)
+{
+	const struct policy_ops *ops = policy_find("ratelimit");
+	size_t i;
+
+	for (i = 0; i < c->npolicies; i++)
+		if (c->policies[i].ops == ops)
+			return c->policies[i].modconf;
+	return NULL;
+}
+
+/* limits_lower - a lower-cased copy (keys are stored lower-cased) */
+static char *
+limits_lower(const char *s)
+{
+	char *d = xstrdup(s), *p;
+
+	for (p = d; *p != '\0'; p++)
+		*p = (char)tolower((unsigned char)*p);
+	return d;
+}
+
+/* limits_collect - one store entry "rl:NAME:KEY" */
+static bool
+limits_collect(const struct store_entry *e, void *arg)
+{
+	struct limits_show *sh = arg;
+	const char *name = e->key + 3, *colon = strchr(name, ':');
+	struct limits_row *row;
+
+	if (colon == NULL)
+		return true;
+	if (sh->key != NULL && strcmp(colon + 1, sh->key) != 0)
+		return true;
+	if (sh->n == sh->cap) {
+		sh->cap = sh->cap == 0 ? 64 : sh->cap * 2;
+		sh->rows = xrealloc(sh->rows, sh->cap * sizeof(*sh->rows));
+	}
+	row = &sh->rows[sh->n++];
+	row->name = xstrndup(name, (size_t)(colon - name));
+	row->key = xstrdup(colon + 1);
+	row->ttl_ms = e->ttl_ms;
+	row->lim = limits_find(sh->rc, name, (size_t)(colon - name));
+	return sh->n < LIMITS_SHOW_MAX;
+}
+
+/* limits_cmp - by name, then key */
+static int
+limits_cmp(const void *a, const void *b)
+{
+	const struct limits_row *x = a, *y = b;
+	int c = strcmp(x->name, y->name);
+
+	return c != 0 ? c : strcmp(x->key, y->key);
+}
+
+/* limits_print - the table, or one JSON object */
+static void
+limits_print(struct limits_show *sh, bool as_json)
+{
+	json_t *arr = json_array(), *e;
+	struct limits_row *r;
+	size_t i;
+
+	if (sh->n > 0)
+		qsort(sh->rows, sh->n, sizeof(*sh->rows), limits_cmp);
+	for (i = 0; i < sh->n; i++) {
+		r = &sh->rows[i];
+		if (as_json) {
+			e = json_pack("{s:s, s:s, s:I}", "name", r->name,
+			    "key", r->key, "full_in_ms", (json_int_t)r->ttl_ms);
+			if (r->lim != NULL) {
+				json_object_set_new(e, "remaining",
+				    json_integer((json_int_t)
+				    store_rate_remaining(&r->lim->rate,
+				    r->ttl_ms)));
+				json_object_set_new(e, "burst", json_integer(
+				    (json_int_t)r->lim->rate.burst));
+			}
+			json_array_append_new(arr, e);
+		} else if (r->lim != NULL) {
+			printf("%s\t%s\tremaining=%llu/%llu\tfull_in=%llds\n",
+			    r->name, r->key, (unsigned long long)
+			    store_rate_remaining(&r->lim->rate, r->ttl_ms),
+			    (unsigned long long)r->lim->rate.burst,
+			    (long long)((r->ttl_ms + 999) / 1000));
+		} else {
+			printf("%s\t%s\t(limit not configured)\tfull_in=%llds\n",
+			    r->name, r->key,
+			    (long long)((r->ttl_ms + 999) / 1000));
+		}
+	}
+	if (as_json) {
+		e = json_pack("{s:o}", "limits", arr);
+		json_dumpf(e, stdout, JSON_COMPACT);
+		putchar('\n');
+		json_decref(e);
+	} else {
+		json_decref(arr);
+	}
+}
+
+/* limits_show - every counter, or those of one name / key */
+static int
+limits_show(struct store *st, const struct rl_conf *rc, const char *name,
+    const char *key, bool as_json)
+{
+	struct limits_show sh;
+	enum store_status ss;
+	const char *err;
+	char prefix[RL_NAME_MAX + 8];
+	size_t i;
+	int ret = 0;
+
+	memset(&sh, 0, sizeof(sh));
+	sh.rc = rc;
+	sh.key = key != NULL ? limits_lower(key) : NULL;
+	snprintf(prefix, sizeof(prefix), "rl:%s%s", name != NULL ? name : "",
+	    name != NULL ? ":" : "");
+	if (store_scan(st, prefix, store_now_ms(), 0, limits_collect, &sh,
+	    &ss, &err) < 0) {
+		fprintf(stderr, "gatewarden: limits: %s\n", err);
+		ret = LIMITS_EX_UNAVAILABLE;
+	} else {
+		limits_print(&sh, as_json);
+	}
+	for (i = 0; i < sh.n; i++) {
+		free(sh.rows[i].name);
+		free(sh.rows[i].key);
+	}
+	free(sh.rows);
+	free((char *)sh.key);
+	return ret;
+}
+
+/* limits_reset - forget one counter */
+static int
+limits_reset(struct store *st, const struct rl_conf *rc, const char *name,
+    const char *key)
+{
+	enum store_status ss;
+	const char *err;
+	char *lkey = limits_lower(key), *skey;
+	bool deleted;
+	int ret;
+
+	if (rc != NULL && limits_find(rc, name, strlen(name)) == NULL)
+		fprintf(stderr, "gatewarden: limits: warning: no limit named "
+		    "\"%s\" in the configuration\n", name);
+	skey = xasprintf("rl:%s:%s", name, lkey);
+	if (store_del(st, skey, store_now_ms(), &deleted, &ss, &err) < 0 ||
+	    ss != STORE_OK) {
+		fprintf(stderr, "gatewarden: limits: %s\n", err);
+		ret = LIMITS_EX_UNAVAILABLE;
+	} else if (deleted) {
+		printf("reset %s %s\n", name, lkey);
+		ret = 0;
+	} else {
+		printf("no counter for %s %s\n", name, lkey);
+		ret = 1;
+	}
+	free(skey);
+	free(lkey);
+	return ret;
+}
+
+/* limits_main - `gatewarden limits ...` */
+int
+limits_main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "name", required_argument, NULL, 'n' },
+		{ "key", required_argument, NULL, 'k' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "conf", required_argument, NULL, 'c' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char *path = GW_DEFAULT_CONF, *name = NULL, *key = NULL, *cmd;
+	const char *err = NULL;
+	struct store *st;
+	struct conf *c;
+	bool as_json = false;
+	int ch, nerr = 0, ret;
+
+	if (argc < 2)
+		return limits_usage();
+	cmd = argv[1];
+	optind = 2;
+	while ((ch = getopt_long(argc, argv, "c:", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'n': name = optarg; break;
+		case 'k': key = optarg; break;
+		case 'j': as_json = true; break;
+		case 'c': path = optarg; break;
+		default: return limits_usage();
+		}
+	}
+	if (optind != argc || (strcmp(cmd, "show") != 0 &&
+	    strcmp(cmd, "reset") != 0) || (strcmp(cmd, "reset") == 0 &&
+	    (name == NULL || key == NULL)))
+		return limits_usage();
+	if ((c = conf_load(path, stderr, &nerr)) == NULL)
+		return LIMITS_EX_CONFIG;
+	if ((st = store_acquire(&c->store, &err)) == NULL) {
+		fprintf(stderr, "gatewarden: limits: store: %s\n", err);
+		conf_unref(&c);
+		return LIMITS_EX_UNAVAILABLE;
+	}
+	if (strcmp(store_backend_name(st), "memory") == 0)
+		fprintf(stderr, "gatewarden: limits: note: the memory store "
+		    "lives inside each gatewarden process; this command sees "
+		    "only its own (empty) one.  Use the redis back-end to "
+		    "inspect counters from outside.\n");
+	if (strcmp(cmd, "show") == 0)
+		ret = limits_show(st, limits_rl_conf(c), name, key, as_json);
+	else
+		ret = limits_reset(st, limits_rl_conf(c), name, key);
+	store_release(&st);
+	conf_unref(&c);
+	return ret;
+}

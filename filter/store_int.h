@@ -1,0 +1,48 @@
+/*
+ * store_int.h - the back-end table behind store.h (memory, redis).
+ *
+ * store.c owns the process-wide instances, the on_error fallback and the
+ * counters; a back-end only answers operations.  A back-end returns -1
+ * with *error_r when it could not answer (for Redis: unreachable, timeout,
+ * error reply); store.c maps that to on_error.  Error texts are static or
+ * thread-local, valid until the thread's next store call.
+ *
+ * Thread safety: every operation may be called from any thread.
+ */
+#ifndef GW_STORE_INT_H
+#define GW_STORE_INT_H
+
+#include "store.h"
+
+struct store_backend_ops {
+	const char *name;
+	int	(*rate_take)(void *be, const char *key,
+		    const struct store_rate *rate, int64_t now_ms,
+		    uint64_t count, bool dry, struct store_rate_result *r,
+		    const char **error_r);
+	int	(*get)(void *be, const char *key, int64_t now_ms,
+		    int64_t *value_r, bool *found_r, const char **error_r);
+	int	(*set)(void *be, const char *key, int64_t value,
+		    int64_t ttl_ms, unsigned flags, int64_t now_ms,
+		    bool *stored_r, const char **error_r);
+	int	(*incr)(void *be, const char *key, int64_t delta,
+		    int64_t ttl_ms, int64_t now_ms, int64_t *value_r,
+		    const char **error_r);
+	int	(*del)(void *be, const char *key, int64_t now_ms,
+		    bool *deleted_r, const char **error_r);
+	int	(*scan)(void *be, const char *prefix, int64_t now_ms,
+		    size_t max, bool (*fn)(const struct store_entry *, void *),
+		    void *arg, const char **error_r);
+	/* add this back-end's figures into *s */
+	void	(*stats)(void *be, struct store_stats *s);
+	void	(*destroy)(void **bep);
+};
+
+extern const struct store_backend_ops store_memory_ops;
+extern const struct store_backend_ops store_redis_ops;
+
+/* max_entries: the bound; shards: 0 = default. */
+void	*store_memory_create(long long max_entries, unsigned shards);
+void	*store_redis_create(const struct store_conf *sc, const char **error_r);
+
+#endif

@@ -1,0 +1,816 @@
+/*
+ * store_redis.c - the shared store: Redis through hiredis (0.14 API).
+ *
+ * A hiredis context is not thread-safe, so the back-end keeps a fixed pool
+ * of store.redis.pool_size contexts.  A thread checks one out (waiting at
+ * most store.redis.checkout_timeout_ms for a free one), runs its command
+ * with the command timeout set on the socket, and checks it back in.
+ * Contexts connect lazily; a context that saw an I/O error or a timeout
+ * is dropped and reconnected by its next user.
+ *
+ * Reconnect with backoff: a failed connect marks the server down for a
+ * backoff that starts at 100 ms and doubles up to 2 s.  While it is down,
+ * operations fail at once instead of each waiting for a connect timeout,
+ * so a dead Redis costs the mail path nothing; the first operation after
+ * the backoff tries again, and the first success clears it.
+ *
+ * One round trip per decision: every operation that must read and write
+ * atomically (the rate decision, incr with a TTL) is one server-side Lua
+ * script, loaded once with SCRIPT LOAD and called with EVALSHA.  When
+ * Redis answers NOSCRIPT (restarted, SCRIPT FLUSH) the script is loaded
+ * again and the call repeated once.
+ *
+ * Clock: the script reads the Redis server's TIME, not the caller's clock.
+ * All MTA hosts sharing a Redis then share one clock, so a skewed host
+ * cannot stretch or shrink a shared limit.  (Redis 5+ replicates a
+ * script's effects, not the script, so TIME is allowed before writes.)
+ *
+ * Several servers: store.redis.servers is an ordered failover list; a
+ * context connects to the first that answers.  Counting is only exact when
+ * every host uses the same one; there is no sharding.
+ *
+ * Thread safety: the pool is protected by rs->lock; a checked-out context
+ * belongs to one thread until checked in.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <hiredis/hiredis.h>
+
+#include "store.h"
+#include "store_int.h"
+#include "xalloc.h"
+
+#define REDIS_BACKOFF_MIN_MS	100
+#define REDIS_BACKOFF_MAX_MS	2000
+#define REDIS_SCAN_COUNT	"500"
+#define REDIS_MAX_ARGS		10
+
+/*
+ * The script.  ARGV[1] names the operation.
+ *
+ * rate: ARGV = period_ms, limit, burst, count, dry ("1"/"0").  The GCRA of
+ * store.c (see its WHY comment), in microseconds on the server's clock.
+ * Returns {allowed, remaining, retry_us, reset_us}.
+ *
+ * incr: ARGV = delta, ttl_ms.  A key created here gets the TTL.
+ */
+static const char redis_script[] =
+	"if redis.replicate_commands then pcall(redis.replicate_commands) end\n"
+	"local key, op = KEYS[1], ARGV[1]\n"
+	"if op == 'rate' then\n"
+	"  local period = tonumber(ARGV[2]) * 1000\n"
+	"  local limit = tonumber(ARGV[3])\n"
+	"  local burst = tonumber(ARGV[4])\n"
+	"  local count = tonumber(ARGV[5])\n"
+	"  local t = redis.call('TIME')\n"
+	"  local now = tonumber(t[1]) * 1000000 + tonumber(t[2])\n"
+	"  local window = math.ceil(burst * period / limit)\n"
+	"  local function left(span)\n"
+	"    if span <= 0 then return 0 end\n"
+	"    local n = math.floor(span * limit / period)\n"
+	"    if n > burst then n = burst end\n"
+	"    return n\n"
+	"  end\n"
+	"  local tat = tonumber(redis.call('GET', key) or '0') or 0\n"
+	"  if tat < now then tat = now end\n"
+	"  local new = tat + math.ceil(count * period / limit)\n"
+	"  local allow_at = new - window\n"
+	"  if now < allow_at then\n"
+	"    return {0, left(now + window - tat), allow_at - now, tat - now}\n"
+	"  end\n"
+	"  if ARGV[6] ~= '1' then\n"
+	"    local ttl = math.ceil((new - now) / 1000)\n"
+	"    if ttl < 1 then ttl = 1 end\n"
+	"    redis.call('SET', key, string.format('%.0f', new), 'PX', ttl)\n"
+	"  end\n"
+	"  return {1, left(now + window - new), 0, new - now}\n"
+	"elseif op == 'incr' then\n"
+	"  local existed = redis.call('EXISTS', key)\n"
+	"  local v = redis.call('INCRBY', key, ARGV[2])\n"
+	"  if existed == 0 and tonumber(ARGV[3]) > 0 then\n"
+	"    redis.call('PEXPIRE', key, ARGV[3])\n"
+	"  end\n"
+	"  return v\n"
+	"end\n"
+	"return redis.error_reply('unknown operation')\n";
+
+struct redis_conn {
+	redisContext	*ctx;		/* NULL: not connected */
+	bool		 busy;
+};
+
+struct redis_store {
+	const struct store_conf *sc;	/* the owning store's copy */
+	size_t		 plen;		/* strlen(sc->redis.prefix) */
+	pthread_mutex_t	 lock;
+	pthread_cond_t	 cond;		/* a connection was checked in */
+	struct redis_conn *conns;	/* protected by rs->lock */
+	unsigned	 nconns;
+	char		 sha[41];	/* protected by rs->lock; "" unknown */
+	int64_t		 down_until;	/* monotonic ms; protected by rs->lock */
+	int64_t		 backoff_ms;	/* protected by rs->lock */
+	atomic_uint_least64_t reconnects;
+	atomic_uint_least64_t script_loads;
+};
+
+static _Thread_local char redis_errbuf[256];
+
+/* redis_mono_ms - the monotonic clock in milliseconds */
+static int64_t
+redis_mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* redis_err - format an error into this thread's buffer */
+static const char *
+redis_err(const char *what, const char *detail)
+{
+	snprintf(redis_errbuf, sizeof(redis_errbuf), "redis: %s%s%s", what,
+	    detail != NULL ? ": " : "", detail != NULL ? detail : "");
+	return redis_errbuf;
+}
+
+/* redis_tv - milliseconds as a struct timeval */
+static struct timeval
+redis_tv(long long ms)
+{
+	struct timeval tv;
+
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (ms % 1000) * 1000;
+	return tv;
+}
+
+/* store_redis_create - the pool, not connected yet */
+void *
+store_redis_create(const struct store_conf *sc, const char **error_r)
+{
+	struct redis_store *rs;
+	pthread_condattr_t ca;
+
+	if (sc->redis.nservers == 0) {
+		*error_r = "store.redis.servers is empty";
+		return NULL;
+	}
+	rs = xcalloc(1, sizeof(*rs));
+	rs->sc = sc;
+	rs->plen = strlen(sc->redis.prefix);
+	rs->nconns = sc->redis.pool_size > 0 ? (unsigned)sc->redis.pool_size :
+	    1;
+	rs->conns = xcalloc(rs->nconns, sizeof(*rs->conns));
+	pthread_mutex_init(&rs->lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&rs->cond, &ca);
+	pthread_condattr_destroy(&ca);
+	return rs;
+}
+
+/* redis_destroy - close every context */
+static void
+redis_destroy(void **bep)
+{
+	struct redis_store *rs = *bep;
+	unsigned i;
+
+	if (rs == NULL)
+		return;
+	*bep = NULL;
+	for (i = 0; i < rs->nconns; i++)
+		if (rs->conns[i].ctx != NULL)
+			redisFree(rs->conns[i].ctx);
+	free(rs->conns);
+	pthread_mutex_destroy(&rs->lock);
+	pthread_cond_destroy(&rs->cond);
+	free(rs);
+}
+
+/* redis_connect_one - a context for one "host:port", "[v6]:port" or path */
+static redisContext *
+redis_connect_one(const char *server, struct timeval tv)
+{
+	char host[256];
+	const char *colon;
+	int port = 6379;
+	size_t n;
+
+	if (server[0] == '/')
+		return redisConnectUnixWithTimeout(server, tv);
+	if (server[0] == '[') {
+		const char *end = strchr(server, ']');
+
+		if (end == NULL)
+			return NULL;
+		n = (size_t)(end - server - 1);
+		colon = end[1] == ':' ? end + 1 : NULL;
+		server++;
+	} else {
+		colon = strrchr(server, ':');
+		n = colon != NULL ? (size_t)(colon - server) : strlen(server);
+	}
+	if (n >= sizeof(host))
+		return NULL;
+	memcpy(host, server, n);
+	host[n] = '\0';
+	if (colon != NULL)
+		port = atoi(colon + 1);
+	return redisConnectWithTimeout(host, port, tv);
+}
+
+/* redis_reply_ok - a reply that is not NULL and not an error */
+static bool
+redis_reply_ok(redisContext *c, redisReply *rep, const char **error_r)
+{
+	if (rep == NULL) {
+		*error_r = redis_err("I/O", c->errstr);
+		return false;
+	}
+	if (rep->type == REDIS_REPLY_ERROR) {
+		*error_r = redis_err("error reply", rep->str);
+		return false;
+	}
+	return true;
+}
+
+/* redis_load_script - SCRIPT LOAD on c; remembers the SHA1 */
+static int
+redis_load_script(struct redis_store *rs, redisContext *c,
+    const char **error_r)
+{
+	redisReply *rep;
+
+	rep = redisCommand(c, "SCRIPT LOAD %s", redis_script);
+	atomic_fetch_add(&rs->script_loads, 1);
+	if (!redis_reply_ok(c, rep, error_r))
+		goto out_fail;
+	if (rep->type != REDIS_REPLY_STRING || rep->len != 40) {
+		*error_r = redis_err("unexpected SCRIPT LOAD reply", NULL);
+		goto out_fail;
+	}
+	pthread_mutex_lock(&rs->lock);
+	memcpy(rs->sha, rep->str, 40);
+	rs->sha[40] = '\0';
+	pthread_mutex_unlock(&rs->lock);
+	freeReplyObject(rep);
+	return 0;
+out_fail:
+	if (rep != NULL)
+		freeReplyObject(rep);
+	return -1;
+}
+
+/* redis_setup - AUTH, SELECT, script on a fresh context */
+static int
+redis_setup(struct redis_store *rs, redisContext *c, const char **error_r)
+{
+	const struct store_conf *sc = rs->sc;
+	redisReply *rep;
+	bool have_sha;
+
+	if (redisSetTimeout(c, redis_tv(sc->redis.command_timeout_ms)) !=
+	    REDIS_OK) {
+		*error_r = redis_err("cannot set timeout", c->errstr);
+		return -1;
+	}
+	if (sc->redis.password != NULL) {
+		rep = redisCommand(c, "AUTH %s", sc->redis.password);
+		if (!redis_reply_ok(c, rep, error_r))
+			goto out_fail;
+		freeReplyObject(rep);
+	}
+	if (sc->redis.db != 0) {
+		rep = redisCommand(c, "SELECT %lld", sc->redis.db);
+		if (!redis_reply_ok(c, rep, error_r))
+			goto out_fail;
+		freeReplyObject(rep);
+	}
+	pthread_mutex_lock(&rs->lock);
+	have_sha = rs->sha[0] != '\0';
+	pthread_mutex_unlock(&rs->lock);
+	if (!have_sha && redis_load_script(rs, c, error_r) < 0)
+		return -1;
+	return 0;
+out_fail:
+	if (rep != NULL)
+		freeReplyObject(rep);
+	return -1;
+}
+
+/* redis_connect - connect to the first server that answers */
+static redisContext *
+redis_connect(struct redis_store *rs, const char **error_r)
+{
+	const struct store_conf *sc = rs->sc;
+	struct timeval tv = redis_tv(sc->redis.connect_timeout_ms);
+	redisContext *c;
+	size_t i;
+
+	*error_r = redis_err("no server", NULL);
+	for (i = 0; i < sc->redis.nservers; i++) {
+		c = redis_connect_one(sc->redis.servers[i], tv);
+		if (c == NULL) {
+			*error_r = redis_err("cannot connect",
+			    sc->redis.servers[i]);
+			continue;
+		}
+		if (c->err) {
+			*error_r = redis_err(sc->redis.servers[i], c->errstr);
+			redisFree(c);
+			continue;
+		}
+		if (redis_setup(rs, c, error_r) < 0) {
+			redisFree(c);
+			continue;
+		}
+		atomic_fetch_add(&rs->reconnects, 1);
+		return c;
+	}
+	return NULL;
+}
+
+/*
+ * redis_checkout - a connected context, or NULL with *error_r: no free
+ * slot within the checkout timeout, server in backoff, or connect failed.
+ */
+static struct redis_conn *
+redis_checkout(struct redis_store *rs, const char **error_r)
+{
+	struct redis_conn *rc = NULL;
+	struct timespec deadline;
+	int64_t now, until;
+	unsigned i;
+
+	clock_gettime(CLOCK_MONOTONIC, &deadline);
+	deadline.tv_sec += rs->sc->redis.checkout_timeout_ms / 1000;
+	deadline.tv_nsec += (rs->sc->redis.checkout_timeout_ms % 1000) *
+	    1000000;
+	if (deadline.tv_nsec >= 1000000000) {
+		deadline.tv_sec++;
+		deadline.tv_nsec -= 1000000000;
+	}
+	pthread_mutex_lock(&rs->lock);
+	for (;;) {
+		/* prefer a connected context, then any free slot */
+		for (i = 0; i < rs->nconns; i++)
+			if (!rs->conns[i].busy && rs->conns[i].ctx != NULL) {
+				rc = &rs->conns[i];
+				break;
+			}
+		for (i = 0; rc == NULL && i < rs->nconns; i++)
+			if (!rs->conns[i].busy)
+				rc = &rs->conns[i];
+		if (rc != NULL)
+			break;
+		if (pthread_cond_timedwait(&rs->cond, &rs->lock, &deadline) ==
+		    ETIMEDOUT) {
+			pthread_mutex_unlock(&rs->lock);
+			*error_r = redis_err("no free connection in the pool "
+			    "within checkout_timeout_ms", NULL);
+			return NULL;
+		}
+	}
+	rc->busy = true;
+	now = redis_mono_ms();
+	until = rs->down_until;
+	pthread_mutex_unlock(&rs->lock);
+	if (rc->ctx != NULL)
+		return rc;
+	if (now < until) {
+		*error_r = redis_err("server down, next attempt in a moment",
+		    NULL);
+		goto out_release;
+	}
+	rc->ctx = redis_connect(rs, error_r);
+	pthread_mutex_lock(&rs->lock);
+	if (rc->ctx == NULL) {
+		rs->backoff_ms = rs->backoff_ms == 0 ? REDIS_BACKOFF_MIN_MS :
+		    rs->backoff_ms * 2;
+		if (rs->backoff_ms > REDIS_BACKOFF_MAX_MS)
+			rs->backoff_ms = REDIS_BACKOFF_MAX_MS;
+		rs->down_until = redis_mono_ms() + rs->backoff_ms;
+	} else {
+		rs->backoff_ms = 0;
+		rs->down_until = 0;
+	}
+	pthread_mutex_unlock(&rs->lock);
+	if (rc->ctx != NULL)
+		return rc;
+out_release:
+	pthread_mutex_lock(&rs->lock);
+	rc->busy = false;
+	pthread_cond_signal(&rs->cond);
+	pthread_mutex_unlock(&rs->lock);
+	return NULL;
+}
+
+/* redis_checkin - give the context back; a broken one is dropped */
+static void
+redis_checkin(struct redis_store *rs, struct redis_conn *rc)
+{
+	if (rc->ctx != NULL && rc->ctx->err) {
+		redisFree(rc->ctx);
+		rc->ctx = NULL;
+	}
+	pthread_mutex_lock(&rs->lock);
+	rc->busy = false;
+	pthread_cond_signal(&rs->cond);
+	pthread_mutex_unlock(&rs->lock);
+}
+
+/* redis_key - prefix + key into buf (STORE_KEY_MAX + prefix room) */
+static size_t
+redis_key(struct redis_store *rs, const char *key, char *buf, size_t len)
+{
+	int n = snprintf(buf, len, "%s%s", rs->sc->redis.prefix, key);
+
+	return n < 0 || (size_t)n >= len ? 0 : (size_t)n;
+}
+
+/* redis_sha - a copy of the script's SHA1 ("" before the first load) */
+static void
+redis_sha(struct redis_store *rs, char sha[41])
+{
+	pthread_mutex_lock(&rs->lock);
+	memcpy(sha, rs->sha, 41);
+	pthread_mutex_unlock(&rs->lock);
+}
+
+/*
+ * redis_eval - EVALSHA the script with key and args; on NOSCRIPT load it
+ * again and repeat once.  Returns the reply (caller frees) or NULL.
+ */
+static redisReply *
+redis_eval(struct redis_store *rs, redisContext *c, const char *key,
+    int nargs, const char **args, const char **error_r)
+{
+	const char *argv[REDIS_MAX_ARGS + 4];
+	size_t argvlen[REDIS_MAX_ARGS + 4];
+	char fullkey[STORE_KEY_MAX + 128], sha[41];
+	redisReply *rep;
+	int i, attempt, argc;
+
+	argv[3] = fullkey;
+	argvlen[3] = redis_key(rs, key, fullkey, sizeof(fullkey));
+	if (argvlen[3] == 0) {
+		*error_r = "store key too long";
+		return NULL;
+	}
+	for (attempt = 0; attempt < 2; attempt++) {
+		redis_sha(rs, sha);
+		if (sha[0] == '\0') {
+			if (redis_load_script(rs, c, error_r) < 0)
+				return NULL;
+			redis_sha(rs, sha);
+		}
+		argv[0] = "EVALSHA";
+		argv[1] = sha;
+		argv[2] = "1";
+		for (i = 0; i < 3; i++)
+			argvlen[i] = strlen(argv[i]);
+		argc = 4;
+		for (i = 0; i < nargs && i < REDIS_MAX_ARGS; i++) {
+			argv[argc] = args[i];
+			argvlen[argc++] = strlen(args[i]);
+		}
+		rep = redisCommandArgv(c, argc, argv, argvlen);
+		if (rep != NULL && rep->type == REDIS_REPLY_ERROR &&
+		    strncmp(rep->str, "NOSCRIPT", 8) == 0 && attempt == 0) {
+			freeReplyObject(rep);
+			if (redis_load_script(rs, c, error_r) < 0)
+				return NULL;
+			continue;
+		}
+		if (!redis_reply_ok(c, rep, error_r)) {
+			if (rep != NULL)
+				freeReplyObject(rep);
+			return NULL;
+		}
+		return rep;
+	}
+	*error_r = redis_err("script missing after reload", NULL);
+	return NULL;
+}
+
+/* redis_command - one plain command with the prefixed key at argv[1] */
+static redisReply *
+redis_command(struct redis_store *rs, redisContext *c, int argc,
+    const char **argv, const char **error_r)
+{
+	size_t argvlen[REDIS_MAX_ARGS];
+	char fullkey[STORE_KEY_MAX + 128];
+	redisReply *rep;
+	int i;
+
+	for (i = 0; i < argc; i++)
+		argvlen[i] = strlen(argv[i]);
+	argvlen[1] = redis_key(rs, argv[1], fullkey, sizeof(fullkey));
+	if (argvlen[1] == 0) {
+		*error_r = "store key too long";
+		return NULL;
+	}
+	argv[1] = fullkey;
+	rep = redisCommandArgv(c, argc, argv, argvlen);
+	if (!redis_reply_ok(c, rep, error_r)) {
+		if (rep != NULL)
+			freeReplyObject(rep);
+		return NULL;
+	}
+	return rep;
+}
+
+/* redis_int - an integer element of a script reply */
+static int64_t
+redis_int(const redisReply *rep)
+{
+	if (rep->type == REDIS_REPLY_INTEGER)
+		return rep->integer;
+	if (rep->type == REDIS_REPLY_STRING)
+		return strtoll(rep->str, NULL, 10);
+	return 0;
+}
+
+/* redis_rate_take - the rate script: one round trip */
+static int
+redis_rate_take(void *be, const char *key, const struct store_rate *rate,
+    int64_t now_ms, uint64_t count, bool dry, struct store_rate_result *r,
+    const char **error_r)
+{
+	struct redis_store *rs = be;
+	char period[24], limit[24], burst[24], cnt[24];
+	const char *args[6] = { "rate", period, limit, burst, cnt,
+	    dry ? "1" : "0" };
+	struct redis_conn *rc;
+	redisReply *rep;
+	int ret = -1;
+
+	(void)now_ms;
+	snprintf(period, sizeof(period), "%lld", (long long)rate->period_ms);
+	snprintf(limit, sizeof(limit), "%llu",
+	    (unsigned long long)rate->limit);
+	snprintf(burst, sizeof(burst), "%llu",
+	    (unsigned long long)rate->burst);
+	snprintf(cnt, sizeof(cnt), "%llu", (unsigned long long)count);
+	if ((rc = redis_checkout(rs, error_r)) == NULL)
+		return -1;
+	rep = redis_eval(rs, rc->ctx, key, 6, args, error_r);
+	if (rep == NULL)
+		goto out;
+	if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 4) {
+		*error_r = redis_err("unexpected script reply", NULL);
+		goto out_free;
+	}
+	r->allowed = redis_int(rep->element[0]) == 1;
+	r->remaining = (uint64_t)redis_int(rep->element[1]);
+	r->retry_ms = (redis_int(rep->element[2]) + 999) / 1000;
+	r->reset_ms = (redis_int(rep->element[3]) + 999) / 1000;
+	ret = 0;
+out_free:
+	freeReplyObject(rep);
+out:
+	redis_checkin(rs, rc);
+	return ret;
+}
+
+/* redis_get - GET */
+static int
+redis_get(void *be, const char *key, int64_t now_ms, int64_t *value_r,
+    bool *found_r, const char **error_r)
+{
+	struct redis_store *rs = be;
+	const char *argv[2] = { "GET", key };
+	struct redis_conn *rc;
+	redisReply *rep;
+
+	(void)now_ms;
+	if ((rc = redis_checkout(rs, error_r)) == NULL)
+		return -1;
+	rep = redis_command(rs, rc->ctx, 2, argv, error_r);
+	redis_checkin(rs, rc);
+	if (rep == NULL)
+		return -1;
+	*found_r = rep->type == REDIS_REPLY_STRING;
+	if (*found_r)
+		*value_r = strtoll(rep->str, NULL, 10);
+	freeReplyObject(rep);
+	return 0;
+}
+
+/* redis_set - SET [PX ttl] [NX] */
+static int
+redis_set(void *be, const char *key, int64_t value, int64_t ttl_ms,
+    unsigned flags, int64_t now_ms, bool *stored_r, const char **error_r)
+{
+	struct redis_store *rs = be;
+	char val[24], ttl[24];
+	const char *argv[6] = { "SET", key, val };
+	struct redis_conn *rc;
+	redisReply *rep;
+	int argc = 3;
+
+	(void)now_ms;
+	snprintf(val, sizeof(val), "%lld", (long long)value);
+	if (ttl_ms > 0) {
+		snprintf(ttl, sizeof(ttl), "%lld", (long long)ttl_ms);
+		argv[argc++] = "PX";
+		argv[argc++] = ttl;
+	}
+	if (flags & STORE_SET_NX)
+		argv[argc++] = "NX";
+	if ((rc = redis_checkout(rs, error_r)) == NULL)
+		return -1;
+	rep = redis_command(rs, rc->ctx, argc, argv, error_r);
+	redis_checkin(rs, rc);
+	if (rep == NULL)
+		return -1;
+	*stored_r = rep->type == REDIS_REPLY_STATUS;
+	freeReplyObject(rep);
+	return 0;
+}
+
+/* redis_incr - INCRBY with a TTL on creation, in the script */
+static int
+redis_incr(void *be, const char *key, int64_t delta, int64_t ttl_ms,
+    int64_t now_ms, int64_t *value_r, const char **error_r)
+{
+	struct redis_store *rs = be;
+	char d[24], ttl[24];
+	const char *args[3] = { "incr", d, ttl };
+	struct redis_conn *rc;
+	redisReply *rep;
+
+	(void)now_ms;
+	snprintf(d, sizeof(d), "%lld", (long long)delta);
+	snprintf(ttl, sizeof(ttl), "%lld", (long long)(ttl_ms > 0 ? ttl_ms :
+	    0));
+	if ((rc = redis_checkout(rs, error_r)) == NULL)
+		return -1;
+	rep = redis_eval(rs, rc->ctx, key, 3, args, error_r);
+	redis_checkin(rs, rc);
+	if (rep == NULL)
+		return -1;
+	*value_r = redis_int(rep);
+	freeReplyObject(rep);
+	return 0;
+}
+
+/* redis_del - DEL */
+static int
+redis_del(void *be, const char *key, int64_t now_ms, bool *deleted_r,
+    const char **error_r)
+{
+	struct redis_store *rs = be;
+	const char *argv[2] = { "DEL", key };
+	struct redis_conn *rc;
+	redisReply *rep;
+
+	(void)now_ms;
+	if ((rc = redis_checkout(rs, error_r)) == NULL)
+		return -1;
+	rep = redis_command(rs, rc->ctx, 2, argv, error_r);
+	redis_checkin(rs, rc);
+	if (rep == NULL)
+		return -1;
+	*deleted_r = rep->type == REDIS_REPLY_INTEGER && rep->integer > 0;
+	freeReplyObject(rep);
+	return 0;
+}
+
+/* redis_glob_escape - prefix with the glob characters escaped, then '*' */
+static void
+redis_glob_escape(const char *a, const char *b, char *buf, size_t len)
+{
+	const char *parts[2] = { a, b }, *p;
+	size_t n = 0;
+	int i;
+
+	for (i = 0; i < 2; i++)
+		for (p = parts[i]; *p != '\0' && n + 3 < len; p++) {
+			if (strchr("*?[]\\", *p) != NULL)
+				buf[n++] = '\\';
+			buf[n++] = *p;
+		}
+	buf[n++] = '*';
+	buf[n] = '\0';
+}
+
+/*
+ * redis_scan_batch - GET and PTTL of the keys of one SCAN page, pipelined;
+ * fn is called per live key.  Returns false when fn asked to stop.
+ */
+static int
+redis_scan_batch(struct redis_store *rs, redisContext *c,
+    const redisReply *keys, size_t max, size_t *seen,
+    bool (*fn)(const struct store_entry *, void *), void *arg, bool *stop_r,
+    const char **error_r)
+{
+	redisReply *rv = NULL, *rt = NULL;
+	struct store_entry e;
+	size_t i;
+
+	for (i = 0; i < keys->elements; i++) {
+		redisAppendCommand(c, "GET %b", keys->element[i]->str,
+		    keys->element[i]->len);
+		redisAppendCommand(c, "PTTL %b", keys->element[i]->str,
+		    keys->element[i]->len);
+	}
+	for (i = 0; i < keys->elements; i++) {
+		if (redisGetReply(c, (void **)&rv) != REDIS_OK ||
+		    redisGetReply(c, (void **)&rt) != REDIS_OK) {
+			*error_r = redis_err("I/O", c->errstr);
+			if (rv != NULL)
+				freeReplyObject(rv);
+			return -1;
+		}
+		if (!*stop_r && rv->type == REDIS_REPLY_STRING &&
+		    rt->type == REDIS_REPLY_INTEGER && rt->integer != -2 &&
+		    (max == 0 || *seen < max)) {
+			e.key = keys->element[i]->str + rs->plen;
+			e.value = strtoll(rv->str, NULL, 10);
+			e.ttl_ms = rt->integer;
+			(*seen)++;
+			if (!fn(&e, arg) || (max != 0 && *seen >= max))
+				*stop_r = true;
+		}
+		freeReplyObject(rv);
+		freeReplyObject(rt);
+		rv = rt = NULL;
+	}
+	return 0;
+}
+
+/* redis_scan - SCAN MATCH prefix*, one page at a time */
+static int
+redis_scan(void *be, const char *prefix, int64_t now_ms, size_t max,
+    bool (*fn)(const struct store_entry *, void *), void *arg,
+    const char **error_r)
+{
+	struct redis_store *rs = be;
+	char pattern[2 * (STORE_KEY_MAX + 128)], cursor[32] = "0";
+	struct redis_conn *rc;
+	redisReply *rep;
+	size_t seen = 0;
+	bool stop = false;
+	int ret = -1;
+
+	(void)now_ms;
+	redis_glob_escape(rs->sc->redis.prefix, prefix, pattern,
+	    sizeof(pattern));
+	if ((rc = redis_checkout(rs, error_r)) == NULL)
+		return -1;
+	do {
+		rep = redisCommand(rc->ctx, "SCAN %s MATCH %s COUNT "
+		    REDIS_SCAN_COUNT, cursor, pattern);
+		if (!redis_reply_ok(rc->ctx, rep, error_r))
+			goto out_free;
+		if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 2 ||
+		    rep->element[0]->type != REDIS_REPLY_STRING ||
+		    rep->element[1]->type != REDIS_REPLY_ARRAY) {
+			*error_r = redis_err("unexpected SCAN reply", NULL);
+			goto out_free;
+		}
+		snprintf(cursor, sizeof(cursor), "%s", rep->element[0]->str);
+		if (redis_scan_batch(rs, rc->ctx, rep->element[1], max, &seen,
+		    fn, arg, &stop, error_r) < 0)
+			goto out_free;
+		freeReplyObject(rep);
+		rep = NULL;
+	} while (!stop && strcmp(cursor, "0") != 0);
+	ret = 0;
+out_free:
+	if (rep != NULL)
+		freeReplyObject(rep);
+	redis_checkin(rs, rc);
+	return ret;
+}
+
+/* redis_stats - connections made, scripts loaded */
+static void
+redis_stats(void *be, struct store_stats *st)
+{
+	struct redis_store *rs = be;
+
+	st->reconnects += atomic_load(&rs->reconnects);
+	st->script_loads += atomic_load(&rs->script_loads);
+}
+
+const struct store_backend_ops store_redis_ops = {
+	.name = "redis",
+	.rate_take = redis_rate_take,
+	.get = redis_get,
+	.set = redis_set,
+	.incr = redis_incr,
+	.del = redis_del,
+	.scan = redis_scan,
+	.stats = redis_stats,
+	.destroy = redis_destroy,
+};
