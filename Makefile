@@ -68,6 +68,16 @@ $(BUILD)/tests/%: tests/unit/%.c $(UNIT_LIB_OBJ) $(BUILD)/libgw.a
 	$(CC) $(CPPFLAGS) $(CFLAGS) -Itests/unit -o $@ $< $(UNIT_LIB_OBJ) \
 	    $(BUILD)/libgw.a $(LDFLAGS) $(LDLIBS)
 
+# The resolver's command-line driver (tests/suite-25-dns.sh).
+$(BUILD)/tests/dnsq: tests/dns/dnsq.c $(BUILD)/libgw.a
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(BUILD)/libgw.a $(LDFLAGS) $(LDLIBS)
+
+# The SPF conformance and differential driver (tests/suite-30-spf.sh).
+$(BUILD)/tests/spfcheck: tests/conformance/spf/spfcheck.c $(BUILD)/libgw.a
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(BUILD)/libgw.a $(LDFLAGS) $(LDLIBS)
+
 # Unit tests alone (no packages beyond the build ones).
 check: $(BUILD)/gatewarden $(UNIT_BIN)
 	@tests/unit/run.sh $(BUILD)/tests

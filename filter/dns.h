@@ -6,10 +6,21 @@
  * fail at once as temporary errors.  Results distinguish an answer, no data,
  * NXDOMAIN and temporary failure, so that policies map each correctly.
  *
- * Ownership: answers are copied into the caller's arena.
+ * Ownership: answers are copied into the caller's arena; nothing returned
+ * points into the resolver.
  *
- * Thread safety: a struct dns is shared by all threads; a dns_budget
- * belongs to one message.
+ * Test seam: dns_create_static() builds a struct dns that answers from a
+ * records text instead of the network (format below), so SPF, DKIM and
+ * DNSBL unit tests run without a server, with the same statuses, budget
+ * accounting and counters as the real resolver.
+ *
+ * docs/dns.md describes the options, the statuses and the libunbound
+ * settings.
+ *
+ * Thread safety: a struct dns is shared by all threads (lookups from any
+ * number of threads at once); a dns_budget belongs to one message (one
+ * thread at a time).  Counters are process-wide and atomic.  Create a
+ * struct dns after any fork(): it owns a thread.
  */
 #ifndef GW_DNS_H
 #define GW_DNS_H
@@ -17,6 +28,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <jansson.h>
 
@@ -31,7 +43,14 @@ struct dns_conf {
 	int64_t		 timeout_ms;		/* per lookup, default 5000 */
 	int64_t		 message_budget_ms;	/* per message, default 20000 */
 	const char	*trust_anchor_file;	/* DNSSEC validation when set */
+	int64_t		 edns_buffer_size;	/* 0: libunbound's (1232) */
 };
+
+#define DNS_TIMEOUT_MS_DEFAULT	5000
+#define DNS_BUDGET_MS_DEFAULT	20000
+#define DNS_SERVERS_MAX		16
+#define DNS_NAME_MAX		253	/* text, without the trailing dot */
+#define DNS_LABEL_MAX		63
 
 struct dns_budget {
 	int64_t		 limit_ms;
@@ -68,26 +87,121 @@ struct dns_query {
 
 /*
  * dns_query - one lookup.  Always fills *res; returns 0, or -1 only for
- * invalid arguments (name too long, bad label).  b may be NULL (no budget).
+ * invalid arguments (name too long, bad label; *res is then DNS_TEMPFAIL
+ * with why "invalid name" and nothing is counted or charged).  b may be
+ * NULL (no budget).  The lookup waits at most min(timeout_ms, what is left
+ * of b); when b is already spent it fails at once with why "budget".
  */
 int	 dns_query(struct dns *d, struct dns_budget *b, const char *name,
 	    int rrtype, struct arena *a, struct dns_result *res);
-/* dns_query_many - n lookups in parallel, all bounded by the same timeout. */
+/*
+ * dns_query_many - n lookups in parallel, all bounded by the same
+ * deadline; the budget is charged once, for the elapsed time of the whole
+ * batch.  Returns -1 when some name was invalid (that entry is
+ * DNS_TEMPFAIL "invalid name", the others are looked up), else 0.
+ */
 int	 dns_query_many(struct dns *d, struct dns_budget *b,
 	    struct dns_query *q, size_t n, struct arena *a);
 
-/* Record helpers: TXT strings joined; A/AAAA address; MX/PTR target name. */
+/*
+ * dns_name_valid - a name dns_query accepts: 1..253 octets (one trailing
+ * dot allowed and not counted), labels 1..63 octets, no empty label.
+ */
+bool	 dns_name_valid(const char *name);
+
+/*
+ * Record helpers.  Each checks the rdata and returns NULL / false when it
+ * is malformed.
+ * dns_rr_txt: the character-strings joined without separators; NULL when
+ *   the rdata is malformed or contains a NUL octet.
+ * dns_rr_addr: record i of an A (AF_INET) or AAAA (AF_INET6) result.
+ * dns_rr_name: record i of an MX (the exchange), PTR, CNAME or NS result,
+ *   lower case is not forced, no trailing dot; "" for the root (the null MX
+ *   of RFC 7505); NULL for a malformed name or one with octets that cannot
+ *   be written in text (".", "\\", controls, NUL).
+ */
 char	*dns_rr_txt(const struct dns_rr *rr, struct arena *a);
 bool	 dns_rr_addr(const struct dns_result *res, size_t i,
 	    struct ipaddr *ip_r);
 char	*dns_rr_name(const struct dns_result *res, size_t i,
 	    struct arena *a);	/* MX: exchange; PTR: the name; no trailing dot */
+/* dns_rr_mx_pref - the preference of record i of an MX result (-1: bad). */
+int	 dns_rr_mx_pref(const struct dns_result *res, size_t i);
 
-/* section may be NULL (all defaults). Returns the number of errors. */
+const char	*dns_status_name(enum dns_status st);	/* "answer", ... */
+const char	*dns_type_name(int rrtype);		/* "TXT", ...; "other" */
+
+/*
+ * dns_config - compile the "dns" section (keys: servers, timeout_ms,
+ * message_budget_ms, trust_anchor_file, edns_buffer_size).  section may be
+ * NULL (all defaults).  Returns the number of errors.
+ */
 int	 dns_config(struct conf_ctx *cc, const json_t *section,
 	    const char *ptr, struct dns_conf *dc);
+/* dns_conf_defaults - dc with every default (no servers: resolv.conf). */
+void	 dns_conf_defaults(struct dns_conf *dc);
+/* dns_server_parse - check "ADDR" / "ADDR@PORT"; false + *why_r if bad. */
+bool	 dns_server_parse(const char *s, const char **why_r);
+
 struct dns *dns_create(const struct dns_conf *dc, const char **error_r);
 void	 dns_destroy(struct dns **dp);
+/* dns_budget_init - a budget of limit_ms (<= 0: unlimited). */
 void	 dns_budget_init(struct dns_budget *b, int64_t limit_ms);
+/* dns_budget_left_ms - what is left of b (INT64_MAX when unlimited). */
+int64_t	 dns_budget_left_ms(const struct dns_budget *b);
+
+/*
+ * dns_create_static - the test seam: a struct dns answering from text, one
+ * record per line, "#" starts a comment, names case-insensitive, a trailing
+ * dot optional:
+ *
+ *	example.com		TXT	"v=spf1 " "-all"   (quoted strings; \" \\ \DDD)
+ *	example.com		TXT	v=spf1 -all        (unquoted: rest of line)
+ *	example.com		A	192.0.2.1
+ *	example.com		AAAA	2001:db8::1
+ *	example.com		MX	10 mx.example.com
+ *	1.2.0.192.in-addr.arpa	PTR	host.example.com
+ *	alias.example.com	CNAME	example.com        (chased, 8 levels)
+ *	slow.example.com	TIMEOUT            (types it has no record of)
+ *	slow.example.com	TXT	TIMEOUT    (TXT only)
+ *	broken.example.com	SERVFAIL
+ *
+ * A name absent from the text is NXDOMAIN, a name with other types only is
+ * NODATA.  A timeout answers at once with DNS_TEMPFAIL "timeout" and
+ * charges the lookup's whole timeout (timeout_ms, or what is left of the
+ * budget) to the budget, so budget tests need no waiting.  timeout_ms <= 0
+ * means the default.  Returns NULL + *error_r ("line N: ...") on bad text.
+ */
+struct dns *dns_create_static(const char *records, int64_t timeout_ms,
+	    const char **error_r);
+/* dns_static_queries - lookups a static resolver has answered so far. */
+unsigned long dns_static_queries(const struct dns *d);
+
+/*
+ * Counters, process-wide, for metrics: per record type (A, NS, CNAME, SOA,
+ * PTR, MX, TXT, AAAA, SPF, other) the lookups and their outcomes.  A
+ * budget refusal counts as a failure and as "budget".
+ */
+enum dns_stat_type {
+	DNS_ST_A, DNS_ST_NS, DNS_ST_CNAME, DNS_ST_SOA, DNS_ST_PTR, DNS_ST_MX,
+	DNS_ST_TXT, DNS_ST_AAAA, DNS_ST_SPF, DNS_ST_OTHER, DNS_ST_NTYPES
+};
+struct dns_stats_type {
+	unsigned long long	lookups;
+	unsigned long long	answers;
+	unsigned long long	nodata;
+	unsigned long long	nxdomain;
+	unsigned long long	timeouts;
+	unsigned long long	failures;	/* every other DNS_TEMPFAIL */
+	unsigned long long	budget;		/* refused: budget spent */
+};
+struct dns_stats {
+	struct dns_stats_type	type[DNS_ST_NTYPES];
+};
+/* dns_stats - a snapshot of the counters. */
+void	 dns_stats(struct dns_stats *s_r);
+/* dns_stats_print - "dns TYPE lookups=N answers=N ..." per used type. */
+void	 dns_stats_print(const struct dns_stats *s, FILE *fp);
+const char *dns_stat_type_name(enum dns_stat_type t);
 
 #endif

@@ -1,0 +1,46 @@
+/*
+ * dns_int.h - private to the resolver: the back-end seam between the
+ * front (dns.c: names, budget, counters, record helpers) and the two
+ * back-ends (dns_ub.c: libunbound; dns_static.c: the test seam).
+ *
+ * Thread safety: a back-end's query() is called from any number of threads
+ * at once; create and destroy from one.
+ */
+#ifndef GW_DNS_INT_H
+#define GW_DNS_INT_H
+
+#include <stdint.h>
+
+#include "dns.h"
+
+/* The "why" texts of DNS_TEMPFAIL, compared by pointer in dns.c. */
+extern const char dns_why_timeout[];
+extern const char dns_why_budget[];
+extern const char dns_why_invalid[];
+
+struct dns_backend {
+	const char	*name;
+	/*
+	 * Look up q[0..n-1] (all names valid) in parallel, waiting at most
+	 * wait_ms in all; fill every q[i]->res.  *sim_ms_r: time to charge
+	 * on top of the wall clock (the static seam's simulated timeouts).
+	 */
+	void	(*query)(struct dns *d, struct dns_query **q, size_t n,
+		    int64_t wait_ms, struct arena *a, int64_t *sim_ms_r);
+	void	(*destroy)(struct dns *d);
+};
+
+struct dns {
+	const struct dns_backend	*be;
+	int64_t				 timeout_ms;
+	void				*impl;
+};
+
+/* dns_name_key - name without a trailing dot, lower case, into buf. */
+void	 dns_name_key(const char *name, char *buf, size_t len);
+/* dns_result_fail - res as DNS_TEMPFAIL with why. */
+void	 dns_result_fail(struct dns_result *res, int rrtype, const char *why);
+
+struct dns	*dns_ub_create(const struct dns_conf *dc, const char **error_r);
+
+#endif

@@ -1,0 +1,164 @@
+/*
+ * dkim_int.h - the DKIM policy's internal interfaces: key table, verifier,
+ * signer.  Only policies/dkim/ and its unit tests include this.
+ *
+ * Layers: dkim_keys.c (key files, checks, DNS records), dkim_verify.c and
+ * dkim_sign.c (one message each, on libopendkim, no pol_ctx), dkim.c (the
+ * policy: configuration, hooks, actions, Authentication-Results).
+ * Lower layers return -1 and *error_r (arena strings) and never log.
+ *
+ * Ownership: keys live in the configuration arena; verifiers, signers and
+ * their results in the message arena they were created with, which also
+ * frees the libopendkim handles (arena_defer at creation).
+ *
+ * Thread safety: a DKIM_LIB and the key table are shared read-only by all
+ * threads of a generation (options are set once in init); a verifier or a
+ * signer belongs to one message and one thread.
+ */
+#ifndef GW_DKIM_INT_H
+#define GW_DKIM_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <opendkim/dkim.h>
+
+#include "dns.h"
+
+struct arena;
+
+#define DKIM_MAX_KEY_FILE	(64 * 1024)	/* bytes of one PEM file */
+#define DKIM_MAX_KEY_RECORD	4096		/* bytes of one key TXT record */
+#define DKIM_MAX_REPORTED	50		/* signatures reported per message */
+#define DKIM_RSA_MIN_BITS	1024		/* RFC 8301 */
+
+enum dkim_alg {
+	DKIM_ALG_RSA_SHA256 = 0,
+	DKIM_ALG_ED25519_SHA256,
+	DKIM_ALG_COUNT
+};
+
+extern const char *const dkim_alg_names[];	/* "rsa-sha256", "ed25519-sha256" */
+
+/* One private key, loaded and checked at configuration time. */
+struct dkim_key {
+	const char	*domain;	/* lower case, no trailing dot */
+	const char	*selector;
+	const char	*path;
+	const char	*ptr;		/* its JSON pointer, for messages */
+	enum dkim_alg	 alg;
+	unsigned char	*pem;		/* the key file, NUL-terminated */
+	size_t		 pemlen;
+	unsigned	 bits;		/* RSA modulus bits; 256 for ed25519 */
+	const char	*pub_b64;	/* p= value of the matching key record */
+};
+
+/* dkim_keys.c */
+int	 dkim_alg_parse(const char *s, enum dkim_alg *alg_r);
+int	 dkim_key_load(struct arena *a, const char *path, enum dkim_alg alg,
+	    struct dkim_key *k, const char **error_r);
+/* "v=DKIM1; k=rsa; p=..." for k, in a */
+char	*dkim_key_record(struct arena *a, const struct dkim_key *k);
+/*
+ * dkim_key_record_matches - does the published TXT record carry k's public
+ * key?  false with *why_r when not (or when it cannot be parsed).
+ */
+bool	 dkim_key_record_matches(struct arena *a, const struct dkim_key *k,
+	    const char *txt, const char **why_r);
+
+/*
+ * The key lookup seam: look name up as TXT; on DNS_ANSWER *txt_r is the
+ * first record's strings joined (arena).  The policy wires it to the
+ * shared resolver with the message budget; tests use a table.
+ */
+struct dkim_lookup {
+	enum dns_status	(*fn)(void *arg, const char *name, struct arena *a,
+			    char **txt_r, const char **why_r);
+	void		*arg;
+};
+
+/* Verification settings (part of the compiled configuration). */
+struct dkim_vconf {
+	long long	 max_signatures;	/* evaluated per message */
+	long long	 min_rsa_bits;		/* >= 1024; above: "policy" */
+	int64_t		 clock_drift_ms;
+	bool		 allow_body_length;	/* l= accepted; else "policy" */
+};
+
+/* RFC 8601 dkim= results, best first as used for the message outcome. */
+enum dkim_res {
+	DKIM_RES_PASS = 0,
+	DKIM_RES_TEMPERROR,
+	DKIM_RES_FAIL,
+	DKIM_RES_POLICY,
+	DKIM_RES_NEUTRAL,
+	DKIM_RES_PERMERROR,
+	DKIM_RES_NONE,
+	DKIM_RES_COUNT
+};
+
+extern const char *const dkim_res_names[];
+
+/* The result of one signature; strings in the message arena. */
+struct dkim_sigres {
+	enum dkim_res	 res;
+	const char	*d, *i, *s, *a;
+	const char	*b8;		/* first 8 characters of b= */
+	const char	*reason;	/* why, when not pass */
+	bool		 testing;	/* key record t=y */
+};
+
+struct dkim_verifier;
+
+/* dkim_verify.c */
+int	 dkim_lib_setup(DKIM_LIB *lib, const struct dkim_vconf *vc,
+	    const char **error_r);
+struct dkim_verifier *dkim_verifier_new(DKIM_LIB *lib,
+	    const struct dkim_vconf *vc, struct arena *a, const char *id,
+	    const struct dkim_lookup *lk, const char **error_r);
+int	 dkim_verifier_header(struct dkim_verifier *v, const char *name,
+	    const char *value);
+int	 dkim_verifier_eoh(struct dkim_verifier *v);
+int	 dkim_verifier_body(struct dkim_verifier *v, const unsigned char *buf,
+	    size_t len);
+/* true once no signature can pass whatever the body holds */
+bool	 dkim_verifier_body_useless(const struct dkim_verifier *v);
+int	 dkim_verifier_eom(struct dkim_verifier *v, struct dkim_sigres **res_r,
+	    size_t *n_r);
+/* the message outcome: the best result over res (NONE when n == 0) */
+enum dkim_res dkim_outcome(const struct dkim_sigres *res, size_t n);
+
+/* Signing settings. */
+struct dkim_sconf {
+	dkim_canon_t	 hcanon, bcanon;
+	const char	**headers;	/* NULL-terminated, lower case */
+	const char	**oversign;	/* NULL-terminated, includes "from" */
+	int64_t		 signature_ttl_ms;	/* x= after t=; 0: none */
+};
+
+struct dkim_signer;
+
+/* dkim_sign.c */
+DKIM_LIB *dkim_lib_new(void);	/* dkim_init() with our allocator */
+int	 dkim_lib_setup_sign(DKIM_LIB *lib, const struct dkim_sconf *sc,
+	    const char **error_r);
+struct dkim_signer *dkim_signer_new(DKIM_LIB *lib,
+	    const struct dkim_sconf *sc, const struct dkim_key *k,
+	    struct arena *a, const char *id, const char **error_r);
+int	 dkim_signer_header(struct dkim_signer *s, const char *name,
+	    const char *value, const char **error_r);
+int	 dkim_signer_eoh(struct dkim_signer *s, const char **error_r);
+int	 dkim_signer_body(struct dkim_signer *s, const unsigned char *buf,
+	    size_t len, const char **error_r);
+/* the DKIM-Signature value, folded with "\n\t" (no CR) */
+int	 dkim_signer_eom(struct dkim_signer *s, char **value_r,
+	    const char **error_r);
+/* the domain of the (single) From header address, lower case, or NULL */
+char	*dkim_from_domain(struct arena *a, const char *value);
+
+/* "name:value" as libopendkim wants a header; shared by both sides */
+unsigned char *dkim_header_line(struct arena *a, const char *name,
+	    const char *value, size_t *len_r);
+
+#endif

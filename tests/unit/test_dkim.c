@@ -1,0 +1,693 @@
+/*
+ * test_dkim.c - DKIM keys, signing and verification on libopendkim, with
+ * a table standing in for DNS.  Keys are generated per run in a private
+ * temporary folder.
+ */
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+
+#include "t.h"
+#include "arena.h"
+#include "policies/dkim/dkim_int.h"
+
+static char tmpdir[] = "/tmp/gw-test-dkim-XXXXXX";
+
+/* --- fake DNS --------------------------------------------------------- */
+
+struct fake_rr {
+	const char	*name;
+	enum dns_status	 st;
+	const char	*txt;
+};
+
+#define NFAKE 16
+static struct fake_rr fake[NFAKE];
+static int nfake, nlookups;
+
+static void
+fake_set(const char *name, enum dns_status st, const char *txt)
+{
+	int i;
+
+	for (i = 0; i < nfake; i++)
+		if (strcasecmp(fake[i].name, name) == 0)
+			break;
+	if (i == nfake)
+		nfake++;
+	fake[i].name = name;
+	fake[i].st = st;
+	fake[i].txt = txt;
+}
+
+static enum dns_status
+fake_lookup(void *arg, const char *name, struct arena *a, char **txt_r,
+    const char **why_r)
+{
+	int i;
+
+	(void)arg;
+	nlookups++;
+	for (i = 0; i < nfake; i++) {
+		if (strcasecmp(fake[i].name, name) != 0)
+			continue;
+		if (fake[i].st == DNS_ANSWER)
+			*txt_r = arena_strdup(a, fake[i].txt);
+		if (fake[i].st == DNS_TEMPFAIL)
+			*why_r = "timeout";
+		return fake[i].st;
+	}
+	return DNS_NXDOMAIN;
+}
+
+static const struct dkim_lookup lookup = { fake_lookup, NULL };
+
+/* --- keys ------------------------------------------------------------- */
+
+static char *
+write_key(const char *name, const char *type, int bits, mode_t mode)
+{
+	EVP_PKEY *pk;
+	FILE *f;
+	char *path;
+
+	if (strcmp(type, "RSA") == 0)
+		pk = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)bits);
+	else
+		pk = EVP_PKEY_Q_keygen(NULL, NULL, type);
+	path = malloc(strlen(tmpdir) + strlen(name) + 2);
+	sprintf(path, "%s/%s", tmpdir, name);
+	f = fopen(path, "w");
+	PEM_write_PrivateKey(f, pk, NULL, NULL, 0, NULL, NULL);
+	fclose(f);
+	chmod(path, mode);
+	EVP_PKEY_free(pk);
+	return path;
+}
+
+/* --- messages --------------------------------------------------------- */
+
+/*
+ * feed - split msg into header fields (value = everything after the colon,
+ * folding kept) and body, as the core hands them to policies.
+ */
+struct feeder {
+	struct dkim_verifier	*v;
+	struct dkim_signer	*s[4];
+	int			 ns;
+	size_t			 chunk;	/* body chunk size; 0: all at once */
+};
+
+static void
+feed(struct arena *a, struct feeder *fd, const char *msg)
+{
+	const char *p = msg, *line, *colon, *body;
+	const char *err = NULL;
+	size_t len, off, n;
+	char *name, *value;
+	int i;
+
+	for (;;) {
+		if (*p == '\0')
+			break;
+		if (p[0] == '\n' || (p[0] == '\r' && p[1] == '\n')) {
+			p += p[0] == '\r' ? 2 : 1;
+			break;
+		}
+		line = p;
+		for (;;) {
+			p = strchr(p, '\n');
+			if (p == NULL) {
+				p = line + strlen(line);
+				break;
+			}
+			p++;
+			if (*p != ' ' && *p != '\t')
+				break;
+		}
+		len = (size_t)(p - line);
+		while (len > 0 && (line[len - 1] == '\n' ||
+		    line[len - 1] == '\r'))
+			len--;
+		colon = memchr(line, ':', len);
+		if (colon == NULL)
+			continue;
+		name = arena_strndup(a, line, (size_t)(colon - line));
+		value = arena_strndup(a, colon + 1,
+		    len - (size_t)(colon - line) - 1);
+		if (fd->v != NULL)
+			dkim_verifier_header(fd->v, name, value);
+		for (i = 0; i < fd->ns; i++)
+			T_CHECK(dkim_signer_header(fd->s[i], name, value,
+			    &err) == 0, "sign header: %s", err);
+	}
+	if (fd->v != NULL)
+		dkim_verifier_eoh(fd->v);
+	for (i = 0; i < fd->ns; i++)
+		T_CHECK(dkim_signer_eoh(fd->s[i], &err) == 0, "eoh: %s", err);
+	body = p;
+	len = strlen(body);
+	for (off = 0; off < len; off += n) {
+		n = fd->chunk == 0 ? len - off : fd->chunk;
+		if (n > len - off)
+			n = len - off;
+		if (fd->v != NULL)
+			dkim_verifier_body(fd->v,
+			    (const unsigned char *)body + off, n);
+		for (i = 0; i < fd->ns; i++)
+			dkim_signer_body(fd->s[i],
+			    (const unsigned char *)body + off, n, &err);
+	}
+}
+
+static const char msg_crlf[] =
+    "Received: from client.example.org by mx.example.com\r\n"
+    "From: Joe SixPack <joe@Football.Example.COM>\r\n"
+    "To: Suzie Q <suzie@shopping.example.net>\r\n"
+    "Subject: Is dinner ready?\r\n"
+    "\tfolded subject line\r\n"
+    "Date: Fri, 11 Jul 2003 21:00:37 -0700 (PDT)\r\n"
+    "Message-ID: <20030712040037.46341.5F8J@football.example.com>\r\n"
+    "\r\n"
+    "Hi.\r\n"
+    "\r\n"
+    "We lost the game.  Are you hungry yet?\r\n"
+    "\r\n"
+    "Joe.\r\n"
+    "\r\n\r\n";
+
+static struct dkim_vconf vconf = { 10, 1024, 300000, true };
+static const char *sign_headers[] = { "from", "to", "subject", "date",
+	"message-id", "reply-to", "cc", NULL };
+static const char *oversign[] = { "from", NULL };
+static struct dkim_sconf sconf;
+
+/*
+ * sign - sign msg with keys, return the message with the signatures on top
+ * (CRLF), NULL on failure.
+ */
+static char *
+sign(DKIM_LIB *lib, struct arena *a, const struct dkim_key *keys, int nkeys,
+    const char *msg)
+{
+	struct feeder fd = { 0 };
+	const char *err = NULL;
+	char *out = arena_strdup(a, ""), *val, *p;
+	int i;
+
+	for (i = 0; i < nkeys; i++) {
+		fd.s[i] = dkim_signer_new(lib, &sconf, &keys[i], a, "t", &err);
+		T_CHECK(fd.s[i] != NULL, "signer: %s", err);
+		if (fd.s[i] == NULL)
+			return NULL;
+	}
+	fd.ns = nkeys;
+	fd.chunk = 7;
+	feed(a, &fd, msg);
+	for (i = 0; i < nkeys; i++) {
+		if (dkim_signer_eom(fd.s[i], &val, &err) != 0) {
+			T_CHECK(0, "sign eom: %s", err);
+			return NULL;
+		}
+		T_CHECK(strchr(val, '\r') == NULL, "no CR in the value");
+		/* back to CRLF as an MTA writes it */
+		out = arena_printf(a, "%sDKIM-Signature: ", out);
+		for (p = val; *p != '\0'; p++)
+			out = *p == '\n' ? arena_printf(a, "%s\r\n", out) :
+			    arena_printf(a, "%s%c", out, *p);
+		out = arena_printf(a, "%s\r\n", out);
+	}
+	return arena_printf(a, "%s%s", out, msg);
+}
+
+static int
+verify(DKIM_LIB *lib, struct arena *a, const char *msg,
+    struct dkim_sigres **res_r, size_t *n_r, bool *useless_r)
+{
+	struct feeder fd = { 0 };
+	const char *err = NULL;
+
+	fd.v = dkim_verifier_new(lib, &vconf, a, "t", &lookup, &err);
+	T_CHECK(fd.v != NULL, "verifier: %s", err);
+	if (fd.v == NULL)
+		return -1;
+	fd.chunk = 5;
+	feed(a, &fd, msg);
+	if (useless_r != NULL)
+		*useless_r = dkim_verifier_body_useless(fd.v);
+	{
+		int rc = dkim_verifier_eom(fd.v, res_r, n_r);
+		size_t i;
+
+		if (getenv("T_DEBUG") != NULL)
+			for (i = 0; i < *n_r; i++)
+				fprintf(stderr, "  sig %zu: %s (%s) a=%s\n", i,
+				    dkim_res_names[(*res_r)[i].res],
+				    (*res_r)[i].reason ? (*res_r)[i].reason :
+				    "", (*res_r)[i].a);
+		return rc;
+	}
+}
+
+/* replace the first occurrence of from with to */
+static char *
+subst(struct arena *a, const char *s, const char *from, const char *to)
+{
+	const char *p = strstr(s, from);
+
+	if (p == NULL)
+		return arena_strdup(a, s);
+	return arena_printf(a, "%.*s%s%s", (int)(p - s), s, to,
+	    p + strlen(from));
+}
+
+static char *
+lf_only(struct arena *a, const char *s)
+{
+	char *o = arena_strdup(a, s), *p, *q;
+
+	for (p = q = o; *p != '\0'; p++)
+		if (*p != '\r')
+			*q++ = *p;
+	*q = '\0';
+	return o;
+}
+
+/* --- tests ------------------------------------------------------------ */
+
+static struct dkim_key rsa, ed, rsa1024;
+static const char *rsa_rec;
+
+static void
+test_keys(struct arena *a)
+{
+	struct dkim_key k;
+	const char *err = NULL, *why = NULL;
+	char *p;
+	enum dkim_alg alg;
+
+	T_CHECK(dkim_alg_parse("rsa-sha256", &alg) == 0 &&
+	    alg == DKIM_ALG_RSA_SHA256, "alg rsa");
+	T_CHECK(dkim_alg_parse("ed25519-sha256", &alg) == 0 &&
+	    alg == DKIM_ALG_ED25519_SHA256, "alg ed25519");
+	T_CHECK(dkim_alg_parse("rsa-sha1", &alg) == -1, "alg sha1 refused");
+
+	p = write_key("rsa.pem", "RSA", 2048, 0600);
+	T_CHECK(dkim_key_load(a, p, DKIM_ALG_RSA_SHA256, &rsa, &err) == 0,
+	    "rsa load: %s", err);
+	T_EQ_INT(rsa.bits, 2048, "rsa bits");
+	rsa.domain = "football.example.com";
+	rsa.selector = "rsa";
+	free(p);
+	p = write_key("ed.pem", "ED25519", 0, 0640);
+	T_CHECK(dkim_key_load(a, p, DKIM_ALG_ED25519_SHA256, &ed, &err) == 0,
+	    "ed25519 load: %s", err);
+	T_EQ_INT(strlen(ed.pub_b64), 44, "ed25519 p= is 32 raw bytes");
+	ed.domain = "football.example.com";
+	ed.selector = "ed";
+	T_CHECK(dkim_key_load(a, p, DKIM_ALG_RSA_SHA256, &k, &err) == -1 &&
+	    strstr(err, "needs an RSA key") != NULL, "type mismatch: %s",
+	    err);
+	free(p);
+	p = write_key("rsa1024.pem", "RSA", 1024, 0600);
+	T_CHECK(dkim_key_load(a, p, DKIM_ALG_RSA_SHA256, &rsa1024, &err) ==
+	    0, "rsa1024 load: %s", err);
+	rsa1024.domain = "football.example.com";
+	rsa1024.selector = "small";
+	T_CHECK(dkim_key_load(a, p, DKIM_ALG_ED25519_SHA256, &k, &err) == -1,
+	    "rsa key for ed25519 refused");
+	free(p);
+	p = write_key("rsa512.pem", "RSA", 512, 0600);
+	T_CHECK(dkim_key_load(a, p, DKIM_ALG_RSA_SHA256, &k, &err) == -1 &&
+	    strstr(err, "RFC 8301") != NULL, "512 bits refused: %s", err);
+	free(p);
+	p = write_key("world.pem", "ED25519", 0, 0644);
+	T_CHECK(dkim_key_load(a, p, DKIM_ALG_ED25519_SHA256, &k, &err) ==
+	    -1 && strstr(err, "others") != NULL, "world-readable: %s", err);
+	free(p);
+	T_CHECK(dkim_key_load(a, "/nonexistent/k.pem", DKIM_ALG_RSA_SHA256,
+	    &k, &err) == -1 && strstr(err, "No such file") != NULL,
+	    "missing: %s", err);
+	p = arena_printf(a, "%s/garbage.pem", tmpdir);
+	{
+		FILE *f = fopen(p, "w");
+
+		fputs("not a key\n", f);
+		fclose(f);
+		chmod(p, 0600);
+	}
+	T_CHECK(dkim_key_load(a, p, DKIM_ALG_RSA_SHA256, &k, &err) == -1 &&
+	    strstr(err, "no PEM") != NULL, "garbage: %s", err);
+
+	T_CHECK(dkim_key_record_matches(a, &ed, dkim_key_record(a, &ed),
+	    &why), "own record matches");
+	T_CHECK(!dkim_key_record_matches(a, &ed, dkim_key_record(a, &rsa),
+	    &why), "other record: %s", why);
+	T_CHECK(!dkim_key_record_matches(a, &rsa, "v=DKIM1; p=", &why) &&
+	    strstr(why, "revoked") != NULL, "revoked");
+	T_CHECK(dkim_key_record_matches(a, &rsa, arena_printf(a,
+	    "v=DKIM1; p=%.20s %s", rsa.pub_b64, rsa.pub_b64 + 20), &why),
+	    "spaces inside p=");
+
+	rsa_rec = dkim_key_record(a, &rsa);
+	fake_set("rsa._domainkey.football.example.com", DNS_ANSWER, rsa_rec);
+	fake_set("ed._domainkey.football.example.com", DNS_ANSWER,
+	    dkim_key_record(a, &ed));
+	fake_set("small._domainkey.football.example.com", DNS_ANSWER,
+	    dkim_key_record(a, &rsa1024));
+}
+
+static void
+test_roundtrip(DKIM_LIB *lib, struct arena *a)
+{
+	struct dkim_key both[2] = { rsa, ed };
+	struct dkim_sigres *r = NULL;
+	size_t n = 0;
+	char *m, *t;
+	bool useless = true;
+
+	m = sign(lib, a, both, 2, msg_crlf);
+	T_CHECK(m != NULL, "signed");
+	if (m == NULL)
+		return;
+	T_CHECK(strstr(m, "h=From:To:Subject:Date:Message-ID:from") != NULL ||
+	    strstr(m, ":from;") != NULL, "From oversigned");
+	T_EQ_INT(verify(lib, a, m, &r, &n, &useless), 0, "verify");
+	T_EQ_INT(n, 2, "two signatures");
+	T_CHECK(!useless, "body needed");
+	if (n == 2) {
+		T_EQ_STR(dkim_res_names[r[0].res], "pass", "rsa pass (%s)",
+		    r[0].reason);
+		T_EQ_STR(dkim_res_names[r[1].res], "pass", "ed pass (%s)",
+		    r[1].reason);
+		T_EQ_STR(r[0].d, "football.example.com", "header.d");
+		T_EQ_STR(r[0].s, "rsa", "header.s");
+		T_EQ_STR(r[0].a, "rsa-sha256", "header.a");
+		T_EQ_STR(r[1].a, "ed25519-sha256", "header.a ed");
+		T_EQ_STR(r[0].i, "@football.example.com", "header.i");
+		T_EQ_INT(strlen(r[0].b8), 8, "header.b 8 chars");
+	}
+	T_EQ_INT(dkim_outcome(r, n), DKIM_RES_PASS, "outcome pass");
+
+	/* one changed byte in the body, then in a signed header */
+	t = subst(a, m, "hungry", "hungrY");
+	verify(lib, a, t, &r, &n, NULL);
+	T_CHECK(n == 2 && r[0].res == DKIM_RES_FAIL &&
+	    r[1].res == DKIM_RES_FAIL, "body change fails");
+	T_CHECK(n == 2 && strstr(r[0].reason, "body hash") != NULL,
+	    "reason body hash");
+	t = subst(a, m, "Subject: Is", "Subject: is");
+	verify(lib, a, t, &r, &n, NULL);
+	T_CHECK(n == 2 && r[0].res == DKIM_RES_FAIL &&
+	    r[1].res == DKIM_RES_FAIL, "header change fails");
+	/* relaxed: header case and whitespace changes still pass */
+	t = subst(a, m, "To: Suzie", "to:    Suzie");
+	verify(lib, a, t, &r, &n, NULL);
+	T_CHECK(n == 2 && r[0].res == DKIM_RES_PASS, "relaxed header ok");
+	/* an added From header breaks the oversigned signature */
+	t = arena_printf(a, "From: evil@example.net\r\n%s", m);
+	verify(lib, a, t, &r, &n, NULL);
+	T_CHECK(n == 2 && r[0].res == DKIM_RES_FAIL, "extra From fails");
+	/* LF line ends on the way in */
+	verify(lib, a, lf_only(a, m), &r, &n, NULL);
+	T_CHECK(n == 2 && r[0].res == DKIM_RES_PASS &&
+	    r[1].res == DKIM_RES_PASS, "LF-only input verifies");
+	/* signing LF input gives the same result as CRLF */
+	t = sign(lib, a, both, 2, lf_only(a, msg_crlf));
+	verify(lib, a, t, &r, &n, NULL);
+	T_CHECK(n == 2 && r[0].res == DKIM_RES_PASS &&
+	    r[1].res == DKIM_RES_PASS, "LF-signed verifies");
+}
+
+static void
+test_simple_canon(DKIM_LIB *lib, struct arena *a)
+{
+	struct dkim_sigres *r = NULL;
+	size_t n = 0;
+	char *m, *t;
+
+	sconf.hcanon = sconf.bcanon = DKIM_CANON_SIMPLE;
+	m = sign(lib, a, &ed, 1, msg_crlf);
+	sconf.hcanon = sconf.bcanon = DKIM_CANON_RELAXED;
+	T_CHECK(m != NULL && strstr(m, "c=simple/simple") != NULL,
+	    "simple signed");
+	if (m == NULL)
+		return;
+	verify(lib, a, m, &r, &n, NULL);
+	T_CHECK(n == 1 && r[0].res == DKIM_RES_PASS, "simple pass");
+	t = subst(a, m, "To: Suzie", "To:  Suzie");
+	verify(lib, a, t, &r, &n, NULL);
+	T_CHECK(n == 1 && r[0].res == DKIM_RES_FAIL, "simple: space fails");
+	/* trailing empty lines are not significant (simple body) */
+	t = arena_printf(a, "%s\r\n\r\n", m);
+	verify(lib, a, t, &r, &n, NULL);
+	T_CHECK(n == 1 && r[0].res == DKIM_RES_PASS, "simple: blank lines");
+}
+
+static void
+test_errors(DKIM_LIB *lib, struct arena *a)
+{
+	struct dkim_sigres *r = NULL;
+	size_t n = 0;
+	char *m;
+	bool useless = false;
+	const char *rec;
+
+	m = sign(lib, a, &rsa, 1, msg_crlf);
+	if (m == NULL)
+		return;
+	rec = rsa_rec;
+
+	fake_set("rsa._domainkey.football.example.com", DNS_TEMPFAIL, NULL);
+	verify(lib, a, m, &r, &n, &useless);
+	T_CHECK(n == 1 && r[0].res == DKIM_RES_TEMPERROR, "temperror: %s",
+	    n ? r[0].reason : "");
+	T_CHECK(useless, "temperror: body skipped");
+	T_EQ_INT(dkim_outcome(r, n), DKIM_RES_TEMPERROR, "outcome temperror");
+
+	fake_set("rsa._domainkey.football.example.com", DNS_NXDOMAIN, NULL);
+	verify(lib, a, m, &r, &n, &useless);
+	T_CHECK(n == 1 && r[0].res == DKIM_RES_PERMERROR &&
+	    strstr(r[0].reason, "NXDOMAIN") != NULL, "nxdomain permerror");
+	T_CHECK(useless, "nxdomain: body skipped");
+
+	fake_set("rsa._domainkey.football.example.com", DNS_ANSWER,
+	    "v=DKIM1; k=rsa; p=");
+	verify(lib, a, m, &r, &n, &useless);
+	T_CHECK(n == 1 && r[0].res == DKIM_RES_PERMERROR, "revoked: %s",
+	    n ? r[0].reason : "");
+	T_CHECK(useless, "revoked: body skipped");
+
+	fake_set("rsa._domainkey.football.example.com", DNS_ANSWER,
+	    dkim_key_record(a, &ed));
+	verify(lib, a, m, &r, &n, NULL);
+	T_CHECK(n == 1 && r[0].res == DKIM_RES_PERMERROR, "wrong key type: %s",
+	    n ? r[0].reason : "");
+	fake_set("rsa._domainkey.football.example.com", DNS_ANSWER, rec);
+
+	/* none */
+	verify(lib, a, msg_crlf, &r, &n, &useless);
+	T_EQ_INT(n, 0, "no signature");
+	T_CHECK(useless, "no signature: body skipped");
+	T_EQ_INT(dkim_outcome(r, n), DKIM_RES_NONE, "outcome none");
+
+	/* broken signature header */
+	verify(lib, a, arena_printf(a, "DKIM-Signature: v=1; a=rsa-sha256; "
+	    "b=xx\r\n%s", msg_crlf), &r, &n, NULL);
+	T_CHECK(n == 1 && r[0].res == DKIM_RES_PERMERROR, "syntax: %s",
+	    n ? r[0].reason : "");
+
+	/* expired x= */
+	verify(lib, a, arena_printf(a, "DKIM-Signature: v=1; a=rsa-sha256; "
+	    "d=football.example.com; s=rsa; t=1000; x=2000; h=from; bh=AAAA; "
+	    "b=AAAA\r\n%s", msg_crlf), &r, &n, NULL);
+	T_CHECK(n == 1 && r[0].res == DKIM_RES_PERMERROR, "expired: %s",
+	    n ? r[0].reason : "");
+}
+
+static void
+test_rfc8301(DKIM_LIB *lib, struct arena *a)
+{
+	struct dkim_sigres *r = NULL;
+	const char *err = NULL;
+	struct feeder fd = { 0 };
+	char *m;
+	size_t n = 0;
+	int before;
+
+	/* rsa-sha1: permerror without any key lookup */
+	{
+		DKIM *d;
+		DKIM_STAT st;
+		u_char *h;
+		size_t hl;
+		bool tk;
+
+		d = dkim_sign(lib, (const u_char *)"t", NULL,
+		    (dkim_sigkey_t)rsa.pem, (const u_char *)"rsa",
+		    (const u_char *)"football.example.com", DKIM_CANON_RELAXED,
+		    DKIM_CANON_RELAXED, DKIM_SIGN_RSASHA1, -1, &st);
+		T_CHECK(d != NULL, "sha1 signer");
+		if (d == NULL)
+			return;
+		{
+			static const char *hs[] = {
+				"From: joe@football.example.com",
+				"Subject: x", NULL };
+			int i;
+
+			for (i = 0; hs[i] != NULL; i++)
+				dkim_header(d, (u_char *)(uintptr_t)hs[i],
+				    strlen(hs[i]));
+		}
+		dkim_eoh(d);
+		dkim_body(d, (u_char *)"hi\r\n", 4);
+		dkim_eom(d, &tk);
+		dkim_getsighdr_d(d, 16, &h, &hl);
+		m = arena_printf(a, "DKIM-Signature: %s\r\n"
+		    "From: joe@football.example.com\r\nSubject: x\r\n\r\nhi\r\n",
+		    (char *)h);
+		dkim_free(d);
+	}
+	T_CHECK(strstr(m, "a=rsa-sha1") != NULL, "sha1 signed");
+	before = nlookups;
+	verify(lib, a, m, &r, &n, NULL);
+	T_CHECK(n == 1 && r[0].res == DKIM_RES_PERMERROR &&
+	    strstr(r[0].reason, "RFC 8301") != NULL, "sha1 permerror");
+	T_EQ_INT(nlookups, before, "sha1: no key lookup");
+
+	/* RSA 1024 passes at the default minimum, is "policy" above it */
+	m = sign(lib, a, &rsa1024, 1, msg_crlf);
+	verify(lib, a, m, &r, &n, NULL);
+	T_CHECK(n == 1 && r[0].res == DKIM_RES_PASS, "rsa1024 pass");
+	vconf.min_rsa_bits = 2048;
+	verify(lib, a, m, &r, &n, NULL);
+	T_CHECK(n == 1 && r[0].res == DKIM_RES_POLICY, "rsa1024 policy");
+	vconf.min_rsa_bits = 1024;
+
+	/* signature cap: the third of three is not evaluated */
+	{
+		struct dkim_key three[3] = { rsa, ed, rsa1024 };
+
+		m = sign(lib, a, three, 3, msg_crlf);
+	}
+	vconf.max_signatures = 2;
+	before = nlookups;
+	verify(lib, a, m, &r, &n, NULL);
+	vconf.max_signatures = 10;
+	T_CHECK(n == 3 && r[0].res == DKIM_RES_PASS &&
+	    r[1].res == DKIM_RES_PASS && r[2].res == DKIM_RES_NEUTRAL,
+	    "cap: third neutral");
+	T_EQ_INT(nlookups - before, 2, "cap: two lookups");
+
+	/* abort mid-body: the arena frees the handles (ASan checks) */
+	fd.v = dkim_verifier_new(lib, &vconf, a, "t", &lookup, &err);
+	fd.s[0] = dkim_signer_new(lib, &sconf, &ed, a, "t", &err);
+	fd.ns = 1;
+	dkim_verifier_header(fd.v, "From", " joe@football.example.com");
+	dkim_signer_header(fd.s[0], "From", " joe@football.example.com",
+	    &err);
+	dkim_verifier_eoh(fd.v);
+	dkim_signer_eoh(fd.s[0], &err);
+	dkim_signer_body(fd.s[0], (const unsigned char *)"half", 4, &err);
+	arena_reset(a);
+	T_CHECK(1, "abort mid-body");
+}
+
+int	dkim_keygen_main(int argc, char **argv);
+
+static void
+test_keygen(struct arena *a)
+{
+	char *rsa_args[] = { "keygen", "--domain", "example.com", "--selector",
+		"k1", "--algorithm", "rsa-sha256", "--bits", "1024", "--out",
+		tmpdir, NULL };
+	char *ed_args[] = { "keygen", "--domain", "example.com", "--selector",
+		"k2", "--algorithm", "ed25519-sha256", "--out", tmpdir, NULL };
+	char *bad_args[] = { "keygen", "--domain", "example.com", "--selector",
+		"k3", "--algorithm", "rsa-sha1", "--out", tmpdir, NULL };
+	struct dkim_key k;
+	struct stat st;
+	const char *err = NULL;
+	char *p;
+
+	fflush(stdout);
+	T_EQ_INT(dkim_keygen_main(11, rsa_args), 0, "keygen rsa");
+	p = arena_printf(a, "%s/example.com.k1.pem", tmpdir);
+	T_CHECK(stat(p, &st) == 0 && (st.st_mode & 0777) == 0600,
+	    "keygen mode 0600");
+	T_CHECK(dkim_key_load(a, p, DKIM_ALG_RSA_SHA256, &k, &err) == 0 &&
+	    k.bits == 1024, "keygen rsa loads: %s", err);
+	T_EQ_INT(dkim_keygen_main(11, rsa_args), 73, "keygen no overwrite");
+	T_EQ_INT(dkim_keygen_main(9, ed_args), 0, "keygen ed25519");
+	p = arena_printf(a, "%s/example.com.k2.pem", tmpdir);
+	T_CHECK(dkim_key_load(a, p, DKIM_ALG_ED25519_SHA256, &k, &err) == 0,
+	    "keygen ed25519 loads: %s", err);
+	T_EQ_INT(dkim_keygen_main(9, bad_args), 64, "keygen bad algorithm");
+	T_EQ_INT(dkim_keygen_main(1, bad_args), 64, "keygen usage");
+	fflush(stdout);
+}
+
+static void
+test_from_domain(struct arena *a)
+{
+	T_EQ_STR(dkim_from_domain(a, " Joe <joe@Example.COM>"), "example.com",
+	    "display name");
+	T_EQ_STR(dkim_from_domain(a, " joe@example.com (Joe)"), "example.com",
+	    "comment");
+	T_EQ_STR(dkim_from_domain(a, " \"a@b\" <x@sub.example.org.>"),
+	    "sub.example.org", "quoted, trailing dot");
+	T_CHECK(dkim_from_domain(a, " undisclosed") == NULL, "no domain");
+}
+
+int
+main(void)
+{
+	struct arena *a, *ka;
+	DKIM_LIB *lib;
+	const char *err = NULL;
+
+	if (mkdtemp(tmpdir) == NULL) {
+		perror("mkdtemp");
+		return 1;
+	}
+	ka = arena_create(0);
+	a = arena_create(0);
+	sconf.hcanon = sconf.bcanon = DKIM_CANON_RELAXED;
+	sconf.headers = sign_headers;
+	sconf.oversign = oversign;
+	lib = dkim_lib_new();
+	T_CHECK(dkim_lib_setup(lib, &vconf, &err) == 0, "setup: %s", err);
+	T_CHECK(dkim_lib_setup_sign(lib, &sconf, &err) == 0, "sign setup: %s",
+	    err);
+
+	test_keys(ka);
+	test_from_domain(a);
+	test_keygen(ka);
+	test_roundtrip(lib, a);
+	arena_reset(a);
+	test_simple_canon(lib, a);
+	arena_reset(a);
+	test_errors(lib, a);
+	arena_reset(a);
+	test_rfc8301(lib, a);
+
+	arena_destroy(&a);
+	arena_destroy(&ka);
+	dkim_close(lib);
+	{
+		char cmd[128];
+
+		snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
+		if (system(cmd) != 0)
+			T_CHECK(0, "cleanup");
+	}
+	return t_done("dkim");
+}
