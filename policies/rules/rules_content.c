@@ -850,8 +850,9 @@ match_spf(struct rule_eval *ev, const void *arg)
 
 /*
  * match_dkim - any signature whose result (and, with domain, d=) is
- * wanted.  The dkim policy's results are an array of signatures, or an
- * object with a "signatures" array; no signature at all is one "none".
+ * wanted.  The dkim policy's results are an array of signatures
+ * ({"result", "header.d", ...}; also read: an object with a "signatures"
+ * array, and "d" for the domain); no signature at all is one "none".
  */
 static int
 match_dkim(struct rule_eval *ev, const void *arg)
@@ -875,7 +876,7 @@ match_dkim(struct rule_eval *ev, const void *arg)
 	for (i = 0; i < n; i++) {
 		sig = json_array_get(j, i);
 		res = str_of(sig, "result", "none");
-		d = str_of(sig, "d", str_of(sig, "domain", ""));
+		d = str_of(sig, "header.d", str_of(sig, "d", ""));
 		if (r->nres > 0 && !in_set(res, r->nres, r->res))
 			continue;
 		if (r->has_dom) {

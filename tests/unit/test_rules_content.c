@@ -286,8 +286,9 @@ static const struct env spf_pass = { .spf = "{'result': 'pass', 'helo': 'pass'}"
 static const struct env dkim_fail = {
 	.dkim = "[{'result': 'fail', 'd': 'evil.example'}]" };
 static const struct env dkim_pass = {
-	.dkim = "[{'result': 'fail', 'd': 'other.example'},"
-	    "{'result': 'pass', 'd': 'Mail.Sender.example'}]" };
+	.dkim = "[{'result': 'fail', 'header.d': 'other.example'},"
+	    "{'result': 'pass', 'header.d': 'Mail.Sender.example', "
+	    "'header.s': 'sel'}]" };
 static const struct env dkim_obj = {
 	.dkim = "{'signatures': [{'result': 'pass', 'd': 'sender.example'}]}" };
 
