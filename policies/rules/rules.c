@@ -89,6 +89,26 @@ msg_state(struct pol_ctx *ctx)
 	return *slot;
 }
 
+/* rules_init - policy_ops.init: the block lists' circuit breakers */
+static int
+rules_init(void *modconf, void **modstate_r, const char **error_r)
+{
+	if ((*modstate_r = rules_state_new(modconf)) == NULL) {
+		*error_r = "rules: out of memory";
+		return -1;
+	}
+	return 0;
+}
+
+/* rules_deinit - policy_ops.deinit */
+static void
+rules_deinit(void *modstate)
+{
+	struct rules_state *st = modstate;
+
+	rules_state_free(&st);
+}
+
 /* track_get - the connection's or the message's track, created on use */
 static struct rules_track *
 track_get(struct pol_ctx *ctx, bool msg)
@@ -254,6 +274,8 @@ results_emit(struct pol_ctx *ctx, const struct rules_track *conn,
 	}
 	if (ms != NULL && ms->mime != NULL && ms->mime_done)
 		json_object_set_new(res, "mime", mime_json(ms->mime));
+	if (ms != NULL && ms->dnsbl.n > 0)
+		json_object_set_new(res, "dnsbl", rules_dnsbl_json(&ms->dnsbl));
 	if (ms != NULL && ms->regex_stopped > 0)
 		json_object_set_new(res, "regex_stopped",
 		    json_integer(ms->regex_stopped));
@@ -391,6 +413,7 @@ rules_run(struct rule_eval *ev, struct pol_result *res)
 		if (rc2 < 0) {
 			pol_log(ev->ctx, LOG_LVL_ERR, "rule %s: %s",
 			    ev->rule->name, ev->error ? ev->error : "error");
+			res->detail = ev->error;
 			return -1;
 		}
 		if (rc2 == 0)
@@ -433,9 +456,11 @@ rules_run(struct rule_eval *ev, struct pol_result *res)
 		    fin.action != NULL ? " -> " : "",
 		    fin.action != NULL ? fin.action : "");
 		if (ct->nhits > 0 || mt->nhits > 0 || fin.action != NULL ||
-		    ev->ms->mime != NULL || ev->ms->regex_stopped > 0)
+		    ev->ms->mime != NULL || ev->ms->regex_stopped > 0 ||
+		    ev->ms->dnsbl.n > 0)
 			results_emit(ev->ctx, ct, ev->ms, &fin);
-	} else if (t->nhits != before ||
+	} else if (t->nhits != before || (mt != NULL && mt->nhits > 0 &&
+	    ev->ms->dnsbl.n > 0) ||
 	    (ev->stage == POL_ENVFROM && ct->nhits > 0))
 		results_emit(ev->ctx, ct, ev->ms, NULL);
 	return 0;
@@ -597,6 +622,8 @@ const struct policy_ops rules_policy = {
 	.name = "rules",
 	.abi_version = POLICY_ABI_VERSION,
 	.config = rules_config,
+	.init = rules_init,
+	.deinit = rules_deinit,
 	.connect = rules_connect,
 	.helo = rules_helo,
 	.envfrom = rules_envfrom,

@@ -41,6 +41,8 @@ struct rules_build {
 	struct conf_ctx		*cc;
 	pcre2_match_context	*mctx;
 	unsigned		 needs;		/* RULES_NEED_* of the kinds used */
+	size_t			 ndnsbl;
+	struct rules_dnsbl	*dnsbl;
 	size_t			 nlists;
 	struct rules_list	*lists;
 };
@@ -50,6 +52,7 @@ struct rules_section {
 	const json_t	*rules;
 	const json_t	*lists;
 	const json_t	*thresholds;
+	const json_t	*dnsbl;
 	long long	 match_limit;
 	long long	 depth_limit;
 	long long	 scan_limit;
@@ -132,6 +135,25 @@ const void *
 rules_build_mctx(struct rules_build *rb)
 {
 	return rb->mctx;
+}
+
+/* rules_build_dnsbl - the named block list, or NULL */
+const struct rules_dnsbl *
+rules_build_dnsbl(struct rules_build *rb, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < rb->ndnsbl; i++)
+		if (strcmp(rb->dnsbl[i].name, name) == 0)
+			return &rb->dnsbl[i];
+	return NULL;
+}
+
+/* rules_build_need - what the hooks must collect */
+void
+rules_build_need(struct rules_build *rb, unsigned needs)
+{
+	rb->needs |= needs;
 }
 
 /* rules_keep_json - CONF_CUSTOM parser that keeps the value for later */
@@ -378,6 +400,8 @@ kind_find(const char *key)
 	for (i = 0; i < rules_content_nkinds; i++)
 		if (strcmp(rules_content_kinds[i].key, key) == 0)
 			return &rules_content_kinds[i];
+	if (strcmp(rules_dnsbl_kind.key, key) == 0)
+		return &rules_dnsbl_kind;
 	return NULL;
 }
 
@@ -774,6 +798,8 @@ static const struct conf_key section_keys[] = {
 	  .off = offsetof(struct rules_section, scan_limit) },
 	{ .key = "thresholds", .type = CONF_CUSTOM, .parse = rules_keep_json,
 	  .off = offsetof(struct rules_section, thresholds) },
+	{ .key = "dnsbl", .type = CONF_CUSTOM, .parse = rules_keep_json,
+	  .off = offsetof(struct rules_section, dnsbl) },
 	{ .key = NULL }
 };
 
@@ -913,7 +939,8 @@ rules_conf_build(struct conf_ctx *cc, const json_t *section, const char *ptr,
 	struct rules_build rb = { .cc = cc };
 	struct rules_conf *rc;
 	const char *rsptr;
-	size_t i;
+	json_t *implicit = NULL;
+	size_t i, nuser = 0, nimp;
 	int errs;
 
 	rc = conf_alloc(cc, sizeof(*rc));
@@ -923,6 +950,12 @@ rules_conf_build(struct conf_ctx *cc, const json_t *section, const char *ptr,
 	rc->mctx = rb.mctx;
 	if (lists_register(&rb, sec.lists, conf_ptr(cc, ptr, "lists")) < 0)
 		errs++;
+	if (rules_dnsbl_compile(cc, sec.dnsbl, conf_ptr(cc, ptr, "dnsbl"),
+	    &rb.ndnsbl, &rb.dnsbl, &implicit) < 0)
+		errs++;
+	rc->ndnsbl = rb.ndnsbl;
+	rc->dnsbl = rb.dnsbl;
+	nimp = json_array_size(implicit);
 	rsptr = conf_ptr(cc, ptr, "rules");
 	if (sec.rules != NULL && !json_is_array(sec.rules)) {
 		conf_error(cc, rsptr, "must be an array of rules");
@@ -931,16 +964,21 @@ rules_conf_build(struct conf_ctx *cc, const json_t *section, const char *ptr,
 		conf_error(cc, rsptr, "too many rules (%zu, max %d)",
 		    json_array_size(sec.rules), RULES_MAX_RULES);
 		errs++;
-	} else if (sec.rules != NULL) {
-		rc->nrules = json_array_size(sec.rules);
-		rc->rules = conf_alloc(cc, (rc->nrules + 1) *
-		    sizeof(*rc->rules));
-		for (i = 0; i < rc->nrules; i++)
-			if (rule_compile(&rb, rc, i,
-			    json_array_get(sec.rules, i),
-			    conf_ptr_idx(cc, rsptr, i)) < 0)
-				errs++;
-	}
+	} else if (sec.rules != NULL)
+		nuser = json_array_size(sec.rules);
+	/* the section's rules, then the block lists' implicit ones */
+	rc->nrules = nuser + nimp;
+	rc->rules = conf_alloc(cc, (rc->nrules + 1) * sizeof(*rc->rules));
+	for (i = 0; i < nuser; i++)
+		if (rule_compile(&rb, rc, i, json_array_get(sec.rules, i),
+		    conf_ptr_idx(cc, rsptr, i)) < 0)
+			errs++;
+	for (i = 0; i < nimp; i++)
+		if (rule_compile(&rb, rc, nuser + i,
+		    json_array_get(implicit, i), json_string_value(
+		    json_object_get(json_array_get(implicit, i), "#ptr"))) < 0)
+			errs++;
+	json_decref(implicit);
 	if (thresholds_compile(cc, sec.thresholds,
 	    conf_ptr(cc, ptr, "thresholds"), &rc->th) < 0)
 		errs++;

@@ -32,6 +32,7 @@
 #define GW_RULES_INT_H
 
 #include <stdbool.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -98,9 +99,78 @@ struct rules_track {
 	struct rules_hit	*hits;
 };
 
+/* --- DNS block lists (rules_dnsbl.c) --- */
+
+/* What a list looks up (bits). */
+#define RULES_DNSBL_IP		0x1u
+#define RULES_DNSBL_HELO	0x2u
+#define RULES_DNSBL_SENDER	0x4u
+#define RULES_DNSBL_URL		0x8u
+#define RULES_DNSBL_MAX_Q	256	/* lookups per message */
+#define RULES_DNSBL_MAX_URLS	16	/* URL hosts looked up per message */
+
+struct rules_dnsbl_range {
+	uint32_t	 lo, hi;	/* host order */
+};
+
+struct rules_dnsbl {
+	const char		*name;
+	const char		*zone;
+	unsigned		 lookups;	/* RULES_DNSBL_* */
+	size_t			 idx;		/* in rules_conf.dnsbl, breakers */
+	size_t			 ncodes;
+	struct rules_dnsbl_range *codes;
+	bool			 enabled;
+	bool			 on_error_continue;
+	unsigned		 breaker_timeouts;
+	int64_t			 breaker_within_ms;
+	int64_t			 breaker_cooldown_ms;
+};
+
+enum rules_dnsbl_state {
+	RULES_DNSBL_PENDING = 0,
+	RULES_DNSBL_LISTED,
+	RULES_DNSBL_CLEAN,
+	RULES_DNSBL_ERROR,
+	RULES_DNSBL_SKIPPED
+};
+
+struct rules_dnsbl_q {
+	const struct rules_dnsbl *l;
+	unsigned		 kind;		/* RULES_DNSBL_* bit */
+	const char		*target;
+	const char		*qname;
+	enum rules_dnsbl_state	 state;
+	const char		*answer;
+	const char		*why;
+};
+
+/* A message's lookups. */
+struct rules_dnsbl_msg {
+	size_t			 n;
+	struct rules_dnsbl_q	*q;
+	unsigned		 done;		/* kinds looked up already */
+};
+
+/* A list's circuit breaker. */
+struct rules_breaker {
+	int64_t		 window_start;
+	unsigned	 count;		/* timeouts in the window */
+	int64_t		 open_until;	/* 0: closed */
+	unsigned long	 trips;
+	unsigned long	 skipped;
+};
+
+/* The policy's mutable state (policy_ops.init), one per generation. */
+struct rules_state {
+	pthread_mutex_t		 lock;
+	struct rules_breaker	*br;	/* one per list; protected by lock */
+};
+
 /* Per-message state (the message slot), in the message arena. */
 struct rules_msg {
 	struct rules_track	 track;
+	struct rules_dnsbl_msg	 dnsbl;
 	struct rules_mime	*mime;		/* NULL unless the rules need the body */
 	bool			 mime_done;
 	unsigned		 regex_stopped;	/* matches stopped by a limit */
@@ -212,6 +282,8 @@ struct rules_conf {
 	unsigned		 needs;		/* RULES_NEED_* of all rules */
 	size_t			 scan_limit;	/* bytes of decoded text */
 	struct rules_thresholds	 th;
+	size_t			 ndnsbl;
+	struct rules_dnsbl	*dnsbl;
 };
 
 /* Names, indexed by enum rule_action / enum pol_stage (NULL: no name). */
@@ -303,6 +375,28 @@ bool	 rules_count_test(const struct rules_count *c, long long n);
 /* "N op V" for the first comparison given, in the arena. */
 const char *rules_count_text(struct arena *a, const char *what,
 	    const struct rules_count *c, long long n);
+
+/* Build state: the named block list, or NULL; more needs. */
+const struct rules_dnsbl *rules_build_dnsbl(struct rules_build *rb,
+	    const char *name);
+void	 rules_build_need(struct rules_build *rb, unsigned needs);
+
+/* rules_dnsbl.c */
+extern const struct rule_kind rules_dnsbl_kind;
+/* The "dnsbl" object: lists, and the implicit rules of lists that carry
+ * an action or score (each with "#ptr": the list's pointer). */
+int	 rules_dnsbl_compile(struct conf_ctx *cc, const json_t *v,
+	    const char *ptr, size_t *n_r, struct rules_dnsbl **lists_r,
+	    json_t **rules_r);
+/* d.c.b.a.ZONE / reversed nibbles; IPv4-mapped as IPv4.  NULL: no name. */
+const char *rules_dnsbl_ip_name(struct arena *a, const struct ipaddr *ip,
+	    const char *zone);
+/* DOMAIN.ZONE lowercased; NULL for a literal, a dotless or too long name. */
+const char *rules_dnsbl_domain_name(struct arena *a, const char *domain,
+	    const char *zone);
+json_t	*rules_dnsbl_json(const struct rules_dnsbl_msg *dm);
+struct rules_state *rules_state_new(const struct rules_conf *rc);
+void	 rules_state_free(struct rules_state **stp);
 
 /* rules_content.c: the content kinds, spliced into rules_kinds[]. */
 extern const struct rule_kind rules_content_kinds[];
