@@ -276,6 +276,8 @@ results_emit(struct pol_ctx *ctx, const struct rules_track *conn,
 		json_object_set_new(res, "mime", mime_json(ms->mime));
 	if (ms != NULL && ms->dnsbl.n > 0)
 		json_object_set_new(res, "dnsbl", rules_dnsbl_json(&ms->dnsbl));
+	if (ms != NULL && ms->greylist != NULL)
+		json_object_set_new(res, "greylist", json_string(ms->greylist));
 	if (ms != NULL && ms->regex_stopped > 0)
 		json_object_set_new(res, "regex_stopped",
 		    json_integer(ms->regex_stopped));
@@ -491,7 +493,9 @@ eval_stage(struct pol_ctx *ctx, enum pol_stage stage, const char *helo,
 
 	/* nothing to do, except carrying connection matches into a message
 	 * and the end of a message (thresholds, results) */
-	if (rc->nstage[stage] == 0 && stage != POL_EOM) {
+	if (rc->nstage[stage] == 0 && stage != POL_EOM &&
+	    (rc->greylist == NULL || (stage != POL_ENVRCPT &&
+	    stage != POL_DATA))) {
 		ct = *pol_conn_slot(ctx);
 		if (stage != POL_ENVFROM || ct == NULL || ct->nhits == 0)
 			return 0;
@@ -507,7 +511,20 @@ eval_stage(struct pol_ctx *ctx, enum pol_stage stage, const char *helo,
 	ev.sender = sender != NULL ? sender :
 	    ev.msg != NULL ? ev.msg->mail_from : NULL;
 	ev.rcpt = rcpt;
-	return rules_run(&ev, res);
+	if (rules_run(&ev, res) < 0)
+		return -1;
+	if (rc->greylist == NULL || (stage != POL_ENVRCPT && stage != POL_DATA))
+		return 0;
+	ct = *pol_conn_slot(ctx);
+	if ((ct != NULL && ct->accepted) || ev.ms->track.accepted)
+		return 0;
+	if (rules_greylist_run(&ev, res) < 0) {
+		res->detail = ev.error;
+		return -1;
+	}
+	if (ev.ms->greylist != NULL)
+		results_emit(ctx, ct, ev.ms, NULL);
+	return 0;
 }
 
 /* rules_connect - policy_ops.connect */

@@ -53,6 +53,7 @@ struct rules_section {
 	const json_t	*lists;
 	const json_t	*thresholds;
 	const json_t	*dnsbl;
+	const json_t	*greylist;
 	long long	 match_limit;
 	long long	 depth_limit;
 	long long	 scan_limit;
@@ -741,6 +742,24 @@ rule_compile(struct rules_build *rb, struct rules_conf *rc, size_t idx,
 	return errs > 0 ? -1 : 0;
 }
 
+/* rules_cond_compile - see rules_int.h */
+int
+rules_cond_compile(struct rules_build *rb, const json_t *v, const char *ptr,
+    enum pol_stage stage, struct rule_cond *c)
+{
+	return cond_compile(rb, v, ptr, stage, 1, c);
+}
+
+/* rules_rule_compile - see rules_int.h */
+int
+rules_rule_compile(struct rules_build *rb, const json_t *v, const char *ptr,
+    struct rule *r)
+{
+	struct rules_conf one = { .nrules = 1, .rules = r };
+
+	return rule_compile(rb, &one, 0, v, ptr);
+}
+
 /* rules_index - per stage, the rules in file order */
 static void
 rules_index(struct conf_ctx *cc, struct rules_conf *rc)
@@ -800,6 +819,8 @@ static const struct conf_key section_keys[] = {
 	  .off = offsetof(struct rules_section, thresholds) },
 	{ .key = "dnsbl", .type = CONF_CUSTOM, .parse = rules_keep_json,
 	  .off = offsetof(struct rules_section, dnsbl) },
+	{ .key = "greylist", .type = CONF_CUSTOM, .parse = rules_keep_json,
+	  .off = offsetof(struct rules_section, greylist) },
 	{ .key = NULL }
 };
 
@@ -979,6 +1000,14 @@ rules_conf_build(struct conf_ctx *cc, const json_t *section, const char *ptr,
 		    json_object_get(json_array_get(implicit, i), "#ptr"))) < 0)
 			errs++;
 	json_decref(implicit);
+	{
+		struct rules_greylist *gl;
+
+		if (rules_greylist_compile(&rb, sec.greylist,
+		    conf_ptr(cc, ptr, "greylist"), &gl) < 0)
+			errs++;
+		rc->greylist = gl;
+	}
 	if (thresholds_compile(cc, sec.thresholds,
 	    conf_ptr(cc, ptr, "thresholds"), &rc->th) < 0)
 		errs++;

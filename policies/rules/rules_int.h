@@ -174,6 +174,7 @@ struct rules_msg {
 	struct rules_mime	*mime;		/* NULL unless the rules need the body */
 	bool			 mime_done;
 	unsigned		 regex_stopped;	/* matches stopped by a limit */
+	const char		*greylist;	/* what greylisting did, or NULL */
 };
 
 /*
@@ -273,6 +274,18 @@ struct rules_thresholds {
 	bool		 always_score_header;
 };
 
+/* Greylisting (rules_greylist.c). */
+struct rules_greylist {
+	int64_t			 delay_ms;
+	int64_t			 retry_ms;
+	int64_t			 pass_ms;
+	unsigned		 net4, net6;	/* prefix lengths */
+	unsigned		 auto_allow;	/* passes; 0: never */
+	bool			 spf_pass_exempt;
+	struct rule_cond	*exempt;	/* NULL: none */
+	struct rule		 rule;		/* name and reply */
+};
+
 struct rules_conf {
 	size_t			 nrules;
 	struct rule		*rules;
@@ -284,6 +297,7 @@ struct rules_conf {
 	struct rules_thresholds	 th;
 	size_t			 ndnsbl;
 	struct rules_dnsbl	*dnsbl;
+	const struct rules_greylist *greylist;	/* NULL: off */
 };
 
 /* Names, indexed by enum rule_action / enum pol_stage (NULL: no name). */
@@ -380,6 +394,18 @@ const char *rules_count_text(struct arena *a, const char *what,
 const struct rules_dnsbl *rules_build_dnsbl(struct rules_build *rb,
 	    const char *name);
 void	 rules_build_need(struct rules_build *rb, unsigned needs);
+
+/* A condition at stage (as "if"), and a standalone rule, compiled. */
+int	 rules_cond_compile(struct rules_build *rb, const json_t *v,
+	    const char *ptr, enum pol_stage stage, struct rule_cond *c);
+int	 rules_rule_compile(struct rules_build *rb, const json_t *v,
+	    const char *ptr, struct rule *r);
+
+/* rules_greylist.c: the "greylist" object (NULL *gl_r when absent/off) */
+int	 rules_greylist_compile(struct rules_build *rb, const json_t *v,
+	    const char *ptr, struct rules_greylist **gl_r);
+/* At rcpt (or data for the null sender), when no rule decided. */
+int	 rules_greylist_run(struct rule_eval *ev, struct pol_result *res);
 
 /* rules_dnsbl.c */
 extern const struct rule_kind rules_dnsbl_kind;
