@@ -5,8 +5,8 @@
 # milter protocol (miltertest), with Redis killed and restarted mid-run.
 # Everything on 127.0.0.1, ports 30200-30399; processes stopped by PID.
 cd "$(dirname "$0")/.." || exit 1
-GW=${GW:-$PWD/build/gatewarden}
 BUILD=${BUILD:-build}
+GW=${GW:-$PWD/$BUILD/gatewarden}
 T=$(mktemp -d /tmp/gw-rl.XXXXXX)
 RPORT=30300
 DPORT0=30211
