@@ -11,8 +11,11 @@
 #include "limits_cli.h"
 
 int	testmode_main(int argc, char **argv);
+int	dkim_keygen_main(int argc, char **argv);	/* policies/dkim */
 
-/* Further subcommands (name, function), filled in as they exist. */
-#define SUBCMDS_EXTRA { "limits", limits_main },
+/* Further subcommands (name, function). */
+#define SUBCMDS_EXTRA \
+	{ "limits", limits_main }, \
+	{ "keygen", dkim_keygen_main },
 
 #endif

@@ -29,7 +29,7 @@
 
 #include <jansson.h>
 
-#define POLICY_ABI_VERSION 1
+#define POLICY_ABI_VERSION 2
 
 struct arena;
 struct conf_ctx;
@@ -118,11 +118,21 @@ struct pol_msg_info {
 };
 
 /*
+ * What init() may use: the generation's live services.  init() runs after
+ * they exist, so it may look things up (e.g. published DKIM keys).
+ */
+struct pol_env {
+	struct dns	*dns;		/* NULL when there is no resolver */
+	struct store	*store;
+	const char	*authserv_id;
+};
+
+/*
  * The policy table.  config() compiles the policy's section into its own
  * struct (allocated with conf_alloc from the generation arena); it must not
  * do I/O other than reading files the section names, and it reports every
  * problem with conf_error().  init() runs once per generation when it goes
- * live (daemon start, reload, test mode) and may do I/O.
+ * live (daemon start, reload, test mode) and may do I/O through env.
  *
  * Hooks return 0 when they ran (the decision is in *res) and -1 on internal
  * failure, with *error_r set; the core then applies the section's on_error.
@@ -133,7 +143,8 @@ struct policy_ops {
 
 	int  (*config)(struct conf_ctx *cc, const json_t *section,
 	    const char *ptr, void **modconf_r);
-	int  (*init)(void *modconf, void **modstate_r, const char **error_r);
+	int  (*init)(const struct pol_env *env, void *modconf,
+	    void **modstate_r, const char **error_r);
 	void (*deinit)(void *modstate);
 
 	int  (*connect)(struct pol_ctx *ctx, struct pol_result *res);

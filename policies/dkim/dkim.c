@@ -516,8 +516,10 @@ dkim_pol_config(struct conf_ctx *cc, const json_t *section, const char *ptr,
 
 /* dkim_pol_init - one DKIM_LIB per generation, options set once */
 static int
-dkim_pol_init(void *modconf, void **modstate_r, const char **error_r)
+dkim_pol_init(const struct pol_env *env, void *modconf, void **modstate_r,
+    const char **error_r)
 {
+	(void)env;
 	struct dkim_conf *dc = modconf;
 	struct dkim_state *st;
 

@@ -464,8 +464,10 @@ rl_config(struct conf_ctx *cc, const json_t *section, const char *ptr,
 
 /* rl_init - the generation's log throttle */
 static int
-rl_init(void *modconf, void **modstate_r, const char **error_r)
+rl_init(const struct pol_env *env, void *modconf, void **modstate_r,
+    const char **error_r)
 {
+	(void)env;
 	(void)modconf;
 	(void)error_r;
 	*modstate_r = xcalloc(1, sizeof(struct rl_state));

@@ -246,8 +246,10 @@ spf_config(struct conf_ctx *cc, const json_t *section, const char *ptr,
 
 /* spf_init - per generation: the shared libspf2 server when asked for */
 static int
-spf_init(void *modconf, void **modstate_r, const char **error_r)
+spf_init(const struct pol_env *env, void *modconf, void **modstate_r,
+    const char **error_r)
 {
+	(void)env;
 	struct spf_conf *c = modconf;
 	struct spf_state *st = calloc(1, sizeof(*st));
 
