@@ -91,8 +91,10 @@ msg_state(struct pol_ctx *ctx)
 
 /* rules_init - policy_ops.init: the block lists' circuit breakers */
 static int
-rules_init(void *modconf, void **modstate_r, const char **error_r)
+rules_init(const struct pol_env *env, void *modconf, void **modstate_r,
+    const char **error_r)
 {
+	(void)env;
 	if ((*modstate_r = rules_state_new(modconf)) == NULL) {
 		*error_r = "rules: out of memory";
 		return -1;
