@@ -1,5 +1,5 @@
 #!/bin/bash
-# 20-content-rules - the anti-spam rules through a real Postfix: the GTUBE
+# 25-content-rules - the anti-spam rules through a real Postfix: the GTUBE
 # string is rejected at end of DATA with the shipped rule's reply, and a
 # greylisted first attempt gets 451 4.7.1 at RCPT while the retry after
 # the delay is delivered.
@@ -21,21 +21,21 @@ e2e_postfix_start "$E2E_PF_MILTER"
 
 # 1. greylisting: the first attempt is refused at RCPT
 e2e_send --xclient-addr 198.51.100.23 --from grey@sender.example \
-    --header "X-Test-Id: e2e20-first"
+    --header "X-Test-Id: e2e25-first"
 e2e_eq "greylist: first attempt 451 at RCPT" \
     "451 4.7.1 Greylisted, try again later" "$(e2e_reply 'RCPT TO')"
 
 # 2. the retry after the delay is delivered
 retry() {
 	e2e_send --xclient-addr 198.51.100.23 --from grey@sender.example \
-	    --header "X-Test-Id: e2e20-grey-retry" >/dev/null 2>&1
+	    --header "X-Test-Id: e2e25-grey-retry" >/dev/null 2>&1
 }
 if e2e_poll 5 retry; then
 	e2e_ok "greylist: retry after the delay accepted"
 else
 	e2e_fail "greylist: retry after the delay accepted"
 fi
-if e2e_wait_sink "X-Test-Id: e2e20-grey-retry" >/dev/null; then
+if e2e_wait_sink "X-Test-Id: e2e25-grey-retry" >/dev/null; then
 	e2e_ok "greylist: retry delivered"
 else
 	e2e_fail "greylist: retry delivered"
@@ -43,7 +43,7 @@ fi
 
 # 3. GTUBE from a client that passed greylisting: rejected after DATA
 e2e_send --xclient-addr 198.51.100.23 --from grey@sender.example \
-    --header "X-Test-Id: e2e20-gtube" --body "$GTUBE"
+    --header "X-Test-Id: e2e25-gtube" --body "$GTUBE"
 e2e_eq "GTUBE: rejected at end of DATA" \
     "550 5.7.1 Message content rejected (GTUBE test pattern)" "$(e2e_reply .)"
 e2e_match "GTUBE: Postfix logs a milter-reject at END-OF-MESSAGE" \
@@ -51,11 +51,11 @@ e2e_match "GTUBE: Postfix logs a milter-reject at END-OF-MESSAGE" \
     "$(e2e_maillog)"
 
 e2e_send --xclient-addr 198.51.100.23 --from grey@sender.example \
-    --header "X-Test-Id: e2e20-good"
-e2e_wait_sink "X-Test-Id: e2e20-good" >/dev/null || e2e_fail "good: delivered"
+    --header "X-Test-Id: e2e25-good"
+e2e_wait_sink "X-Test-Id: e2e25-good" >/dev/null || e2e_fail "good: delivered"
 e2e_check "queue empty" e2e_settle
-e2e_eq "GTUBE never reached the sink" "" "$(e2e_sink_grep 'X-Test-Id: e2e20-gtube')"
+e2e_eq "GTUBE never reached the sink" "" "$(e2e_sink_grep 'X-Test-Id: e2e25-gtube')"
 e2e_eq "first greylisted attempt never reached the sink" "" \
-    "$(e2e_sink_grep 'X-Test-Id: e2e20-first')"
+    "$(e2e_sink_grep 'X-Test-Id: e2e25-first')"
 
 e2e_finish
