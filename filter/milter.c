@@ -25,6 +25,7 @@
 #include <libmilter/mfapi.h>
 #include <libmilter/mfdef.h>
 
+#include "arena.h"
 #include "dispatch.h"
 #include "log.h"
 #include "milter.h"
@@ -279,22 +280,35 @@ gw_body(SMFICTX *ctx, unsigned char *buf, size_t len)
 	return p->pflags & SMFIP_NR_BODY ? SMFIS_NOREPLY : SMFIS_CONTINUE;
 }
 
-/* apply_edits - header changes, in the order the dispatcher gave them */
+/*
+ * apply_edits - header changes, in the order the dispatcher gave them.
+ *
+ * With SMFIP_HDR_LEADSPC negotiated the MTA writes "Name:" and the value
+ * exactly as given, so the customary space after the colon is ours to
+ * add; without it the MTA adds the space itself.  Either way the message
+ * carries "Name: value", the form the DKIM signer hashed.
+ */
 static void
-apply_edits(SMFICTX *ctx, struct conn *cn, const struct hdr_edit *e)
+apply_edits(SMFICTX *ctx, struct mpriv *p, const struct hdr_edit *e)
 {
+	struct conn *cn = p->cn;
+	bool lead = (p->pflags & SMFIP_HDR_LEADSPC) != 0;
+	char *v;
 	int rc;
 
 	for (; e != NULL; e = e->next) {
+		v = (char *)e->value;
+		if (e->kind != HDR_DELETE && lead && v[0] != ' ' && v[0] != '\t')
+			v = arena_printf(cn->msg.arena, " %s", v);
 		switch (e->kind) {
 		case HDR_DELETE:
 			rc = smfi_chgheader(ctx, (char *)e->name, (int)e->index, NULL);
 			break;
 		case HDR_INSERT_TOP:
-			rc = smfi_insheader(ctx, 0, (char *)e->name, (char *)e->value);
+			rc = smfi_insheader(ctx, 0, (char *)e->name, v);
 			break;
 		default:
-			rc = smfi_addheader(ctx, (char *)e->name, (char *)e->value);
+			rc = smfi_addheader(ctx, (char *)e->name, v);
 			break;
 		}
 		if (rc != MI_SUCCESS)
@@ -315,7 +329,7 @@ gw_eom(SMFICTX *ctx)
 		return SMFIS_TEMPFAIL;
 	session_msg_set_qid(p->cn, macro(ctx, "i"));
 	dispatch_eom(p->cn, &d, &edits);
-	apply_edits(ctx, p->cn, edits);
+	apply_edits(ctx, p, edits);
 	if (d.verdict == POL_QUARANTINE &&
 	    smfi_quarantine(ctx, (char *)(d.text ? d.text : "quarantined")) != MI_SUCCESS)
 		log_warnx("%s: quarantine failed", p->cn->msg.info.qid);
