@@ -6,6 +6,8 @@
  *	gatewarden -n [-c FILE]		check the configuration
  *	gatewarden --version
  *	gatewarden test ...		see testmode.c
+ *	gatewarden limits ...		see limits_cli.c
+ *	gatewarden keygen ...		see policies/dkim/dkim_keygen.c
  */
 #include <errno.h>
 #include <getopt.h>
@@ -47,7 +49,12 @@ usage(void)
 	    "       gatewarden --version\n"
 	    "       gatewarden test -c FILE --ip ADDR [--helo NAME] [--ptr NAME]\n"
 	    "                  --from ADDR --rcpt ADDR... [--auth USER] [--tls]\n"
-	    "                  [--no-count] [MESSAGE.eml | -]\n");
+	    "                  [--no-count] [--repeat N] [MESSAGE.eml | -]\n"
+	    "       gatewarden limits show [--name N] [--key K] [--json] [-c FILE]\n"
+	    "       gatewarden limits reset --name N --key K [-c FILE]\n"
+	    "       gatewarden keygen --domain D --selector S\n"
+	    "                  --algorithm rsa-sha256|ed25519-sha256 [--bits N]\n"
+	    "                  --out DIR\n");
 }
 
 /* print_errors - report the load errors of a reload, one log line each */

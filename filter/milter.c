@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -24,6 +25,7 @@
 #include <libmilter/mfapi.h>
 #include <libmilter/mfdef.h>
 
+#include "arena.h"
 #include "dispatch.h"
 #include "log.h"
 #include "milter.h"
@@ -66,15 +68,46 @@ macro(SMFICTX *ctx, const char *name)
 	return smfi_getsymval(ctx, (char *)name);
 }
 
+/* libmilter refuses reply texts longer than this (MAXREPLYLEN in smfi.c) */
+#define REPLY_TEXT_MAX	980
+
+/*
+ * reply_escape - the reply text with every '%' doubled.  The MTA reads the
+ * text as a format: sendmail expands it, Postfix turns "%%" into '%' and
+ * drops a single '%' (smfi_setreply(3): "use '%%' just like for
+ * printf(3)").  Texts come from DNS (SPF explanations), so a '%' must
+ * reach the client as written.  Cut at a whole character, never inside
+ * a "%%"; buf holds REPLY_TEXT_MAX + 1 bytes.
+ */
+static const char *
+reply_escape(const char *s, char *buf)
+{
+	size_t n = 0;
+
+	if (s == NULL || strchr(s, '%') == NULL)
+		return s;
+	for (; *s != '\0'; s++) {
+		if (n + (*s == '%' ? 2 : 1) > REPLY_TEXT_MAX)
+			break;
+		if (*s == '%')
+			buf[n++] = '%';
+		buf[n++] = *s;
+	}
+	buf[n] = '\0';
+	return buf;
+}
+
 /* reply - the decision as a libmilter status; nr: this step has no reply */
 static sfsistat
 reply(SMFICTX *ctx, const struct decision *d, bool nr)
 {
+	char text[REPLY_TEXT_MAX + 1];
+
 	switch (d->verdict) {
 	case POL_TEMPFAIL:
 	case POL_REJECT:
 		if (smfi_setreply(ctx, (char *)d->code, (char *)d->xcode,
-		    (char *)d->text) != MI_SUCCESS)
+		    (char *)reply_escape(d->text, text)) != MI_SUCCESS)
 			log_warnx("smfi_setreply(%s %s) failed; the MTA's "
 			    "default reply is used", d->code, d->xcode);
 		return d->verdict == POL_TEMPFAIL ? SMFIS_TEMPFAIL : SMFIS_REJECT;
@@ -145,6 +178,9 @@ gw_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *sa)
 	if (p->cn != NULL)
 		session_conn_free(&p->cn);
 	cl.addr = macro(ctx, "{client_addr}");
+	/* Postfix gives an IPv6 client in RFC 5321 form: "IPv6:ADDR" */
+	if (cl.addr != NULL && strncasecmp(cl.addr, "IPv6:", 5) == 0)
+		cl.addr += 5;
 	if (cl.addr == NULL && ipaddr_from_sockaddr(sa, &ip))
 		cl.addr = ipaddr_ntop(&ip, buf, sizeof(buf));
 	/* Sendmail says "[addr]" when the client has no name */
@@ -244,22 +280,35 @@ gw_body(SMFICTX *ctx, unsigned char *buf, size_t len)
 	return p->pflags & SMFIP_NR_BODY ? SMFIS_NOREPLY : SMFIS_CONTINUE;
 }
 
-/* apply_edits - header changes, in the order the dispatcher gave them */
+/*
+ * apply_edits - header changes, in the order the dispatcher gave them.
+ *
+ * With SMFIP_HDR_LEADSPC negotiated the MTA writes "Name:" and the value
+ * exactly as given, so the customary space after the colon is ours to
+ * add; without it the MTA adds the space itself.  Either way the message
+ * carries "Name: value", the form the DKIM signer hashed.
+ */
 static void
-apply_edits(SMFICTX *ctx, struct conn *cn, const struct hdr_edit *e)
+apply_edits(SMFICTX *ctx, struct mpriv *p, const struct hdr_edit *e)
 {
+	struct conn *cn = p->cn;
+	bool lead = (p->pflags & SMFIP_HDR_LEADSPC) != 0;
+	char *v;
 	int rc;
 
 	for (; e != NULL; e = e->next) {
+		v = (char *)e->value;
+		if (e->kind != HDR_DELETE && lead && v[0] != ' ' && v[0] != '\t')
+			v = arena_printf(cn->msg.arena, " %s", v);
 		switch (e->kind) {
 		case HDR_DELETE:
 			rc = smfi_chgheader(ctx, (char *)e->name, (int)e->index, NULL);
 			break;
 		case HDR_INSERT_TOP:
-			rc = smfi_insheader(ctx, 0, (char *)e->name, (char *)e->value);
+			rc = smfi_insheader(ctx, 0, (char *)e->name, v);
 			break;
 		default:
-			rc = smfi_addheader(ctx, (char *)e->name, (char *)e->value);
+			rc = smfi_addheader(ctx, (char *)e->name, v);
 			break;
 		}
 		if (rc != MI_SUCCESS)
@@ -280,7 +329,7 @@ gw_eom(SMFICTX *ctx)
 		return SMFIS_TEMPFAIL;
 	session_msg_set_qid(p->cn, macro(ctx, "i"));
 	dispatch_eom(p->cn, &d, &edits);
-	apply_edits(ctx, p->cn, edits);
+	apply_edits(ctx, p, edits);
 	if (d.verdict == POL_QUARANTINE &&
 	    smfi_quarantine(ctx, (char *)(d.text ? d.text : "quarantined")) != MI_SUCCESS)
 		log_warnx("%s: quarantine failed", p->cn->msg.info.qid);

@@ -5,9 +5,15 @@
  * joined with "\n", the body with CRLF line ends), stops where the daemon
  * would stop, and prints one JSON object with the decision.
  *
+ * With --repeat N the same session runs N times, one connection after the
+ * other, in this one process and against the same store, and the output is
+ * a JSON array of the N objects: this is how a limit on the memory store
+ * (which lives inside a process) can be seen being reached.
+ *
  * The exit status is 0 whatever the verdict; 64 for usage errors, 78 for a
  * configuration that does not load, 66 for a message that cannot be read.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +30,7 @@
 #define TM_MAX_RCPT	1000
 #define TM_MAX_MSG	(64 * 1024 * 1024)
 #define TM_CHUNK	65536
+#define TM_MAX_REPEAT	10000
 
 struct tm_opts {
 	const char	*conf;
@@ -36,6 +43,7 @@ struct tm_opts {
 	const char	*auth;
 	bool		 tls;
 	bool		 no_count;
+	long		 repeat;	/* 0: one run, one object */
 	const char	*msgfile;
 };
 
@@ -175,8 +183,9 @@ edits_json(const struct hdr_edit *edits)
 	return json_pack("{s:o, s:o}", "add", top, "remove", rm);
 }
 
-static void
-print_result(struct conn *cn, const struct decision *d,
+/* result_json - the decision of one session as one JSON object */
+static json_t *
+result_json(struct conn *cn, const struct decision *d,
     const struct hdr_edit *edits, json_t *rcpts)
 {
 	enum pol_verdict v = d->verdict == POL_CONTINUE ||
@@ -196,9 +205,7 @@ print_result(struct conn *cn, const struct decision *d,
 		json_object_set_new(o, "policy", json_string(d->policy));
 	if (d->symbol)
 		json_object_set_new(o, "symbol", json_string(d->symbol));
-	json_dumpf(o, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-	fputc('\n', stdout);
-	json_decref(o);
+	return o;
 }
 
 static int
@@ -206,7 +213,7 @@ tm_usage(void)
 {
 	fprintf(stderr, "usage: gatewarden test -c FILE --ip ADDR [--helo NAME] "
 	    "[--ptr NAME] --from ADDR --rcpt ADDR... [--auth USER] [--tls] "
-	    "[--no-count] [MESSAGE.eml | -]\n");
+	    "[--no-count] [--repeat N] [MESSAGE.eml | -]\n");
 	return 64;
 }
 
@@ -223,8 +230,10 @@ parse_opts(int argc, char **argv, struct tm_opts *o)
 		{ "auth", required_argument, NULL, 'a' },
 		{ "tls", no_argument, NULL, 't' },
 		{ "no-count", no_argument, NULL, 'N' },
+		{ "repeat", required_argument, NULL, 'R' },
 		{ NULL, 0, NULL, 0 }
 	};
+	char *end;
 	int ch;
 
 	while ((ch = getopt_long(argc, argv, "c:", longopts, NULL)) != -1) {
@@ -242,6 +251,16 @@ parse_opts(int argc, char **argv, struct tm_opts *o)
 		case 'a': o->auth = optarg; break;
 		case 't': o->tls = true; break;
 		case 'N': o->no_count = true; break;
+		case 'R':
+			errno = 0;
+			o->repeat = strtol(optarg, &end, 10);
+			if (errno != 0 || end == optarg || *end != '\0' ||
+			    o->repeat < 1 || o->repeat > TM_MAX_REPEAT) {
+				fprintf(stderr, "gatewarden test: --repeat "
+				    "must be 1..%d\n", TM_MAX_REPEAT);
+				return -1;
+			}
+			break;
 		default: return -1;
 		}
 	}
@@ -253,14 +272,17 @@ parse_opts(int argc, char **argv, struct tm_opts *o)
 	return 0;
 }
 
-/* run_session - connect to eom; stops where the daemon would stop */
-static void
+/*
+ * run_session - connect to eom; stops where the daemon would stop.
+ * Returns the decision as a JSON object (the caller owns it).
+ */
+static json_t *
 run_session(struct conn *cn, const struct tm_opts *o, const char *msg,
     size_t msglen)
 {
 	struct decision d, rd;
 	const struct hdr_edit *edits = NULL;
-	json_t *rcpts = json_array();
+	json_t *rcpts = json_array(), *res;
 	const char *argv[2];
 	size_t i, ok = 0;
 
@@ -304,11 +326,19 @@ run_session(struct conn *cn, const struct tm_opts *o, const char *msg,
 		goto out;
 	feed_message(cn, msg ? msg : "", msg ? msglen : 0);
 	dispatch_eom(cn, &d, &edits);
-	print_result(cn, &d, edits, rcpts);
+	res = result_json(cn, &d, edits, rcpts);
 	session_msg_end(cn);	/* a finished message is not aborted */
-	return;
+	return res;
 out:
-	print_result(cn, &d, edits, rcpts);
+	return result_json(cn, &d, edits, rcpts);
+}
+
+/* print_json - one JSON value on standard output */
+static void
+print_json(json_t *v)
+{
+	json_dumpf(v, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	fputc('\n', stdout);
 }
 
 int
@@ -320,7 +350,9 @@ testmode_main(int argc, char **argv)
 	struct conn *cn;
 	const char *err;
 	char *msg = NULL, host[256];
+	json_t *res, *all;
 	size_t msglen = 0;
+	long i, runs;
 	int n = 0;
 
 	if (parse_opts(argc, argv, &o) != 0)
@@ -348,11 +380,19 @@ testmode_main(int argc, char **argv)
 	cl.hostname = o.ptr;
 	cl.myhostname = host;
 	cl.daemon_name = "test";
-	cn = session_conn_new(c, &cl);
-	cn->trace = json_array();
-	cn->no_count = o.no_count;
-	run_session(cn, &o, msg, msglen);
-	session_conn_free(&cn);
+	/* each run is a new connection on the same generation and store */
+	runs = o.repeat > 0 ? o.repeat : 1;
+	all = json_array();
+	for (i = 0; i < runs; i++) {
+		cn = session_conn_new(c, &cl);
+		cn->trace = json_array();
+		cn->no_count = o.no_count;
+		res = run_session(cn, &o, msg, msglen);
+		session_conn_free(&cn);
+		json_array_append_new(all, res);
+	}
+	print_json(o.repeat > 0 ? all : json_array_get(all, 0));
+	json_decref(all);
 	conf_unref(&c);
 	free(msg);
 	return 0;

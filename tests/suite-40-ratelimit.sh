@@ -5,8 +5,8 @@
 # milter protocol (miltertest), with Redis killed and restarted mid-run.
 # Everything on 127.0.0.1, ports 30200-30399; processes stopped by PID.
 cd "$(dirname "$0")/.." || exit 1
-GW=${GW:-$PWD/build/gatewarden}
 BUILD=${BUILD:-build}
+GW=${GW:-$PWD/$BUILD/gatewarden}
 T=$(mktemp -d /tmp/gw-rl.XXXXXX)
 RPORT=30300
 DPORT0=30211
@@ -100,6 +100,38 @@ out=$(gwtest "$T/ex-redis.json" 203.0.113.11 --auth alice --rcpt c@example.org -
 check "$out" "accept [(99, False), (98, False), (97, False)]" "outbound per SASL user: one per recipient, postmaster@ counted"
 out=$(gwtest "$T/ex-redis.json" 203.0.113.12 --rcpt postmaster@example.org | J 'd["verdict"], '"$RL")
 check "$out" "accept [(2, False)]" "inbound limit counts a message once"
+
+# --repeat: one process, one store - the memory store's limit is reached
+VR='[(r["verdict"], r["stage"], r["reply"]["code"], r["reply"]["xcode"]) for r in d]'
+A250="('accept', 'eom', '250', '2.0.0')"
+T451="('tempfail', 'mail', '451', '4.7.1')"
+out=$(gwtest conf/examples/ratelimit-memory.json 203.0.113.9 --repeat 5 | J "$VR")
+check "$out" "[$A250, $A250, $A250, $T451, $T451]" \
+    "memory store, --repeat 5: accept x3 then 451 4.7.1 at MAIL x2"
+out=$(gwtest conf/examples/ratelimit-memory.json 203.0.113.9 --repeat 5 | J '[l["remaining"] for r in d for l in r["results"]["ratelimit"]["limits"]]')
+check "$out" "[2, 1, 0, 0, 0]" "memory store, --repeat 5: remaining allowance 2, 1, 0, 0, 0"
+out=$(gwtest conf/examples/ratelimit-memory.json 203.0.113.9 --repeat 5 | J '[r["reply"]["text"] for r in d][3:]')
+check "$out" "['rate limit inbound_per_ip exceeded, try again later', 'rate limit inbound_per_ip exceeded, try again later']" \
+    "memory store, --repeat 5: the refusals name the limit"
+out=$(gwtest conf/examples/ratelimit-memory.json 203.0.113.9 --repeat 5 --no-count | J "$VR")
+check "$out" "[$A250, $A250, $A250, $A250, $A250]" "memory store, --repeat 5 --no-count: all accepted"
+out=$(gwtest conf/examples/ratelimit-memory.json 203.0.113.9 --repeat 1 | J 'type(d).__name__, len(d)')
+check "$out" "list 1" "--repeat 1: an array of one result"
+out=$(gwtest conf/examples/ratelimit-memory.json 203.0.113.9 | J 'type(d).__name__, d["verdict"]')
+check "$out" "dict accept" "without --repeat: one object, as before"
+for r in 0 -1 x 10001; do
+	gwtest conf/examples/ratelimit-memory.json 203.0.113.9 --repeat "$r" >/dev/null 2>&1; st=$?
+	check "$st" 64 "--repeat $r: usage error"
+done
+# Redis: separate processes share the counter; the 4th of 5 runs is refused
+out=""
+for i in 1 2 3 4 5; do
+	out="$out $(gwtest "$T/ex-redis.json" 203.0.113.20 | J 'd["verdict"] + "/" + d["reply"]["code"]')"
+done
+check "$out" " accept/250 accept/250 accept/250 tempfail/451 tempfail/451" \
+    "redis store, 5 separate test runs: the limit is reached at the 4th"
+out=$(gwtest "$T/ex-redis.json" 203.0.113.21 --repeat 5 | J "$VR")
+check "$out" "[$A250, $A250, $A250, $T451, $T451]" "redis store, --repeat 5: same as the memory store"
 
 out=$("$GW" limits show -c "$T/ex-redis.json" 2>&1 | cut -f1-3 | tr '\t' ' ')
 echo "$out" | grep -qx "inbound_per_ip 203.0.113.9 remaining=0/3" && ok "limits show: exhausted key" || ko "limits show: $out"

@@ -10,6 +10,10 @@
  *   lists              {NAME: [..] | {"file": PATH}} shared by the rules
  *   regex_match_limit  pcre2 match limit (default 1000000)
  *   regex_depth_limit  pcre2 depth limit (default 10000)
+ *   scan_limit         bytes of decoded body text scanned (default 256 KiB)
+ *   thresholds         {add_header, quarantine, tempfail, reject: points;
+ *                      reject_text, tempfail_text, score_header,
+ *                      flag_header, always_score_header}
  * RULE:
  *   name               unique; the symbol in logs, trace and results
  *   stage              connect | helo | mail | rcpt | data | eom
@@ -35,28 +39,30 @@
  * results, so the list is kept in the per-message slot (connect and helo
  * matches in the per-connection slot, repeated in every message's
  * results) and emitted whole each time it grows.
+ *
+ * Content (WHY this way): header, eoh and body hooks only collect; the
+ * content kinds are evaluated at eom, where everything is known and where
+ * a verdict given earlier would be held by the core anyway.  The core
+ * keeps the header fields; the body goes through the streaming MIME
+ * walker (rules_mime.c) only when a rule needs it.
+ *
+ * Scores and thresholds: scores are milli-points.  At eom the message's
+ * total is the core's running score (every policy, every stage so far:
+ * pol_score()) plus what this eom evaluation adds; it is compared with
+ * the thresholds, most severe first (reject, tempfail, quarantine), when
+ * no eom rule decided.  At or above add_header (and with a quarantine)
+ * the score and flag headers are added.  Policies that run after rules
+ * at eom are not in the total: put rules last.  Sums are kept in 64 bits
+ * and clamped to +-RULES_SCORE_CLAMP.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "filter/arena.h"
 #include "filter/conf.h"
 #include "filter/log.h"
 #include "rules_int.h"
-
-struct rules_hit {
-	const struct rule	*rule;
-	enum pol_stage		 stage;
-	const char		*rcpt;	/* rcpt stage: the recipient */
-	const char		*why;
-};
-
-/* Matches of one connection (connect, helo) or of one message. */
-struct rules_track {
-	bool			 accepted;	/* an accept rule matched */
-	bool			 truncated;	/* more than RULES_MAX_HITS */
-	size_t			 nhits, cap;
-	struct rules_hit	*hits;
-};
+#include "rules_mime.h"
 
 /* rules_config - policy_ops.config */
 static int
@@ -71,16 +77,80 @@ rules_config(struct conf_ctx *cc, const json_t *section, const char *ptr,
 	return 0;
 }
 
+/* msg_state - the message's state, created on use */
+static struct rules_msg *
+msg_state(struct pol_ctx *ctx)
+{
+	void **slot = pol_msg_slot(ctx);
+
+	if (*slot == NULL)
+		*slot = arena_alloc(pol_msg_arena(ctx),
+		    sizeof(struct rules_msg));
+	return *slot;
+}
+
+/* rules_init - policy_ops.init: the block lists' circuit breakers */
+static int
+rules_init(const struct pol_env *env, void *modconf, void **modstate_r,
+    const char **error_r)
+{
+	(void)env;
+	if ((*modstate_r = rules_state_new(modconf)) == NULL) {
+		*error_r = "rules: out of memory";
+		return -1;
+	}
+	return 0;
+}
+
+/* rules_deinit - policy_ops.deinit */
+static void
+rules_deinit(void *modstate)
+{
+	struct rules_state *st = modstate;
+
+	rules_state_free(&st);
+}
+
 /* track_get - the connection's or the message's track, created on use */
 static struct rules_track *
 track_get(struct pol_ctx *ctx, bool msg)
 {
-	void **slot = msg ? pol_msg_slot(ctx) : pol_conn_slot(ctx);
+	void **slot;
 
+	if (msg)
+		return &msg_state(ctx)->track;
+	slot = pol_conn_slot(ctx);
 	if (*slot == NULL)
-		*slot = arena_alloc(msg ? pol_msg_arena(ctx) :
-		    pol_conn_arena(ctx), sizeof(struct rules_track));
+		*slot = arena_alloc(pol_conn_arena(ctx),
+		    sizeof(struct rules_track));
 	return *slot;
+}
+
+/* clamp - a score sum within +-RULES_SCORE_CLAMP */
+static long long
+clamp(long long v)
+{
+	if (v > RULES_SCORE_CLAMP)
+		return RULES_SCORE_CLAMP;
+	if (v < -RULES_SCORE_CLAMP)
+		return -RULES_SCORE_CLAMP;
+	return v;
+}
+
+/* pts - milli-points as text: "5", "2.5", "-0.125" */
+static const char *
+pts(struct arena *a, long long milli)
+{
+	char buf[32];
+	size_t n;
+
+	if (milli % 1000 == 0)
+		return arena_printf(a, "%lld", milli / 1000);
+	snprintf(buf, sizeof(buf), "%.3f", (double)milli / 1000.0);
+	n = strlen(buf);
+	while (n > 0 && buf[n - 1] == '0')
+		buf[--n] = '\0';
+	return arena_strdup(a, buf);
 }
 
 /* track_add - record a match; the array doubles inside its arena */
@@ -147,11 +217,46 @@ hits_json(const struct rules_track *t, json_t *arr)
 	return score;
 }
 
-/* results_emit - {"matched": [...], "score": N[, "truncated": true]} */
+/* The end of a message, for the results. */
+struct rules_final {
+	long long	 total;		/* milli-points, all policies */
+	const char	*action;	/* threshold action taken, or NULL */
+};
+
+/* mime_json - what the MIME walker saw */
+static json_t *
+mime_json(const struct rules_mime *m)
+{
+	json_t *o = json_pack("{s:I, s:I, s:I}", "parts", (json_int_t)m->nparts,
+	    "text_bytes", (json_int_t)m->text_len,
+	    "url_hosts", (json_int_t)m->nurls);
+
+	if (o == NULL)
+		return NULL;
+	if (m->truncated)
+		json_object_set_new(o, "truncated", json_true());
+	if (m->bad_base64 > 0)
+		json_object_set_new(o, "bad_base64", json_integer(m->bad_base64));
+	if (m->bad_boundaries > 0)
+		json_object_set_new(o, "bad_boundaries",
+		    json_integer(m->bad_boundaries));
+	if (m->bad_charsets > 0)
+		json_object_set_new(o, "bad_charsets",
+		    json_integer(m->bad_charsets));
+	if (m->depth_cut > 0)
+		json_object_set_new(o, "depth_cut", json_integer(m->depth_cut));
+	return o;
+}
+
+/*
+ * results_emit - {"matched": [...], "score": N[, "truncated": true]}, and
+ * at eom "total", "action", "mime", "regex_stopped".
+ */
 static void
 results_emit(struct pol_ctx *ctx, const struct rules_track *conn,
-    const struct rules_track *msg)
+    const struct rules_msg *ms, const struct rules_final *fin)
 {
+	const struct rules_track *msg = ms != NULL ? &ms->track : NULL;
 	json_t *res, *arr;
 	long long score;
 
@@ -163,7 +268,102 @@ results_emit(struct pol_ctx *ctx, const struct rules_track *conn,
 		return;
 	if ((conn != NULL && conn->truncated) || (msg != NULL && msg->truncated))
 		json_object_set_new(res, "truncated", json_true());
+	if (fin != NULL) {
+		json_object_set_new(res, "total", points(fin->total));
+		if (fin->action != NULL)
+			json_object_set_new(res, "action",
+			    json_string(fin->action));
+	}
+	if (ms != NULL && ms->mime != NULL && ms->mime_done)
+		json_object_set_new(res, "mime", mime_json(ms->mime));
+	if (ms != NULL && ms->dnsbl.n > 0)
+		json_object_set_new(res, "dnsbl", rules_dnsbl_json(&ms->dnsbl));
+	if (ms != NULL && ms->greylist != NULL)
+		json_object_set_new(res, "greylist", json_string(ms->greylist));
+	if (ms != NULL && ms->regex_stopped > 0)
+		json_object_set_new(res, "regex_stopped",
+		    json_integer(ms->regex_stopped));
 	pol_set_result(ctx, res);
+}
+
+/* hits_text - "A (+1), B (+2.5)" for the trace */
+static const char *
+hits_text(struct arena *a, const char *s, const struct rules_track *t)
+{
+	const struct rules_hit *h;
+	size_t i;
+
+	for (i = 0; t != NULL && i < t->nhits; i++) {
+		h = &t->hits[i];
+		s = arena_printf(a, "%s%s%s (%s%s)", s != NULL ? s : "",
+		    s != NULL ? ", " : "", h->rule->name,
+		    h->rule->score >= 0 ? "+" : "",
+		    h->rule->dry_run ? "dry run" : pts(a, h->rule->score));
+	}
+	return s;
+}
+
+/* add_score_headers - the score header, and the flag when at add_header */
+static void
+add_score_headers(struct rule_eval *ev, const struct rules_thresholds *th,
+    long long total)
+{
+	bool spam = th->add_header != RULES_NO_THRESHOLD &&
+	    total >= th->add_header;
+
+	if (!spam && !th->always_score_header)
+		return;
+	if (th->score_header != NULL)
+		pol_add_header(ev->ctx, th->score_header,
+		    pts(ev->arena, total), false);
+	if (spam && th->flag_header != NULL)
+		pol_add_header(ev->ctx, th->flag_header, "YES", false);
+}
+
+/*
+ * thresholds_apply - the total against the thresholds (see the top of the
+ * file); returns the action taken or NULL.
+ */
+static const char *
+thresholds_apply(struct rule_eval *ev, long long total,
+    struct pol_result *res)
+{
+	const struct rules_conf *rc = pol_conf(ev->ctx);
+	const struct rules_thresholds *th = &rc->th;
+	const char *action = NULL;
+
+	if (res->verdict != POL_CONTINUE) {
+		if (res->verdict == POL_QUARANTINE)
+			add_score_headers(ev, th, total);
+		return NULL;
+	}
+	if (th->reject != RULES_NO_THRESHOLD && total >= th->reject) {
+		res->verdict = POL_REJECT;
+		res->smtp_code = "550";
+		res->esc = "5.7.1";
+		res->reason = th->reject_text;
+		action = "reject";
+	} else if (th->tempfail != RULES_NO_THRESHOLD &&
+	    total >= th->tempfail) {
+		res->verdict = POL_TEMPFAIL;
+		res->smtp_code = "451";
+		res->esc = "4.7.1";
+		res->reason = th->tempfail_text;
+		action = "tempfail";
+	} else if (th->quarantine != RULES_NO_THRESHOLD &&
+	    total >= th->quarantine) {
+		res->verdict = POL_QUARANTINE;
+		res->reason = arena_printf(ev->arena, "spam score %s",
+		    pts(ev->arena, total));
+		action = "quarantine";
+	} else if (th->add_header != RULES_NO_THRESHOLD &&
+	    total >= th->add_header)
+		action = "add_header";
+	if (res->verdict != POL_REJECT && res->verdict != POL_TEMPFAIL)
+		add_score_headers(ev, th, total);
+	if (res->verdict != POL_CONTINUE)
+		res->symbol = "SPAM_SCORE";
+	return action;
 }
 
 /* join - "a, b" in the arena; a may be NULL */
@@ -196,13 +396,15 @@ rules_run(struct rule_eval *ev, struct pol_result *res)
 {
 	const struct rules_conf *rc = pol_conf(ev->ctx);
 	struct rules_track *ct, *mt = NULL, *t;
-	const char *syms = NULL, *whys = NULL;
+	const char *syms = NULL, *whys = NULL, *sum;
+	struct rules_final fin = { 0 };
 	size_t i, before;
-	int rc2, score = 0;
+	long long score = 0;
+	int rc2;
 
 	ct = track_get(ev->ctx, false);
 	if (ev->stage >= POL_ENVFROM)
-		mt = track_get(ev->ctx, true);
+		mt = &ev->ms->track;
 	t = mt != NULL ? mt : ct;
 	if (ct->accepted || (mt != NULL && mt->accepted))
 		return 0;
@@ -215,6 +417,7 @@ rules_run(struct rule_eval *ev, struct pol_result *res)
 		if (rc2 < 0) {
 			pol_log(ev->ctx, LOG_LVL_ERR, "rule %s: %s",
 			    ev->rule->name, ev->error ? ev->error : "error");
+			res->detail = ev->error;
 			return -1;
 		}
 		if (rc2 == 0)
@@ -228,7 +431,7 @@ rules_run(struct rule_eval *ev, struct pol_result *res)
 			    rules_action_names[ev->rule->action], ev->why);
 			continue;
 		}
-		score += ev->rule->score;
+		score = clamp(score + ev->rule->score);
 		if (ev->rule->action == RULE_CONTINUE) {
 			syms = join(ev->arena, syms, ev->rule->name);
 			whys = join(ev->arena, whys, ev->why);
@@ -239,13 +442,31 @@ rules_run(struct rule_eval *ev, struct pol_result *res)
 			t->accepted = true;
 		break;
 	}
-	res->score = score;
+	res->score = (int)score;
 	if (res->verdict == POL_CONTINUE && syms != NULL) {
 		res->symbol = syms;
 		res->detail = whys;
 	}
-	if (t->nhits != before || (ev->stage == POL_ENVFROM && ct->nhits > 0))
-		results_emit(ev->ctx, ct, mt);
+	if (ev->stage == POL_EOM) {
+		fin.total = clamp((long long)pol_score(ev->ctx) + score);
+		fin.action = thresholds_apply(ev, fin.total, res);
+		sum = hits_text(ev->arena, hits_text(ev->arena, NULL, ct), mt);
+		res->detail = arena_printf(ev->arena, "%s%s%s%s%stotal %s%s%s",
+		    res->detail != NULL ? res->detail : "",
+		    res->detail != NULL ? "; " : "",
+		    sum != NULL ? "rules: " : "", sum != NULL ? sum : "",
+		    sum != NULL ? "; " : "",
+		    pts(ev->arena, fin.total),
+		    fin.action != NULL ? " -> " : "",
+		    fin.action != NULL ? fin.action : "");
+		if (ct->nhits > 0 || mt->nhits > 0 || fin.action != NULL ||
+		    ev->ms->mime != NULL || ev->ms->regex_stopped > 0 ||
+		    ev->ms->dnsbl.n > 0)
+			results_emit(ev->ctx, ct, ev->ms, &fin);
+	} else if (t->nhits != before || (mt != NULL && mt->nhits > 0 &&
+	    ev->ms->dnsbl.n > 0) ||
+	    (ev->stage == POL_ENVFROM && ct->nhits > 0))
+		results_emit(ev->ctx, ct, ev->ms, NULL);
 	return 0;
 }
 
@@ -272,8 +493,11 @@ eval_stage(struct pol_ctx *ctx, enum pol_stage stage, const char *helo,
 	struct rule_eval ev = { .ctx = ctx, .stage = stage };
 	const struct rules_track *ct;
 
-	/* nothing to do, except carrying connection matches into a message */
-	if (rc->nstage[stage] == 0) {
+	/* nothing to do, except carrying connection matches into a message
+	 * and the end of a message (thresholds, results) */
+	if (rc->nstage[stage] == 0 && stage != POL_EOM &&
+	    (rc->greylist == NULL || (stage != POL_ENVRCPT &&
+	    stage != POL_DATA))) {
 		ct = *pol_conn_slot(ctx);
 		if (stage != POL_ENVFROM || ct == NULL || ct->nhits == 0)
 			return 0;
@@ -281,13 +505,28 @@ eval_stage(struct pol_ctx *ctx, enum pol_stage stage, const char *helo,
 	ev.conn = pol_conn(ctx);
 	ev.arena = stage >= POL_ENVFROM ? pol_msg_arena(ctx) :
 	    pol_conn_arena(ctx);
-	if (stage >= POL_ENVFROM)
+	if (stage >= POL_ENVFROM) {
 		ev.msg = pol_msg(ctx);
+		ev.ms = msg_state(ctx);
+	}
 	ev.helo = helo != NULL ? helo : ev.conn->helo;
 	ev.sender = sender != NULL ? sender :
 	    ev.msg != NULL ? ev.msg->mail_from : NULL;
 	ev.rcpt = rcpt;
-	return rules_run(&ev, res);
+	if (rules_run(&ev, res) < 0)
+		return -1;
+	if (rc->greylist == NULL || (stage != POL_ENVRCPT && stage != POL_DATA))
+		return 0;
+	ct = *pol_conn_slot(ctx);
+	if ((ct != NULL && ct->accepted) || ev.ms->track.accepted)
+		return 0;
+	if (rules_greylist_run(&ev, res) < 0) {
+		res->detail = ev.error;
+		return -1;
+	}
+	if (ev.ms->greylist != NULL)
+		results_emit(ctx, ct, ev.ms, NULL);
+	return 0;
 }
 
 /* rules_connect - policy_ops.connect */
@@ -335,10 +574,66 @@ rules_data(struct pol_ctx *ctx, struct pol_result *res)
 	return eval_stage(ctx, POL_DATA, NULL, NULL, NULL, res);
 }
 
+/* mime_start - the walker, on the message's top-level header fields */
+static struct rules_mime *
+mime_start(struct pol_ctx *ctx)
+{
+	const struct rules_conf *rc = pol_conf(ctx);
+	const struct pol_msg_info *m = pol_msg(ctx);
+
+	return rules_mime_new(pol_msg_arena(ctx), rc->scan_limit,
+	    rules_header_get(m, "Content-Type", 0),
+	    rules_header_get(m, "Content-Transfer-Encoding", 0),
+	    rules_header_get(m, "Content-Disposition", 0));
+}
+
+/* rules_eoh - policy_ops.eoh: the headers are complete */
+static int
+rules_eoh(struct pol_ctx *ctx, struct pol_result *res)
+{
+	const struct rules_conf *rc = pol_conf(ctx);
+	struct rules_msg *ms;
+
+	(void)res;
+	if ((rc->needs & RULES_NEED_BODY) == 0)
+		return 0;
+	ms = msg_state(ctx);
+	if (ms->mime == NULL)
+		ms->mime = mime_start(ctx);
+	return 0;
+}
+
+/* rules_body - policy_ops.body: a chunk of the body, CRLF line ends */
+static int
+rules_body(struct pol_ctx *ctx, const unsigned char *buf, size_t len,
+    struct pol_result *res)
+{
+	const struct rules_conf *rc = pol_conf(ctx);
+	struct rules_msg *ms;
+
+	(void)res;
+	if ((rc->needs & RULES_NEED_BODY) == 0)
+		return 0;
+	ms = msg_state(ctx);
+	if (ms->mime == NULL)
+		ms->mime = mime_start(ctx);
+	rules_mime_feed(ms->mime, buf, len);
+	return 0;
+}
+
 /* rules_eom - policy_ops.eom */
 static int
 rules_eom(struct pol_ctx *ctx, struct pol_result *res)
 {
+	const struct rules_conf *rc = pol_conf(ctx);
+	struct rules_msg *ms = msg_state(ctx);
+
+	if ((rc->needs & RULES_NEED_BODY) != 0) {
+		if (ms->mime == NULL)
+			ms->mime = mime_start(ctx);
+		rules_mime_end(ms->mime);
+		ms->mime_done = true;
+	}
 	return eval_stage(ctx, POL_EOM, NULL, NULL, NULL, res);
 }
 
@@ -346,10 +641,14 @@ const struct policy_ops rules_policy = {
 	.name = "rules",
 	.abi_version = POLICY_ABI_VERSION,
 	.config = rules_config,
+	.init = rules_init,
+	.deinit = rules_deinit,
 	.connect = rules_connect,
 	.helo = rules_helo,
 	.envfrom = rules_envfrom,
 	.envrcpt = rules_envrcpt,
 	.data = rules_data,
+	.eoh = rules_eoh,
+	.body = rules_body,
 	.eom = rules_eom,
 };

@@ -38,24 +38,6 @@
 
 #define DOMAIN_MAX	255
 
-struct regex {
-	pcre2_code	*code;
-	const char	*src;
-};
-
-/* A compiled string matcher: matches when any of its parts matches. */
-struct strmatch {
-	size_t			 nis;
-	const char *const	*is;		/* sorted, lowercase */
-	const char		*is_label;
-	size_t			 ndom;
-	const char *const	*dom;		/* sorted, lowercase, no dots at ends */
-	const char		*dom_label;
-	size_t			 nre;
-	struct regex		*re;
-	const pcre2_match_context *mctx;
-};
-
 /* The raw matcher object, as the key table sees it. */
 struct strmatch_raw {
 	const json_t	*is;
@@ -74,10 +56,6 @@ struct cidr_cond {
 	const char		*label;
 };
 
-struct count_cond {
-	bool		set[CMP_COUNT];
-	long long	v[CMP_COUNT];
-};
 
 /* --- string lists -------------------------------------------------- */
 
@@ -138,7 +116,7 @@ regex_free(void *p)
 /* regex_compile - one pattern; JIT when the platform has it */
 static int
 regex_compile(struct rules_build *rb, const json_t *v, const char *ptr,
-    bool caseless, struct regex *re)
+    bool caseless, struct rules_regex *re)
 {
 	struct conf_ctx *cc = rules_build_cc(rb);
 	PCRE2_UCHAR msg[256];
@@ -167,19 +145,20 @@ regex_compile(struct rules_build *rb, const json_t *v, const char *ptr,
 	return 0;
 }
 
-/* regex_list - "regex": a pattern or an array of patterns */
-static int
-regex_list(struct rules_build *rb, const json_t *v, const char *ptr,
-    bool caseless, struct strmatch *m)
+/* rules_regex_list - "regex": a pattern or an array of patterns */
+int
+rules_regex_list(struct rules_build *rb, const json_t *v, const char *ptr,
+    bool caseless, size_t *n_r, struct rules_regex **re_r)
 {
 	struct conf_ctx *cc = rules_build_cc(rb);
-	size_t i;
+	struct rules_regex *re;
+	size_t i, n;
 	int rc = 0;
 
 	if (json_is_string(v)) {
-		m->nre = 1;
-		m->re = conf_alloc(cc, sizeof(*m->re));
-		return regex_compile(rb, v, ptr, caseless, m->re);
+		*n_r = 1;
+		*re_r = conf_alloc(cc, sizeof(**re_r));
+		return regex_compile(rb, v, ptr, caseless, *re_r);
 	}
 	if (!json_is_array(v) || json_array_size(v) == 0 ||
 	    json_array_size(v) > RULES_MAX_REGEX) {
@@ -187,18 +166,20 @@ regex_list(struct rules_build *rb, const json_t *v, const char *ptr,
 		    "patterns", RULES_MAX_REGEX);
 		return -1;
 	}
-	m->nre = json_array_size(v);
-	m->re = conf_alloc(cc, m->nre * sizeof(*m->re));
-	for (i = 0; i < m->nre; i++)
+	n = json_array_size(v);
+	re = conf_alloc(cc, n * sizeof(*re));
+	for (i = 0; i < n; i++)
 		if (regex_compile(rb, json_array_get(v, i),
-		    conf_ptr_idx(cc, ptr, i), caseless, &m->re[i]) < 0)
+		    conf_ptr_idx(cc, ptr, i), caseless, &re[i]) < 0)
 			rc = -1;
+	*n_r = n;
+	*re_r = re;
 	return rc;
 }
 
-/* strlist_part - "is" or "domain": any list value */
-static int
-strlist_part(struct rules_build *rb, const json_t *v, const char *ptr,
+/* rules_build_folded - a list value, lowercased and sorted */
+int
+rules_build_folded(struct rules_build *rb, const json_t *v, const char *ptr,
     bool domain, size_t *n_r, const char *const **v_r, const char **label_r)
 {
 	const char *const *raw;
@@ -224,15 +205,15 @@ static const struct conf_key strmatch_keys[] = {
 };
 
 /*
- * strmatch_compile - a string matcher: a list value (exact entries), or
+ * rules_strmatch_compile - a string matcher: a list value (exact entries), or
  * {"is": LIST, "domain": LIST, "regex": PATTERN(S), "caseless": BOOL}.
  * Exact and domain entries always compare case-insensitively (the kinds
  * here all see host names and addresses); caseless is for regexes and
  * defaults to true.
  */
-static int
-strmatch_compile(struct rules_build *rb, const json_t *v, const char *ptr,
-    struct strmatch *m)
+int
+rules_strmatch_compile(struct rules_build *rb, const json_t *v, const char *ptr,
+    struct rules_strmatch *m)
 {
 	struct conf_ctx *cc = rules_build_cc(rb);
 	struct strmatch_raw raw = { .caseless = true };
@@ -241,7 +222,7 @@ strmatch_compile(struct rules_build *rb, const json_t *v, const char *ptr,
 	m->mctx = rules_build_mctx(rb);
 	if (!json_is_object(v) || json_object_get(v, "file") != NULL ||
 	    json_object_get(v, "list") != NULL)
-		return strlist_part(rb, v, ptr, false, &m->nis, &m->is,
+		return rules_build_folded(rb, v, ptr, false, &m->nis, &m->is,
 		    &m->is_label);
 	if (conf_apply(cc, v, ptr, strmatch_keys, &raw) > 0)
 		return -1;
@@ -249,15 +230,15 @@ strmatch_compile(struct rules_build *rb, const json_t *v, const char *ptr,
 		conf_error(cc, ptr, "needs is, domain or regex");
 		return -1;
 	}
-	if (raw.is != NULL && strlist_part(rb, raw.is, conf_ptr(cc, ptr, "is"),
+	if (raw.is != NULL && rules_build_folded(rb, raw.is, conf_ptr(cc, ptr, "is"),
 	    false, &m->nis, &m->is, &m->is_label) < 0)
 		rc = -1;
-	if (raw.domain != NULL && strlist_part(rb, raw.domain,
+	if (raw.domain != NULL && rules_build_folded(rb, raw.domain,
 	    conf_ptr(cc, ptr, "domain"), true, &m->ndom, &m->dom,
 	    &m->dom_label) < 0)
 		rc = -1;
-	if (raw.regex != NULL && regex_list(rb, raw.regex,
-	    conf_ptr(cc, ptr, "regex"), raw.caseless, m) < 0)
+	if (raw.regex != NULL && rules_regex_list(rb, raw.regex,
+	    conf_ptr(cc, ptr, "regex"), raw.caseless, &m->nre, &m->re) < 0)
 		rc = -1;
 	return rc;
 }
@@ -271,7 +252,7 @@ quote(const char *s)
 
 /* domain_match - value's domain or a parent domain in the list? */
 static const char *
-domain_match(const struct strmatch *m, const char *d)
+domain_match(const struct rules_strmatch *m, const char *d)
 {
 	char buf[DOMAIN_MAX + 1];
 	const char *const *hit;
@@ -293,13 +274,15 @@ domain_match(const struct strmatch *m, const char *d)
 	}
 }
 
-/* regex_match - 1 match, 0 none; limits and errors are logged, 0 */
-static int
-regex_match(struct rule_eval *ev, const char *kind,
-    const struct strmatch *m, const struct regex *re, const char *value)
+/* rules_regex_exec - see rules_int.h */
+int
+rules_regex_exec(struct rule_eval *ev, const char *kind,
+    const struct rules_regex *re, const void *mctx, const char *value,
+    size_t len, size_t *start_r, size_t *end_r)
 {
 	pcre2_match_data *md;
 	PCRE2_UCHAR msg[128];
+	PCRE2_SIZE *ov;
 	int rc;
 
 	md = pcre2_match_data_create(1, NULL);
@@ -307,31 +290,39 @@ regex_match(struct rule_eval *ev, const char *kind,
 		ev->error = "out of memory for a regex match";
 		return -1;
 	}
-	rc = pcre2_match(re->code, (PCRE2_SPTR)value, strlen(value), 0, 0,
-	    md, (pcre2_match_context *)m->mctx);
-	pcre2_match_data_free(md);
-	if (rc >= 0)
+	rc = pcre2_match(re->code, (PCRE2_SPTR)value, len, 0, 0, md,
+	    (pcre2_match_context *)mctx);
+	if (rc >= 0) {
+		ov = pcre2_get_ovector_pointer(md);
+		*start_r = ov[0];
+		*end_r = ov[1] >= ov[0] ? ov[1] : ov[0];
+		pcre2_match_data_free(md);
 		return 1;
+	}
+	pcre2_match_data_free(md);
 	if (rc != PCRE2_ERROR_NOMATCH) {
 		pcre2_get_error_message(rc, msg, sizeof(msg));
 		pol_log(ev->ctx, LOG_LVL_WARN, "rule %s: %s regex /%.*s/ "
-		    "stopped on \"%.*s\": %s; counted as no match",
+		    "stopped on \"%.*s\"%s: %s; counted as no match",
 		    ev->rule->name, kind, RULES_MAX_WHY, re->src,
-		    RULES_MAX_WHY, value, (const char *)msg);
+		    (int)(len < RULES_MAX_WHY ? len : RULES_MAX_WHY), value,
+		    len > RULES_MAX_WHY ? "..." : "", (const char *)msg);
+		if (ev->ms != NULL)
+			ev->ms->regex_stopped++;
 	}
 	return 0;
 }
 
 /*
- * strmatch_test - test one value; dom is the part domain lists look at
- * (the value itself, the part after '@' of an address, or NULL).
+ * rules_strmatch_test - test one value; dom is the part domain lists look
+ * at (the value itself, the part after '@' of an address, or NULL).
  */
-static int
-strmatch_test(struct rule_eval *ev, const char *kind,
-    const struct strmatch *m, const char *value, const char *dom)
+int
+rules_strmatch_test(struct rule_eval *ev, const char *kind,
+    const struct rules_strmatch *m, const char *value, const char *dom)
 {
 	const char *hit;
-	size_t i;
+	size_t i, so, eo;
 	int rc;
 
 	if (m->nis > 0 && bsearch(value, m->is, m->nis, sizeof(*m->is),
@@ -352,7 +343,8 @@ strmatch_test(struct rule_eval *ev, const char *kind,
 		return 1;
 	}
 	for (i = 0; i < m->nre; i++) {
-		if ((rc = regex_match(ev, kind, m, &m->re[i], value)) != 0) {
+		if ((rc = rules_regex_exec(ev, kind, &m->re[i], m->mctx, value,
+		    strlen(value), &so, &eo)) != 0) {
 			if (rc > 0)
 				ev->why = arena_printf(ev->arena,
 				    "%s %.*s matches /%.*s/", kind,
@@ -380,10 +372,10 @@ static int
 compile_str(struct rules_build *rb, const json_t *v, const char *ptr,
     const void **arg_r)
 {
-	struct strmatch *m = conf_alloc(rules_build_cc(rb), sizeof(*m));
+	struct rules_strmatch *m = conf_alloc(rules_build_cc(rb), sizeof(*m));
 
 	*arg_r = m;
-	return strmatch_compile(rb, v, ptr, m);
+	return rules_strmatch_compile(rb, v, ptr, m);
 }
 
 /* match_client_name - the client's name as the MTA saw it */
@@ -394,7 +386,7 @@ match_client_name(struct rule_eval *ev, const void *arg)
 
 	if (name == NULL || name[0] == '\0')
 		name = "unknown";
-	return strmatch_test(ev, "client_name", arg, name, name);
+	return rules_strmatch_test(ev, "client_name", arg, name, name);
 }
 
 /* match_helo - the HELO/EHLO argument; no HELO never matches */
@@ -403,7 +395,7 @@ match_helo(struct rule_eval *ev, const void *arg)
 {
 	if (ev->helo == NULL)
 		return 0;
-	return strmatch_test(ev, "helo", arg, ev->helo, ev->helo);
+	return rules_strmatch_test(ev, "helo", arg, ev->helo, ev->helo);
 }
 
 /* match_sender - MAIL FROM; "" is the null sender */
@@ -412,7 +404,7 @@ match_sender(struct rule_eval *ev, const void *arg)
 {
 	if (ev->sender == NULL)
 		return 0;
-	return strmatch_test(ev, "sender", arg, ev->sender,
+	return rules_strmatch_test(ev, "sender", arg, ev->sender,
 	    addr_domain(ev->sender));
 }
 
@@ -424,12 +416,12 @@ match_rcpt(struct rule_eval *ev, const void *arg)
 	int rc;
 
 	if (ev->stage == POL_ENVRCPT)
-		return ev->rcpt == NULL ? 0 : strmatch_test(ev, "rcpt", arg,
+		return ev->rcpt == NULL ? 0 : rules_strmatch_test(ev, "rcpt", arg,
 		    ev->rcpt, addr_domain(ev->rcpt));
 	if (ev->msg == NULL || ev->msg->rcpts == NULL)
 		return 0;
 	for (i = 0; i < ev->msg->nrcpt; i++) {
-		rc = strmatch_test(ev, "rcpt", arg, ev->msg->rcpts[i],
+		rc = rules_strmatch_test(ev, "rcpt", arg, ev->msg->rcpts[i],
 		    addr_domain(ev->msg->rcpts[i]));
 		if (rc != 0)
 			return rc;
@@ -535,18 +527,56 @@ match_trusted(struct rule_eval *ev, const void *arg)
 	return 1;
 }
 
-/* compile_count - {"gt": N, "ge": N, "lt": N, "le": N, "eq": N}, ANDed */
+/* size_value - CONF_CUSTOM: N or "N", "Nk", "NM", "NG" (powers of 1024) */
 static int
-compile_count(struct rules_build *rb, const json_t *v, const char *ptr,
-    const void **arg_r)
+size_value(struct conf_ctx *cc, const json_t *v, const char *ptr, void *dst)
+{
+	long long n, mul = 1;
+	char *end;
+
+	if (json_is_integer(v)) {
+		n = (long long)json_integer_value(v);
+	} else if (json_is_string(v)) {
+		n = strtoll(json_string_value(v), &end, 10);
+		switch (*end) {
+		case 'k': case 'K': mul = 1024; end++; break;
+		case 'm': case 'M': mul = 1024 * 1024; end++; break;
+		case 'g': case 'G': mul = 1024 * 1024 * 1024; end++; break;
+		default: break;
+		}
+		if (end == json_string_value(v) || *end != '\0' ||
+		    n > LLONG_MAX / mul) {
+			conf_error(cc, ptr, "must be a size such as 10240, "
+			    "\"10k\" or \"5M\"");
+			return -1;
+		}
+		n *= mul;
+	} else {
+		conf_error(cc, ptr, "must be a size such as 10240, \"10k\" "
+		    "or \"5M\"");
+		return -1;
+	}
+	if (n < 0) {
+		conf_error(cc, ptr, "must not be negative");
+		return -1;
+	}
+	*(long long *)dst = n;
+	return 0;
+}
+
+/*
+ * rules_count_compile - {"gt": N, "ge": N, "lt": N, "le": N, "eq": N},
+ * ANDed; each 0..max, or sizes ("10k") when sizes.
+ */
+int
+rules_count_compile(struct rules_build *rb, const json_t *v, const char *ptr,
+    long long max, bool sizes, struct rules_count *c)
 {
 	struct conf_ctx *cc = rules_build_cc(rb);
-	struct count_cond *c = conf_alloc(cc, sizeof(*c));
 	struct conf_key keys[CMP_COUNT + 1];
 	long long unset = LLONG_MIN;
 	size_t i, nset = 0;
 
-	*arg_r = c;
 	if (!json_is_object(v)) {
 		conf_error(cc, ptr, "must be an object such as {\"gt\": 10}");
 		return -1;
@@ -554,11 +584,12 @@ compile_count(struct rules_build *rb, const json_t *v, const char *ptr,
 	memset(keys, 0, sizeof(keys));
 	for (i = 0; i < CMP_COUNT; i++) {
 		keys[i].key = cmp_names[i];
-		keys[i].type = CONF_INT;
-		keys[i].off = offsetof(struct count_cond, v) +
+		keys[i].type = sizes ? CONF_CUSTOM : CONF_INT;
+		keys[i].parse = sizes ? size_value : NULL;
+		keys[i].off = offsetof(struct rules_count, v) +
 		    i * sizeof(c->v[0]);
 		keys[i].min = 0;
-		keys[i].max = 1000000;
+		keys[i].max = max;
 		c->v[i] = unset;
 	}
 	if (conf_apply(cc, v, ptr, keys, c) > 0)
@@ -573,9 +604,35 @@ compile_count(struct rules_build *rb, const json_t *v, const char *ptr,
 	return 0;
 }
 
-/* count_test - every comparison given holds */
-static bool
-count_test(const struct count_cond *c, long long n)
+/* compile_count - rcpt_count */
+static int
+compile_count(struct rules_build *rb, const json_t *v, const char *ptr,
+    const void **arg_r)
+{
+	struct rules_count *c = conf_alloc(rules_build_cc(rb), sizeof(*c));
+
+	*arg_r = c;
+	return rules_count_compile(rb, v, ptr, 1000000, false, c);
+}
+
+/* rules_count_text - "what N op V" for the first comparison given */
+const char *
+rules_count_text(struct arena *a, const char *what,
+    const struct rules_count *c, long long n)
+{
+	size_t i;
+
+	for (i = 0; i < CMP_COUNT && !c->set[i]; i++)
+		;
+	if (i == CMP_COUNT)
+		return what;
+	return arena_printf(a, "%s %lld %s %lld", what, n, cmp_signs[i],
+	    c->v[i]);
+}
+
+/* rules_count_test - every comparison given holds */
+bool
+rules_count_test(const struct rules_count *c, long long n)
 {
 	static const int want[CMP_COUNT][3] = {
 		/* result of n<v, n==v, n>v accepted */
@@ -596,34 +653,30 @@ count_test(const struct count_cond *c, long long n)
 static int
 match_rcpt_count(struct rule_eval *ev, const void *arg)
 {
-	const struct count_cond *c = arg;
+	const struct rules_count *c = arg;
 	long long n;
-	size_t i;
 
 	if (ev->msg == NULL)
 		return 0;
 	n = (long long)ev->msg->nrcpt + (ev->stage == POL_ENVRCPT ? 1 : 0);
-	if (!count_test(c, n))
+	if (!rules_count_test(c, n))
 		return 0;
-	for (i = 0; !c->set[i]; i++)
-		;
-	ev->why = arena_printf(ev->arena, "rcpt_count %lld %s %lld", n,
-	    cmp_signs[i], c->v[i]);
+	ev->why = rules_count_text(ev->arena, "rcpt_count", c, n);
 	return 1;
 }
 
 /* The condition kinds.  Add new ones here. */
 const struct rule_kind rules_kinds[] = {
-	{ "client_ip", RULES_ST_ALL, compile_cidr, match_client_ip },
-	{ "client_name", RULES_ST_ALL, compile_str, match_client_name },
-	{ "helo", RULES_ST_FROM_HELO, compile_str, match_helo },
-	{ "sender", RULES_ST_FROM_MAIL, compile_str, match_sender },
-	{ "rcpt", RULES_ST_FROM_RCPT, compile_str, match_rcpt },
+	{ "client_ip", RULES_ST_ALL, compile_cidr, match_client_ip, 0 },
+	{ "client_name", RULES_ST_ALL, compile_str, match_client_name, 0 },
+	{ "helo", RULES_ST_FROM_HELO, compile_str, match_helo, 0 },
+	{ "sender", RULES_ST_FROM_MAIL, compile_str, match_sender, 0 },
+	{ "rcpt", RULES_ST_FROM_RCPT, compile_str, match_rcpt, 0 },
 	{ "authenticated", RULES_ST_FROM_MAIL, compile_bool,
-	  match_authenticated },
-	{ "tls", RULES_ST_FROM_HELO, compile_bool, match_tls },
-	{ "trusted", RULES_ST_ALL, compile_bool, match_trusted },
-	{ "rcpt_count", RULES_ST_FROM_RCPT, compile_count, match_rcpt_count },
+	  match_authenticated, 0 },
+	{ "tls", RULES_ST_FROM_HELO, compile_bool, match_tls, 0 },
+	{ "trusted", RULES_ST_ALL, compile_bool, match_trusted, 0 },
+	{ "rcpt_count", RULES_ST_FROM_RCPT, compile_count, match_rcpt_count, 0 },
 };
 const size_t rules_nkinds = sizeof(rules_kinds) / sizeof(rules_kinds[0]);
 

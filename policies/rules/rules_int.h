@@ -1,13 +1,18 @@
 /*
  * rules_int.h - private interface of the rules policy.
  *
- * The policy is split in three files:
- *   rules.c       policy glue: hooks, evaluation order, verdicts, results
- *   rules_conf.c  the "rules" section: rules, replies, lists, the
- *                 condition tree (all / any / not) compiled once per
- *                 configuration generation
- *   rules_cond.c  the condition kinds (client_ip, helo, sender, ...) and
- *                 the shared matchers (string lists, regexes, CIDR lists)
+ * The policy is split in these files:
+ *   rules.c         policy glue: hooks, evaluation order, verdicts,
+ *                   results, score thresholds
+ *   rules_conf.c    the "rules" section: rules, replies, lists, the
+ *                   condition tree (all / any / not), thresholds,
+ *                   compiled once per configuration generation
+ *   rules_cond.c    the envelope condition kinds (client_ip, helo, sender,
+ *                   ...), the table of all kinds and the shared matchers
+ *                   (string lists, regexes, CIDR lists, counts)
+ *   rules_content.c the content condition kinds (headers, body,
+ *                   attachments, URLs, size, SPF and DKIM results)
+ *   rules_mime.c    header decoding and the streaming MIME walker
  *
  * Adding a condition kind is one entry in rules_kinds[] (rules_cond.c):
  * a key, the stages at which its data is known, a compile function that
@@ -27,7 +32,9 @@
 #define GW_RULES_INT_H
 
 #include <stdbool.h>
+#include <pthread.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <jansson.h>
 
@@ -36,6 +43,7 @@
 
 struct conf_ctx;
 struct arena;
+struct rules_mime;
 
 /* Bounds: configuration sizes and evaluation depth. */
 #define RULES_MAX_RULES		4096
@@ -51,6 +59,12 @@ struct arena;
 
 #define RULES_DEF_MATCH_LIMIT	1000000
 #define RULES_DEF_DEPTH_LIMIT	10000
+#define RULES_DEF_SCAN_LIMIT	(256 * 1024)
+#define RULES_MAX_SCAN_LIMIT	(64 * 1024 * 1024)
+#define RULES_SCORE_CLAMP	1000000000	/* |total| in milli-points */
+
+/* What the compiled rules need the hooks to collect (struct rule_kind.needs). */
+#define RULES_NEED_BODY		0x1u	/* the MIME walker over the body */
 
 /* Stage sets, as bits of enum pol_stage. */
 #define RULES_ST(s)		(1u << (s))
@@ -70,6 +84,99 @@ struct arena;
 struct rules_build;
 struct rule;
 
+struct rules_hit {
+	const struct rule	*rule;
+	enum pol_stage		 stage;
+	const char		*rcpt;	/* rcpt stage: the recipient */
+	const char		*why;
+};
+
+/* Matches of one connection (connect, helo) or of one message. */
+struct rules_track {
+	bool			 accepted;	/* an accept rule matched */
+	bool			 truncated;	/* more than RULES_MAX_HITS */
+	size_t			 nhits, cap;
+	struct rules_hit	*hits;
+};
+
+/* --- DNS block lists (rules_dnsbl.c) --- */
+
+/* What a list looks up (bits). */
+#define RULES_DNSBL_IP		0x1u
+#define RULES_DNSBL_HELO	0x2u
+#define RULES_DNSBL_SENDER	0x4u
+#define RULES_DNSBL_URL		0x8u
+#define RULES_DNSBL_MAX_Q	256	/* lookups per message */
+#define RULES_DNSBL_MAX_URLS	16	/* URL hosts looked up per message */
+
+struct rules_dnsbl_range {
+	uint32_t	 lo, hi;	/* host order */
+};
+
+struct rules_dnsbl {
+	const char		*name;
+	const char		*zone;
+	unsigned		 lookups;	/* RULES_DNSBL_* */
+	size_t			 idx;		/* in rules_conf.dnsbl, breakers */
+	size_t			 ncodes;
+	struct rules_dnsbl_range *codes;
+	bool			 enabled;
+	bool			 on_error_continue;
+	unsigned		 breaker_timeouts;
+	int64_t			 breaker_within_ms;
+	int64_t			 breaker_cooldown_ms;
+};
+
+enum rules_dnsbl_state {
+	RULES_DNSBL_PENDING = 0,
+	RULES_DNSBL_LISTED,
+	RULES_DNSBL_CLEAN,
+	RULES_DNSBL_ERROR,
+	RULES_DNSBL_SKIPPED
+};
+
+struct rules_dnsbl_q {
+	const struct rules_dnsbl *l;
+	unsigned		 kind;		/* RULES_DNSBL_* bit */
+	const char		*target;
+	const char		*qname;
+	enum rules_dnsbl_state	 state;
+	const char		*answer;
+	const char		*why;
+};
+
+/* A message's lookups. */
+struct rules_dnsbl_msg {
+	size_t			 n;
+	struct rules_dnsbl_q	*q;
+	unsigned		 done;		/* kinds looked up already */
+};
+
+/* A list's circuit breaker. */
+struct rules_breaker {
+	int64_t		 window_start;
+	unsigned	 count;		/* timeouts in the window */
+	int64_t		 open_until;	/* 0: closed */
+	unsigned long	 trips;
+	unsigned long	 skipped;
+};
+
+/* The policy's mutable state (policy_ops.init), one per generation. */
+struct rules_state {
+	pthread_mutex_t		 lock;
+	struct rules_breaker	*br;	/* one per list; protected by lock */
+};
+
+/* Per-message state (the message slot), in the message arena. */
+struct rules_msg {
+	struct rules_track	 track;
+	struct rules_dnsbl_msg	 dnsbl;
+	struct rules_mime	*mime;		/* NULL unless the rules need the body */
+	bool			 mime_done;
+	unsigned		 regex_stopped;	/* matches stopped by a limit */
+	const char		*greylist;	/* what greylisting did, or NULL */
+};
+
 /*
  * One evaluation: a hook fills it and walks the rules of its stage.  A
  * matcher that matches sets why (a short text for the trace and the log,
@@ -84,6 +191,7 @@ struct rule_eval {
 	const char			*helo;	/* NULL when unknown */
 	const char			*sender; /* NULL before MAIL FROM */
 	const char			*rcpt;	/* rcpt stage: the one evaluated */
+	struct rules_msg		*ms;	/* NULL before MAIL FROM */
 	struct arena			*arena;	/* for why and other strings */
 	const struct rule		*rule;	/* the rule being evaluated */
 	const char			*why;
@@ -104,6 +212,7 @@ struct rule_kind {
 	int		(*compile)(struct rules_build *rb, const json_t *v,
 			    const char *ptr, const void **arg_r);
 	int		(*match)(struct rule_eval *ev, const void *arg);
+	unsigned	 needs;		/* RULES_NEED_* */
 };
 
 extern const struct rule_kind rules_kinds[];
@@ -147,12 +256,48 @@ struct rule {
 	const struct rule_cond	*cond;		/* NULL: always */
 };
 
+/*
+ * Score thresholds: the message's total at eom (all policies, milli-points)
+ * against each configured value; RULES_NO_THRESHOLD when not configured.
+ */
+#define RULES_NO_THRESHOLD	INT32_MIN
+
+struct rules_thresholds {
+	int		 add_header;
+	int		 quarantine;
+	int		 tempfail;
+	int		 reject;
+	const char	*reject_text;
+	const char	*tempfail_text;
+	const char	*score_header;		/* NULL: none */
+	const char	*flag_header;		/* NULL: none */
+	bool		 always_score_header;
+};
+
+/* Greylisting (rules_greylist.c). */
+struct rules_greylist {
+	int64_t			 delay_ms;
+	int64_t			 retry_ms;
+	int64_t			 pass_ms;
+	unsigned		 net4, net6;	/* prefix lengths */
+	unsigned		 auto_allow;	/* passes; 0: never */
+	bool			 spf_pass_exempt;
+	struct rule_cond	*exempt;	/* NULL: none */
+	struct rule		 rule;		/* name and reply */
+};
+
 struct rules_conf {
 	size_t			 nrules;
 	struct rule		*rules;
 	size_t			 nstage[POL_STAGE_COUNT];
 	const struct rule     **stage[POL_STAGE_COUNT];	/* in file order */
 	void			*mctx;		/* pcre2_match_context */
+	unsigned		 needs;		/* RULES_NEED_* of all rules */
+	size_t			 scan_limit;	/* bytes of decoded text */
+	struct rules_thresholds	 th;
+	size_t			 ndnsbl;
+	struct rules_dnsbl	*dnsbl;
+	const struct rules_greylist *greylist;	/* NULL: off */
 };
 
 /* Names, indexed by enum rule_action / enum pol_stage (NULL: no name). */
@@ -182,8 +327,109 @@ int	 rules_build_cidrlist(struct rules_build *rb, const json_t *v,
 /* CONF_CUSTOM parser that stores the json_t * (valid during config()). */
 int	 rules_keep_json(struct conf_ctx *cc, const json_t *v, const char *ptr,
 	    void *dst);
+/* Points (a JSON number) into milli-points within +-RULES_MAX_SCORE. */
+int	 rules_score_compile(struct conf_ctx *cc, const json_t *v,
+	    const char *ptr, int *score_r);
 
 /* rules_cond.c: evaluate a compiled condition (1, 0, -1 as match()). */
 int	 rules_cond_eval(struct rule_eval *ev, const struct rule_cond *c);
+
+/* --- shared matchers (rules_cond.c), used by rules_content.c -------- */
+
+struct rules_regex {
+	void		*code;		/* pcre2_code */
+	const char	*src;
+};
+
+/* A compiled string matcher: matches when any of its parts matches. */
+struct rules_strmatch {
+	size_t			 nis;
+	const char *const	*is;		/* sorted, lowercase */
+	const char		*is_label;
+	size_t			 ndom;
+	const char *const	*dom;		/* sorted, lowercase, no dots at ends */
+	const char		*dom_label;
+	size_t			 nre;
+	struct rules_regex	*re;
+	const void		*mctx;		/* pcre2_match_context */
+};
+
+/* STRING MATCH: a list value or {"is", "domain", "regex", "caseless"}. */
+int	 rules_strmatch_compile(struct rules_build *rb, const json_t *v,
+	    const char *ptr, struct rules_strmatch *m);
+/* Test value; dom is the part domain entries look at (or NULL). */
+int	 rules_strmatch_test(struct rule_eval *ev, const char *kind,
+	    const struct rules_strmatch *m, const char *value, const char *dom);
+/* Patterns: a string or an array of 1..RULES_MAX_REGEX strings. */
+int	 rules_regex_list(struct rules_build *rb, const json_t *v,
+	    const char *ptr, bool caseless, size_t *n_r,
+	    struct rules_regex **re_r);
+/*
+ * Run one regex over value[0..len) under the generation's limits: 1 match
+ * (*start_r, *end_r: the matched span), 0 no match.  A match stopped by a
+ * limit (or any other error) is logged, counted in ev->ms and is no match.
+ */
+int	 rules_regex_exec(struct rule_eval *ev, const char *kind,
+	    const struct rules_regex *re, const void *mctx, const char *value,
+	    size_t len, size_t *start_r, size_t *end_r);
+/* A list value (see rules_build_strlist) folded to lowercase, sorted. */
+int	 rules_build_folded(struct rules_build *rb, const json_t *v,
+	    const char *ptr, bool domain, size_t *n_r,
+	    const char *const **v_r, const char **label_r);
+
+/* COUNT: {"gt": N, "ge": N, "lt": N, "le": N, "eq": N}, all must hold. */
+struct rules_count {
+	bool		set[5];
+	long long	v[5];
+};
+int	 rules_count_compile(struct rules_build *rb, const json_t *v,
+	    const char *ptr, long long max, bool sizes,
+	    struct rules_count *c);
+bool	 rules_count_test(const struct rules_count *c, long long n);
+/* "N op V" for the first comparison given, in the arena. */
+const char *rules_count_text(struct arena *a, const char *what,
+	    const struct rules_count *c, long long n);
+
+/* Build state: the named block list, or NULL; more needs. */
+const struct rules_dnsbl *rules_build_dnsbl(struct rules_build *rb,
+	    const char *name);
+void	 rules_build_need(struct rules_build *rb, unsigned needs);
+
+/* A condition at stage (as "if"), and a standalone rule, compiled. */
+int	 rules_cond_compile(struct rules_build *rb, const json_t *v,
+	    const char *ptr, enum pol_stage stage, struct rule_cond *c);
+int	 rules_rule_compile(struct rules_build *rb, const json_t *v,
+	    const char *ptr, struct rule *r);
+
+/* rules_greylist.c: the "greylist" object (NULL *gl_r when absent/off) */
+int	 rules_greylist_compile(struct rules_build *rb, const json_t *v,
+	    const char *ptr, struct rules_greylist **gl_r);
+/* At rcpt (or data for the null sender), when no rule decided. */
+int	 rules_greylist_run(struct rule_eval *ev, struct pol_result *res);
+
+/* rules_dnsbl.c */
+extern const struct rule_kind rules_dnsbl_kind;
+/* The "dnsbl" object: lists, and the implicit rules of lists that carry
+ * an action or score (each with "#ptr": the list's pointer). */
+int	 rules_dnsbl_compile(struct conf_ctx *cc, const json_t *v,
+	    const char *ptr, size_t *n_r, struct rules_dnsbl **lists_r,
+	    json_t **rules_r);
+/* d.c.b.a.ZONE / reversed nibbles; IPv4-mapped as IPv4.  NULL: no name. */
+const char *rules_dnsbl_ip_name(struct arena *a, const struct ipaddr *ip,
+	    const char *zone);
+/* DOMAIN.ZONE lowercased; NULL for a literal, a dotless or too long name. */
+const char *rules_dnsbl_domain_name(struct arena *a, const char *domain,
+	    const char *zone);
+json_t	*rules_dnsbl_json(const struct rules_dnsbl_msg *dm);
+struct rules_state *rules_state_new(const struct rules_conf *rc);
+void	 rules_state_free(struct rules_state **stp);
+
+/* rules_content.c: the content kinds, spliced into rules_kinds[]. */
+extern const struct rule_kind rules_content_kinds[];
+extern const size_t rules_content_nkinds;
+/* The headers named name (case-insensitive) of the message: count, i-th. */
+size_t	 rules_header_count(const struct pol_msg_info *m, const char *name);
+const char *rules_header_get(const struct pol_msg_info *m, const char *name,
+	    size_t idx);
 
 #endif

@@ -16,7 +16,7 @@ e2e_postfix_start "$E2E_PF_MILTER"
 # our_ar FILE - the A-R lines that carry our authserv_id
 our_ar() {
 	e2e_header_lines "$1" |
-	    grep -E "^Authentication-Results: *$E2E_AUTHSERV_ID *(;|\$)"
+	    grep -E "^Authentication-Results: $E2E_AUTHSERV_ID *(;|\$)"
 }
 
 # check_top DESC FILE - our A-R is the first header, above Postfix's Received
@@ -25,7 +25,7 @@ check_top() {
 	hl=$(e2e_header_lines "$2")
 	first=$(printf '%s\n' "$hl" | head -1)
 	e2e_match "$1: our Authentication-Results is the first header" \
-	    "^Authentication-Results: *$E2E_AUTHSERV_ID *(;|\$)" "$first"
+	    "^Authentication-Results: $E2E_AUTHSERV_ID *(;|\$)" "$first"
 	ar_i=$(printf '%s\n' "$hl" | grep -nE '^Authentication-Results:' | head -1 | cut -d: -f1)
 	rcv_i=$(printf '%s\n' "$hl" | grep -nE '^Received: .*by mx\.gw\.test \(Postfix\)' | head -1 | cut -d: -f1)
 	if [ -n "$ar_i" ] && [ -n "$rcv_i" ] && [ "$ar_i" -lt "$rcv_i" ]; then

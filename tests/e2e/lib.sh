@@ -450,8 +450,9 @@ e2e_gw_log() { cat "$GW_LOG" 2>/dev/null; }
 
 # e2e_dns_start ZONE FILE [ZONE FILE...] - NSD on 127.0.0.1:$DNS_PORT
 # serving each zone from its file.  Point gatewarden at it with
-# "dns": {"servers": ["127.0.0.1@$DNS_PORT"]}.  Use zones that libunbound
-# does not refuse on its own (not under .test or .localhost: .example is fine).
+# "dns": {"servers": ["127.0.0.1@$DNS_PORT"]}.  Any zone works, .test too:
+# with configured servers the resolver drops libunbound's built-in local
+# zones (docs/dns.md).  Its PID is $DNS_PID (e2e_dns_stop stops it).
 e2e_dns_start() {
 	local d=$E2E_DIR/dns
 	mkdir -p "$d"
@@ -482,9 +483,18 @@ EOF
 		shift 2
 	done
 	nsd -d -c "$d/nsd.conf" </dev/null >"$E2E_DIR/nsd.log" 2>&1 &
-	e2e_track nsd $!
+	DNS_PID=$!
+	e2e_track nsd "$DNS_PID"
 	e2e_poll 10 eval "dig +short +time=1 +tries=1 @127.0.0.1 -p $DNS_PORT . SOA >/dev/null 2>&1 && [ -s '$d/nsd.pid' ]" ||
 	    e2e_die "nsd did not start"
+}
+
+# e2e_dns_stop - stop NSD (TERM to $DNS_PID, wait until it is gone) and
+# wait until nothing answers on $DNS_PORT any more.  Status 1 if something
+# still answers there.
+e2e_dns_stop() {
+	e2e_stop_pid nsd "$DNS_PID"
+	e2e_poll 5 eval "! dig +short +time=1 +tries=1 @127.0.0.1 -p $DNS_PORT . SOA >/dev/null 2>&1"
 }
 
 # e2e_redis_start - a throwaway redis-server on 127.0.0.1:$REDIS_PORT

@@ -21,5 +21,9 @@ for t in "$dir"/test_*; do
 	pass=$((pass + p)); fail=$((fail + f))
 	[ $st -eq 0 ] || { [ "$f" -gt 0 ] || fail=$((fail + 1)); rc=1; }
 done
+if [ $((pass + fail)) -eq 0 ]; then	# nothing ran: that is no pass
+	echo "$label: no unit-test binaries in $dir (build them first)"
+	fail=1; rc=1
+fi
 echo "$label: $pass passed, $fail failed"
 exit $rc

@@ -900,7 +900,7 @@ test_lifecycle(void)
 	    "\"helo\",\"action\":\"continue\",\"score\":1.5,") != NULL &&
 	    strstr(res, "\"rule\":\"eom_score\"") != NULL &&
 	    strstr(res, "audit") == NULL &&
-	    strstr(res, "\"score\":3.5}") != NULL,
+	    strstr(res, "\"score\":3.5,\"total\":3.5}") != NULL,
 	    "message after aborts starts clean: %s", res);
 	session_conn_free(&cn);
 	conf_unref(&c);

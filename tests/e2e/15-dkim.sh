@@ -1,5 +1,5 @@
 #!/bin/bash
-# 20-dkim - DKIM through the real Postfix: a submission from a trusted
+# 15-dkim - DKIM through the real Postfix: a submission from a trusted
 # network (XCLIENT 192.0.2.25) leaves with gatewarden's RSA and Ed25519
 # signatures on top, which dkimpy verifies on the sink's copy with the keys
 # from the case's DNS (NSD); a message signed beforehand by dkimpy arriving
@@ -64,8 +64,8 @@ To: Bob <bob@dest.example>
 Subject: signed on the way out, with a subject long enough to be folded
  by the sender over two lines
 Date: Mon, 23 Nov 2026 10:00:00 +0000
-Message-ID: <e2e20-out@gw.example>
-X-Test-Id: e2e20-out
+Message-ID: <e2e15-out@gw.example>
+X-Test-Id: e2e15-out
 MIME-Version: 1.0
 Content-Type: text/plain; charset=utf-8
 Content-Transfer-Encoding: 8bit
@@ -82,7 +82,7 @@ if e2e_send --xclient-addr 192.0.2.25 --xclient-name submit.gw.example \
 else
 	e2e_fail "out: accepted" "$(tail -5 "$E2E_SWAKS")"
 fi
-if f=$(e2e_wait_sink "X-Test-Id: e2e20-out"); then
+if f=$(e2e_wait_sink "X-Test-Id: e2e15-out"); then
 	e2e_ok "out: reached the sink"
 	names=$(e2e_headers "$f")
 	e2e_eq "out: two DKIM-Signature headers, then our A-R, on top" \
@@ -111,15 +111,15 @@ From: Carol <carol@remote.example>
 To: Bob <bob@dest.example>
 Subject: signed elsewhere
 Date: Mon, 23 Nov 2026 11:00:00 +0000
-Message-ID: <e2e20-in@remote.example>
-X-Test-Id: e2e20-in
+Message-ID: <e2e15-in@remote.example>
+X-Test-Id: e2e15-in
 
 A message signed by remote.example.
 EOF
 $PY "$PEERS" dkimpy-sign "$K/remote.pem" peer remote.example rsa-sha256 \
     relaxed/relaxed "$E2E_DIR/in.eml" > "$E2E_DIR/in-signed.eml" 2>"$E2E_DIR/dkimpy.log" ||
     e2e_die "dkimpy signing: $(cat "$E2E_DIR/dkimpy.log")"
-sed -e 's/^X-Test-Id: e2e20-in$/X-Test-Id: e2e20-tampered/' \
+sed -e 's/^X-Test-Id: e2e15-in$/X-Test-Id: e2e15-tampered/' \
     -e 's/^A message signed by remote.example.$/A message signed by remote.example!/' \
     "$E2E_DIR/in-signed.eml" > "$E2E_DIR/in-tampered.eml"
 cmp -s "$E2E_DIR/in-signed.eml" "$E2E_DIR/in-tampered.eml" &&
@@ -136,7 +136,7 @@ for t in in tampered; do
 	else
 		e2e_fail "$t: accepted" "$(tail -5 "$E2E_SWAKS")"
 	fi
-	if f=$(e2e_wait_sink "X-Test-Id: e2e20-$t"); then
+	if f=$(e2e_wait_sink "X-Test-Id: e2e15-$t"); then
 		e2e_ok "$t: reached the sink"
 		e2e_match "$t: our A-R says dkim=$want for remote.example s=peer" \
 		    "dkim=$want header\\.d=remote\\.example header\\.i=@remote\\.example header\\.s=peer header\\.a=rsa-sha256 header\\.b=" \
