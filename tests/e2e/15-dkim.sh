@@ -5,7 +5,9 @@
 # from the case's DNS (NSD); a message signed beforehand by dkimpy arriving
 # from an outside address (XCLIENT 203.0.113.9) gets dkim=pass in our
 # Authentication-Results, the same message with one body byte changed
-# dkim=fail.  The keys come from `gatewarden keygen`, whose TXT records go
+# dkim=fail.  A second gatewarden signing simple/simple (its own smtpd
+# listener) shows that the signature header reaches the message in the
+# form that was hashed.  The keys come from `gatewarden keygen`, whose TXT records go
 # into the zone as printed; check_dns is "refuse", so gatewarden starts
 # only if NSD serves them.
 . "$(dirname "$0")/lib.sh"
@@ -37,17 +39,29 @@ remote_pub=$(openssl pkey -in "$K/remote.pem" -pubout -outform DER | base64 -w0)
 } > "$E2E_DIR/remote.zone"
 e2e_dns_start gw.example "$E2E_DIR/gw.zone" remote.example "$E2E_DIR/remote.zone"
 
-e2e_gw_conf "$E2E_DIR/gw.json" unix "{
+# gwjson CANON - the gatewarden config (sign.canonicalization CANON)
+gwjson() {
+	printf '%s' "{
   \"dns\": {\"servers\": [\"127.0.0.1@$DNS_PORT\"], \"timeout_ms\": 3000},
   \"trusted\": {\"networks\": [\"192.0.2.0/24\"]},
   \"policies\": {\"dkim\": {\"enabled\": true, \"sign\": {
-    \"check_dns\": \"refuse\",
+    \"check_dns\": \"refuse\", \"canonicalization\": \"$1\",
     \"keys\": [
       {\"domain\": \"gw.example\", \"selector\": \"rsa1\", \"algorithm\": \"rsa-sha256\",
        \"key_file\": \"$K/gw.example.rsa1.pem\"},
       {\"domain\": \"gw.example\", \"selector\": \"ed1\", \"algorithm\": \"ed25519-sha256\",
        \"key_file\": \"$K/gw.example.ed1.pem\"}]}}}
 }"
+}
+# the simple/simple one first, on its own socket and listener
+GW_SOCK_MAIN=$GW_SOCK GW_LOG_MAIN=$GW_LOG
+GW_SOCK=$E2E_DIR/gw-simple.sock GW_LOG=$E2E_DIR/gw-simple.log
+e2e_gw_conf "$E2E_DIR/gw-simple.json" unix "$(gwjson simple/simple)"
+e2e_gw_start "$E2E_DIR/gw-simple.json"
+SIMPLE_PORT=$E2E_PORT_FREE
+E2E_POSTFIX_MASTER_EXTRA="127.0.0.1:$SIMPLE_PORT inet n - n - - smtpd -o smtpd_milters=$E2E_PF_MILTER"
+GW_SOCK=$GW_SOCK_MAIN GW_LOG=$GW_LOG_MAIN
+e2e_gw_conf "$E2E_DIR/gw.json" unix "$(gwjson relaxed/relaxed)"
 e2e_gw_start "$E2E_DIR/gw.json"
 e2e_sink_start
 e2e_postfix_start "$E2E_PF_MILTER"
@@ -103,6 +117,26 @@ if f=$(e2e_wait_sink "X-Test-Id: e2e15-out"); then
 	    'dkim=none' "$(our_ar "$f")"
 else
 	e2e_fail "out: reached the sink"
+fi
+
+# 1b. the same through the simple/simple signer
+sed 's/^X-Test-Id: e2e15-out$/X-Test-Id: e2e15-simple/' "$E2E_DIR/out.eml" > "$E2E_DIR/simple.eml"
+if e2e_send --port "$SIMPLE_PORT" --xclient-addr 192.0.2.26 \
+    --xclient-name submit.gw.example --from alice@gw.example \
+    --data @"$E2E_DIR/simple.eml"; then
+	e2e_ok "simple: accepted"
+else
+	e2e_fail "simple: accepted" "$(tail -5 "$E2E_SWAKS")"
+fi
+if f=$(e2e_wait_sink "X-Test-Id: e2e15-simple"); then
+	e2e_match "simple: signed c=simple/simple" 'c=simple/simple;' \
+	    "$(e2e_header_lines "$f" | grep '^DKIM-Signature:' | head -1)"
+	e2e_eq "simple: the signature header reached the message as hashed (\"DKIM-Signature: v=1\")" \
+	    2 "$(grep -c '^DKIM-Signature: v=1;' "$f")"
+	e2e_eq "simple: dkimpy verifies both simple/simple signatures" "pass,pass" \
+	    "$($PY "$PEERS" dkimpy-verify-dns "$DNS_PORT" "$f" 2>&1 | tail -1)"
+else
+	e2e_fail "simple: reached the sink"
 fi
 
 # 2. inbound, signed by dkimpy, from an outside address: dkim=pass
