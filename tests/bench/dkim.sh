@@ -134,6 +134,25 @@ for m in "rsa:gatewarden" "opendkim:opendkim"; do
 	    e2e_die "${m#*:} does not sign the bench message: $(printf '%s\n' "$out" | tail -3)"
 done
 
+# One Postfix, one smtpd listener per milter, all bound before any load
+# runs (the ports lie in the kernel's ephemeral range; see run.sh)
+LISTEN=(
+	"none - none $SMTP_PORT"
+	"gatewarden unix unix:$E2E_DIR/rsa.sock $((E2E_BASE + 6))"
+	"opendkim unix unix:$E2E_DIR/opendkim.sock $((E2E_BASE + 7))"
+)
+E2E_POSTFIX_MASTER_EXTRA=""
+for t in "${LISTEN[@]:1}"; do
+	set -- $t
+	E2E_POSTFIX_MASTER_EXTRA+="127.0.0.1:$4 inet n - n - - smtpd -o smtpd_milters=$3"$'\n'
+done
+e2e_sink_start
+e2e_postfix_start none
+for t in "${LISTEN[@]}"; do
+	set -- $t
+	e2e_poll 10 e2e_tcp_open 127.0.0.1 "$4" || e2e_die "no smtpd on $4"
+done
+
 # --- (a) ---------------------------------------------------------------------
 say ""
 say "== (a) milterload: $SESSIONS sessions, $MSGS messages (1 per connection, internal client, 2 KB body), gatewarden signing on a unix socket"
@@ -158,22 +177,6 @@ printf '%-26s %-8s %12s %16s %10s\n' "rsa-2048 (rsa-sha256)" unix "${RATE[rsa]}"
 printf '%-26s %-8s %12s %16s %10s\n' "ed25519 (ed25519-sha256)" unix "${RATE[ed]}" "${SPEED[ed]}" "$(ratio "${RATE[ed]}" "${SPEED[ed]}")"
 
 # --- (b) ---------------------------------------------------------------------
-LISTEN=(
-	"none - none $SMTP_PORT"
-	"gatewarden unix unix:$E2E_DIR/rsa.sock $((E2E_BASE + 6))"
-	"opendkim unix unix:$E2E_DIR/opendkim.sock $((E2E_BASE + 7))"
-)
-E2E_POSTFIX_MASTER_EXTRA=""
-for t in "${LISTEN[@]:1}"; do
-	set -- $t
-	E2E_POSTFIX_MASTER_EXTRA+="127.0.0.1:$4 inet n - n - - smtpd -o smtpd_milters=$3"$'\n'
-done
-e2e_sink_start
-e2e_postfix_start none
-for t in "${LISTEN[@]}"; do
-	set -- $t
-	e2e_poll 10 e2e_tcp_open 127.0.0.1 "$4" || e2e_die "no smtpd on $4"
-done
 delivered() { awk '/status=sent/ { n++ } END { print n + 0 }' "$PF_LOG" 2>/dev/null; }
 say ""
 say "== (b) smtp-source -s $PF_SESSIONS -m $PF_MSGS -> private Postfix -> smtp-sink; milters sign rsa-2048 relaxed/relaxed with the same key"
