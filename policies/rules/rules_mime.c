@@ -185,8 +185,12 @@ rules_mime_to_utf8(struct arena *a, const char *charset, const char *in,
 	    (cd = iconv_open("UTF-8", charset)) == (iconv_t)-1) {
 		if (!is_utf8_name(charset) && bad_r != NULL)
 			(*bad_r)++;
+		/* a copy of every byte: text may hold NULs, and the
+		 * length reported must be the length copied */
+		out = arena_alloc(a, len + 1);
+		memcpy(out, in, len);
 		*outlen_r = len;
-		return arena_strndup(a, in, len);
+		return out;
 	}
 	cap = len * 3 + 16;
 	out = arena_alloc(a, cap + 1);

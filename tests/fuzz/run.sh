@@ -25,6 +25,7 @@ TARGETS="
 fuzz_spf_record|policies/spf/spf_eval.c filter/arena.c filter/xalloc.c filter/log.c|
 fuzz_spf_macro|policies/spf/spf_eval.c filter/arena.c filter/xalloc.c filter/log.c|
 fuzz_spf_libspf2|policies/spf/spf_libspf2.c filter/arena.c filter/xalloc.c filter/log.c|-lspf2
+fuzz_mime|policies/rules/rules_mime.c filter/arena.c filter/xalloc.c filter/log.c|
 "
 [ -n "$FUZZ_ONLY" ] || FUZZ_ONLY=.
 mkdir -p "$out"

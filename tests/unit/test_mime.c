@@ -128,6 +128,14 @@ test_charsets(void)
 	    &bad);
 	T_CHECK(s != NULL && s[0] == 'a', "bad sequence tolerated");
 	T_CHECK(bad > 1, "bad sequence counted");
+	/* text holding a NUL: every byte copied, and the length says so
+	 * (a copy that stopped at the NUL was read past its end) */
+	s = rules_mime_to_utf8(A, "utf-8", "a\0bc", 4, &n, &bad);
+	T_EQ_INT(n, 4, "NUL kept: length");
+	T_CHECK(s != NULL && s[0] == 'a' && s[1] == '\0' && s[3] == 'c' &&
+	    s[4] == '\0', "NUL kept: bytes");
+	s = rules_mime_to_utf8(A, "x-no-such-charset", "\0\0z", 3, &n, &bad);
+	T_EQ_INT(n, 3, "unknown charset with NUL: length");
 }
 
 static const char nested[] =
