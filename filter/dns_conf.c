@@ -9,17 +9,18 @@
  *				max(20000, timeout_ms); must be >= timeout_ms
  *	trust_anchor_file	DNSSEC trust anchor (zone-file format, e.g.
  *				/usr/share/dns/root.key); validation is on when
- *				set; relative to the config file's folder
+ *				set; relative to the config file's folder; a
+ *				file without a DS or DNSKEY record is refused
  *	edns_buffer_size	512..4096, default libunbound's (1232)
  *
  * Kept apart from dns.c so that programs using the resolver without the
  * configuration loader link without it.
  */
 #include <string.h>
-#include <unistd.h>
 
 #include "conf.h"
 #include "dns.h"
+#include "dns_int.h"
 
 struct dns_conf_raw {
 	struct conf_strlist	 servers;
@@ -106,10 +107,12 @@ dns_config(struct conf_ctx *cc, const json_t *section, const char *ptr,
 	}
 	if (raw.trust_anchor_file != NULL) {
 		const char *path = conf_file_path(cc, raw.trust_anchor_file);
+		const char *why;
 
-		if (access(path, R_OK) != 0) {
+		/* an anchor file without anchors would validate nothing */
+		if (dns_ta_check(path, &why) == -1) {
 			conf_error(cc, conf_ptr(cc, ptr, "trust_anchor_file"),
-			    "cannot read \"%s\"", path);
+			    "%s \"%s\"", why, path);
 			errors++;
 		}
 		dc->trust_anchor_file = path;

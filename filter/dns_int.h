@@ -42,5 +42,14 @@ void	 dns_name_key(const char *name, char *buf, size_t len);
 void	 dns_result_fail(struct dns_result *res, int rrtype, const char *why);
 
 struct dns	*dns_ub_create(const struct dns_conf *dc, const char **error_r);
+/*
+ * dns_ta_check - path is a readable trust anchor file with at least one
+ * DS or DNSKEY record (libunbound itself accepts an empty file and then
+ * validates nothing).  Returns -1 + *why_r otherwise, a phrase that reads
+ * before the quoted path: "cannot read", "no DS or DNSKEY record in".
+ * The records themselves are parsed by libunbound when the resolver is
+ * created.
+ */
+int	 dns_ta_check(const char *path, const char **why_r);
 
 #endif

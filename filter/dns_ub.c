@@ -37,6 +37,7 @@
  *    locally.  The list is read from the library itself
  *    (ub_ctx_print_local_zones) so that it follows the library version.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -47,6 +48,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -429,6 +431,86 @@ ub_set(struct ub_ctx *ctx, const char *opt, const char *val,
 	return 0;
 }
 
+/*
+ * ta_is_anchor - the first line of a zone-file record (comment removed)
+ * is a DS or DNSKEY: after the owner (absent when the line starts with
+ * blank space), TTL and class tokens, the type is DS or DNSKEY.
+ */
+static bool
+ta_is_anchor(char *line)
+{
+	bool owner = line[0] != ' ' && line[0] != '\t';
+	char *save = NULL, *tok;
+
+	if (line[0] == '$')			/* $ORIGIN, $TTL, ... */
+		return false;
+	for (tok = strtok_r(line, " \t\r\n()", &save); tok != NULL;
+	    tok = strtok_r(NULL, " \t\r\n()", &save)) {
+		if (owner) {
+			owner = false;
+			continue;
+		}
+		if (isdigit((unsigned char)tok[0]))	/* TTL */
+			continue;
+		if (strcasecmp(tok, "IN") == 0 || strcasecmp(tok, "CH") == 0 ||
+		    strcasecmp(tok, "HS") == 0 || strcasecmp(tok, "CS") == 0 ||
+		    strncasecmp(tok, "CLASS", 5) == 0)
+			continue;
+		return strcasecmp(tok, "DS") == 0 ||
+		    strcasecmp(tok, "DNSKEY") == 0;
+	}
+	return false;
+}
+
+/*
+ * dns_ta_check - at least one DS or DNSKEY record in the file.  Lines
+ * inside parentheses and the rest of a line longer than the buffer are
+ * not the start of a record.
+ */
+int
+dns_ta_check(const char *path, const char **why_r)
+{
+	char buf[4096];
+	FILE *fp;
+	int depth = 0;
+	bool cont = false, comment = false, found = false, bad;
+
+	if ((fp = fopen(path, "r")) == NULL) {
+		*why_r = "cannot read";
+		return -1;
+	}
+	while (!found && fgets(buf, sizeof(buf), fp) != NULL) {
+		bool start = !cont && depth == 0, was_comment = comment;
+		char *semi = strchr(buf, ';');
+
+		cont = strchr(buf, '\n') == NULL && !feof(fp);
+		comment = cont && (was_comment || semi != NULL);
+		if (was_comment)
+			continue;
+		if (semi != NULL)
+			*semi = '\0';
+		for (const char *p = buf; *p != '\0'; p++) {
+			if (*p == '(')
+				depth++;
+			else if (*p == ')' && depth > 0)
+				depth--;
+		}
+		if (start && ta_is_anchor(buf))
+			found = true;
+	}
+	bad = ferror(fp) != 0;
+	fclose(fp);
+	if (bad) {
+		*why_r = "cannot read";
+		return -1;
+	}
+	if (!found) {
+		*why_r = "no DS or DNSKEY record in";
+		return -1;
+	}
+	return 0;
+}
+
 /* dns_ub_create - a libunbound resolver per dc */
 struct dns *
 dns_ub_create(const struct dns_conf *dc, const char **error_r)
@@ -484,8 +566,10 @@ dns_ub_create(const struct dns_conf *dc, const char **error_r)
 		goto fail;
 	}
 	if (dc->trust_anchor_file != NULL) {
-		if (access(dc->trust_anchor_file, R_OK) != 0) {
-			*error_r = ub_errorf("trust anchor %s: cannot read",
+		const char *why;
+
+		if (dns_ta_check(dc->trust_anchor_file, &why) == -1) {
+			*error_r = ub_errorf("trust anchor: %s \"%s\"", why,
 			    dc->trust_anchor_file);
 			goto fail;
 		}

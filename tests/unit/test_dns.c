@@ -607,6 +607,88 @@ cfg_fails(const char *text, int n, const char *const *ptrs)
 	conf_unref(&c);
 }
 
+/*
+ * check_anchor_files - a trust anchor file must hold a DS or DNSKEY
+ * record: libunbound takes an empty one and validates nothing, so such a
+ * file is refused by the loader and by dns_create().
+ */
+static void
+check_anchor_files(void)
+{
+	static const char *const p_none[] = {
+		": /dns/trust_anchor_file: no DS or DNSKEY record in \"",
+		NULL
+	};
+	static const char *const not_anchors[] = {
+		"",
+		"; signed.test. IN DS 1 13 2 ABCD\n\n$TTL 300\n",
+		"signed.test. 300 IN A 192.0.2.1\nds.test. IN TXT \"DS\"\n",
+		"ds IN A 192.0.2.1\ndnskey 60 NS ns.test.\n",
+		"x.test. IN TXT ( \"a\"\n DS 1 13 2 ABCD )\n",
+		NULL
+	};
+	static const char *const anchors[] = {
+		"$TTL 300\n; key\nsigned.test. IN DNSKEY 257 3 13 (\n"
+		    "\tAAAA\n\tBBBB )\n",
+		"signed.test. IN NS ns.signed.test.\n\t3600 IN DS 1 13 2 AB\n",
+		"signed.test. 3600 CLASS1 ds 1 13 2 AB\n",
+		NULL
+	};
+	static const char *servers[] = { "127.0.0.1@9" };
+	struct dns_conf dc;
+	struct dns *d;
+	struct conf *c;
+	const char *err = NULL;
+	char *big, path[256];
+	size_t i;
+
+	for (i = 0; not_anchors[i] != NULL; i++) {
+		write_text("ta.key", not_anchors[i]);
+		cfg_fails("{\"dns\": {\"trust_anchor_file\": \"ta.key\"}}", 1,
+		    p_none);
+	}
+	/* "DS" in the rest of a line longer than the reader's buffer */
+	big = malloc(6000);
+	if (big != NULL) {
+		size_t o = (size_t)snprintf(big, 6000, "x.test. IN TXT \"");
+
+		memset(big + o, 'a', 4200);
+		snprintf(big + o + 4200, 6000 - o - 4200,
+		    " IN DS 1 13 2 AB\"\n");
+		write_text("ta.key", big);
+		cfg_fails("{\"dns\": {\"trust_anchor_file\": \"ta.key\"}}", 1,
+		    p_none);
+		free(big);
+	}
+	for (i = 0; anchors[i] != NULL; i++) {
+		write_text("ta.key", anchors[i]);
+		c = load_cfg("{\"dns\": {\"trust_anchor_file\": \"ta.key\"}}");
+		T_CHECK(c != NULL, "anchor file %zu accepted (%s)", i, cfgerr);
+		conf_unref(&c);
+	}
+
+	snprintf(path, sizeof(path), "%s/ta.key", cfgdir);
+	dns_conf_defaults(&dc);
+	dc.servers = servers;
+	dc.nservers = 1;
+	dc.trust_anchor_file = path;
+	write_text("ta.key", "; nothing here\n");
+	d = dns_create(&dc, &err);
+	T_CHECK(d == NULL && err != NULL &&
+	    strstr(err, "no DS or DNSKEY record in") != NULL,
+	    "dns_create refuses an anchor file without anchors (%s)",
+	    err ? err : "created");
+	dns_destroy(&d);
+	write_text("ta.key", "signed.test. IN DS 40730 13 2 7D146FDDD561E848"
+	    "5328BFBD767EE65FCCAABF96A466CC55E3538BBA242C7DD0\n");
+	err = NULL;
+	d = dns_create(&dc, &err);
+	T_CHECK(d != NULL, "dns_create with a DS for a zone other than the "
+	    "root (%s)", err ? err : "");
+	dns_destroy(&d);
+	unlink(path);
+}
+
 /* check_config - dns_config through conf_load */
 static void
 check_config(void)
@@ -699,6 +781,7 @@ check_config(void)
 	    "\"127.0.0.7\", \"127.0.0.8\", \"127.0.0.9\", \"127.0.0.10\", "
 	    "\"127.0.0.11\", \"127.0.0.12\", \"127.0.0.13\", \"127.0.0.14\", "
 	    "\"127.0.0.15\", \"127.0.0.16\", \"127.0.0.17\"]}}", 1, NULL);
+	check_anchor_files();
 
 	snprintf(text, sizeof(text), "%s/gw.json", cfgdir);
 	unlink(text);
