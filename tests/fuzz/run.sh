@@ -26,6 +26,7 @@ fuzz_spf_record|policies/spf/spf_eval.c filter/arena.c filter/xalloc.c filter/lo
 fuzz_spf_macro|policies/spf/spf_eval.c filter/arena.c filter/xalloc.c filter/log.c|
 fuzz_spf_libspf2|policies/spf/spf_libspf2.c filter/arena.c filter/xalloc.c filter/log.c|-lspf2
 fuzz_mime|policies/rules/rules_mime.c filter/arena.c filter/xalloc.c filter/log.c|
+fuzz_dns_rdata|filter/dns.c filter/dns_static.c filter/dns_ub.c filter/dns_conf.c filter/cidr.c filter/conf_build.c filter/conf_locate.c filter/arena.c filter/xalloc.c filter/log.c|-lunbound -ljansson -lpthread
 "
 [ -n "$FUZZ_ONLY" ] || FUZZ_ONLY=.
 mkdir -p "$out"
