@@ -23,6 +23,7 @@
 #include <stdint.h>
 
 #include <opendkim/dkim.h>
+#include <openssl/evp.h>
 
 #include "dns.h"
 
@@ -53,6 +54,11 @@ struct dkim_key {
 	unsigned	 bits;		/* RSA modulus bits; 256 for ed25519 */
 	const char	*pub_b64;	/* p= value of the matching key record */
 };
+
+/* dkim_keycache.c: parsed signing keys, handed to libopendkim (see WHY) */
+void		 dkim_keycache_add(const unsigned char *pem, size_t len,
+		    EVP_PKEY *pkey);
+unsigned long	 dkim_keycache_hits(void);
 
 /* dkim_keys.c */
 int	 dkim_alg_parse(const char *s, enum dkim_alg *alg_r);

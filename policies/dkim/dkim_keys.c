@@ -180,6 +180,7 @@ dkim_key_load(struct arena *a, const char *path, enum dkim_alg alg,
 	}
 	k->alg = alg;
 	k->path = arena_strdup(a, path);
+	dkim_keycache_add(k->pem, k->pemlen, pk);
 	ret = 0;
 out:
 	EVP_PKEY_free(pk);

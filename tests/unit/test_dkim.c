@@ -811,6 +811,48 @@ test_from_domain(struct arena *a)
 	T_CHECK(dkim_from_domain(a, " undisclosed") == NULL, "no domain");
 }
 
+/*
+ * test_keycache - libopendkim parses the PEM it is given for every
+ * message; the adapter must return the key parsed at load time for
+ * exactly those bytes, and leave anything else to OpenSSL.
+ */
+static void
+test_keycache(void)
+{
+	unsigned long h0 = dkim_keycache_hits();
+	EVP_PKEY *p1, *p2, *p3;
+	unsigned char *other;
+	BIO *b;
+
+	b = BIO_new_mem_buf(ed.pem, (int)ed.pemlen);
+	p1 = PEM_read_bio_PrivateKey(b, NULL, NULL, NULL);
+	BIO_free(b);
+	b = BIO_new_mem_buf(ed.pem, (int)ed.pemlen);
+	p2 = PEM_read_bio_PrivateKey(b, NULL, NULL, NULL);
+	BIO_free(b);
+	T_CHECK(p1 != NULL && p1 == p2, "registered key: the parsed object");
+	T_EQ_INT(dkim_keycache_hits() - h0, 2, "two parses saved");
+	EVP_PKEY_free(p1);
+	EVP_PKEY_free(p2);	/* references balanced: the entry lives on */
+	b = BIO_new_mem_buf(ed.pem, (int)ed.pemlen);
+	p3 = PEM_read_bio_PrivateKey(b, NULL, NULL, NULL);
+	BIO_free(b);
+	T_CHECK(p3 != NULL && EVP_PKEY_get_base_id(p3) == EVP_PKEY_ED25519,
+	    "still usable after the callers freed theirs");
+	EVP_PKEY_free(p3);
+	/* other bytes (one changed in the base64): OpenSSL's own parse */
+	other = malloc(rsa.pemlen);
+	memcpy(other, rsa.pem, rsa.pemlen);
+	other[rsa.pemlen / 2] = other[rsa.pemlen / 2] == 'A' ? 'B' : 'A';
+	h0 = dkim_keycache_hits();
+	b = BIO_new_mem_buf(other, (int)rsa.pemlen);
+	p1 = PEM_read_bio_PrivateKey(b, NULL, NULL, NULL);
+	BIO_free(b);
+	T_EQ_INT(dkim_keycache_hits() - h0, 0, "unknown bytes not served");
+	EVP_PKEY_free(p1);	/* NULL or a fresh key: either is OpenSSL's */
+	free(other);
+}
+
 int
 main(void)
 {
@@ -833,6 +875,7 @@ main(void)
 	    err);
 
 	test_keys(ka);
+	test_keycache();
 	test_check_dns(a);
 	arena_reset(a);
 	test_from_domain(a);
