@@ -9,12 +9,15 @@ GW=${GW:-$PWD/build/gatewarden}
 T=$(mktemp -d /tmp/gw-daemon.XXXXXX)
 chmod 755 "$T"
 PID=""
+ALL_PIDS=""	# every daemon started, so that cleanup misses none
 pass=0; fail=0
 ok() { pass=$((pass + 1)); echo "ok   $*"; }
 ko() { fail=$((fail + 1)); echo "FAIL $*"; }
 alive() { [ -n "$1" ] && [ -e "/proc/$1" ] && ! grep -q '^State:.*Z' "/proc/$1/status" 2>/dev/null; }
 cleanup() {
-	if alive "$PID"; then kill -KILL "$PID" 2>/dev/null; fi
+	for p in $ALL_PIDS; do
+		if alive "$p"; then kill -KILL "$p" 2>/dev/null; fi
+	done
 	rm -rf "$T"
 }
 trap cleanup EXIT
@@ -31,6 +34,7 @@ EOC
 start() {	# start CONF
 	"$GW" -f -c "$1" >"$T/gw.log" 2>&1 &
 	PID=$!
+	ALL_PIDS="$ALL_PIDS $PID"
 	for _ in $(seq 100); do [ -S "$T/gw.sock" ] && return 0; sleep 0.05; done
 	return 1
 }
