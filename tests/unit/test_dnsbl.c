@@ -19,6 +19,7 @@
 #include "session.h"
 #include "policies/rules/rules_int.h"
 #include "t.h"
+#include "t_conf.h"
 
 static char tmpdir[256];
 static int64_t fake_now = 1700000000000;
@@ -78,29 +79,12 @@ struct out {
 static struct conf *
 load(void)
 {
-	char path[512], *errs = NULL;
-	const char *err;
-	struct conf *c;
-	size_t len;
-	FILE *f, *mem;
-	int n = 0;
+	const char *why, *err;
+	struct conf *c = t_conf_json(tmpdir, conf_json, &why);
 
-	snprintf(path, sizeof(path), "%s/gw.json", tmpdir);
-	f = fopen(path, "w");
-	fputs(conf_json, f);
-	fclose(f);
-	mem = open_memstream(&errs, &len);
-	c = conf_load(path, mem, &n);
-	fclose(mem);
-	T_CHECK(c != NULL, "config loads: %s", errs);
-	free(errs);
+	T_CHECK(c != NULL, "config loads: %s", why);
 	if (c == NULL)
 		return NULL;
-	if (conf_activate(c, &err) != 0) {
-		T_CHECK(false, "activate: %s", err);
-		conf_unref(&c);
-		return NULL;
-	}
 	if (c->dns_h != NULL)
 		dns_destroy(&c->dns_h);
 	c->dns_h = dns_create_static(records, 1000, &err);

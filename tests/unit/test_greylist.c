@@ -16,6 +16,7 @@
 #include "log.h"
 #include "session.h"
 #include "t.h"
+#include "t_conf.h"
 
 static char tmpdir[256];
 static int64_t now = 1700000000000;
@@ -102,26 +103,10 @@ run(struct conf *c, const struct sess *s)
 static struct conf *
 load(void)
 {
-	char path[512], *errs = NULL;
-	const char *err;
-	struct conf *c;
-	size_t len;
-	FILE *f, *mem;
-	int n = 0;
+	const char *why;
+	struct conf *c = t_conf_json(tmpdir, conf_json, &why);
 
-	snprintf(path, sizeof(path), "%s/gw.json", tmpdir);
-	f = fopen(path, "w");
-	fputs(conf_json, f);
-	fclose(f);
-	mem = open_memstream(&errs, &len);
-	c = conf_load(path, mem, &n);
-	fclose(mem);
-	T_CHECK(c != NULL, "config loads: %s", errs);
-	free(errs);
-	if (c != NULL && conf_activate(c, &err) != 0) {
-		T_CHECK(false, "activate: %s", err);
-		conf_unref(&c);
-	}
+	T_CHECK(c != NULL, "config loads: %s", why);
 	return c;
 }
 

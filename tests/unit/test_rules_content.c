@@ -22,6 +22,7 @@
 #include "log.h"
 #include "session.h"
 #include "t.h"
+#include "t_conf.h"
 
 static char tmpdir[256];
 
@@ -691,20 +692,13 @@ test_shipped(void)
 	    .helo = "[198.51.100.7]" };
 	const struct env shortname = { .helo = "DESKTOP-4711" };
 	const struct env v6 = { .helo = "[IPv6:2001:db8::1]" };
-	const char *err;
+	const char *why;
 	struct outcome o;
 	struct conf *c;
-	char *errs = NULL;
-	size_t len;
-	FILE *mem;
-	int n = 0;
 
-	mem = open_memstream(&errs, &len);
-	c = conf_load("conf/gatewarden.json", mem, &n);
-	fclose(mem);
-	T_CHECK(c != NULL, "shipped config loads: %s", errs);
-	free(errs);
-	if (c == NULL || conf_activate(c, &err) != 0)
+	c = t_conf_file("conf/gatewarden.json", &why);
+	T_CHECK(c != NULL, "shipped config loads: %s", why);
+	if (c == NULL)
 		return;
 	run(c, NULL, gtube, &o);
 	T_EQ_STR(o.verdict, "reject", "shipped: GTUBE rejected");
