@@ -13,8 +13,12 @@ no() { fail=$((fail + 1)); echo "FAIL: $*"; }
 
 T=$(mktemp -d /tmp/gw-greylist.XXXXXX)
 RPID=
+DPIDS=
 alive() { [ -n "$1" ] && [ -e "/proc/$1" ] && ! grep -q '^State:.*Z' "/proc/$1/status" 2>/dev/null; }
 cleanup() {
+	for p in $DPIDS; do
+		alive "$p" && kill -KILL "$p" 2>/dev/null
+	done
 	if [ -n "$RPID" ]; then
 		kill "$RPID" 2>/dev/null
 		wait "$RPID" 2>/dev/null
@@ -114,6 +118,38 @@ check "null sender: accepted at RCPT, 451 at DATA" bounce \
 gwt a v6 2001:db8::7 other@sender.example
 check "IPv6 client greylisted" v6 \
     'd["verdict"] == "tempfail" and "2001:db8::/64" in d["results"]["rules"]["greylist"]'
+
+# Two daemons (two MTA hosts) on the same Redis, over the milter protocol:
+# host a greylists a new triplet, host b sees the same state at once and
+# lets the retry through once the delay is over.
+for host in a b; do
+	"$GW" -f -c "$T/$host.json" >"$T/gw-$host.log" 2>&1 &
+	DPIDS="$DPIDS $!"
+done
+for host in a b; do
+	for _ in $(seq 100); do [ -S "$T/$host.sock" ] && break; sleep 0.05; done
+done
+probe() {	# probe HOST -> the RCPT reply char
+	miltertest -D sock="unix:$T/$1.sock" -D ip=198.51.100.20 \
+	    -D sender=daemon@sender.example -D rcpt=user@dest.example \
+	    -s tests/daemon/probe_rcpt.lua 2>&1 | sed -n 's/^REPLY //p'
+}
+r=$(probe a)
+case $r in y|t) ok ;; *) no "daemon a: first attempt not tempfailed (reply '$r': $(tail -2 "$T/gw-a.log"))" ;; esac
+r=$(probe b)
+case $r in y|t) ok ;; *) no "daemon b: retry at once not tempfailed (reply '$r')" ;; esac
+i=0; r=
+while [ $i -lt 40 ]; do
+	r=$(probe b)
+	[ "$r" = c ] && break
+	sleep 0.1; i=$((i + 1))
+done
+if [ "$r" = c ]; then ok; else no "daemon b: retry after the delay not accepted (reply '$r')"; fi
+r=$(probe a)
+if [ "$r" = c ]; then ok; else no "daemon a: the pass recorded by b is not seen (reply '$r')"; fi
+for p in $DPIDS; do kill "$p" 2>/dev/null; done
+for p in $DPIDS; do wait "$p" 2>/dev/null; done
+DPIDS=
 
 # Redis gone: store.on_error tempfail answers 451 4.3.0
 kill "$RPID" 2>/dev/null; wait "$RPID" 2>/dev/null; RPID=
