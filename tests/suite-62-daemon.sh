@@ -87,6 +87,20 @@ start "$T/a.json" || ko "restart"
 stop_wait INT
 [ "$st" = 0 ] && ok "SIGINT: exit 0" || ko "SIGINT: status $st"
 
+# an IPv6 TCP listener (inet6:PORT@[::1])
+i6=$((31400 + $$ % 50))
+cat > "$T/i6.json" <<EOC
+{ "authserv_id": "mx.test", "milter": { "socket": "inet6:$i6@[::1]" } }
+EOC
+"$GW" -f -c "$T/i6.json" >"$T/i6.log" 2>&1 &
+PID=$!
+ALL_PIDS="$ALL_PIDS $PID"
+for _ in $(seq 100); do ss -ltn 2>/dev/null | grep -q "\[::1\]:$i6 " && break; sleep 0.05; done
+out=$(/usr/bin/python3 tests/daemon/optneg.py ::1 "$i6" 2>&1)
+case $out in "OPTNEG version=6 "*) ok "inet6 listener negotiates ($out)" ;; *) ko "inet6: $out $(cat "$T/i6.log")" ;; esac
+stop_wait TERM
+[ "$st" = 0 ] && ok "inet6 daemon: exit 0" || ko "inet6 daemon: status $st"
+
 # privilege drop (when run as root)
 if [ "$(id -u)" = 0 ]; then
 	conf "$T/u.json" a@bad.example ', "user": "nobody"'
