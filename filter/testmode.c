@@ -71,8 +71,13 @@ read_all(const char *path, size_t *len_r)
 	while ((n = fread(buf + len, 1, cap - len, f)) > 0) {
 		len += n;
 		if (len == cap) {
-			if (cap >= TM_MAX_MSG)
-				break;
+			if (cap >= TM_MAX_MSG) {	/* never judge half a message */
+				if (f != stdin)
+					fclose(f);
+				free(buf);
+				errno = EFBIG;
+				return NULL;
+			}
 			cap *= 2;
 			buf = xrealloc(buf, cap + 1);
 		}
@@ -363,7 +368,8 @@ testmode_main(int argc, char **argv)
 		return 78;
 	log_set_level((enum log_level)c->log.level);
 	if (o.msgfile != NULL && (msg = read_all(o.msgfile, &msglen)) == NULL) {
-		fprintf(stderr, "gatewarden test: cannot read %s\n", o.msgfile);
+		fprintf(stderr, "gatewarden test: cannot read %s: %s\n", o.msgfile,
+		    errno == EFBIG ? "larger than 64 MiB" : strerror(errno));
 		conf_unref(&c);
 		return 66;
 	}

@@ -61,6 +61,14 @@ echo '{ "milter": { "sockett": 1 } }' > "$T/bad.json"
 [ $st -eq 78 ] && ok "daemon refuses a bad config with 78" || ko "daemon bad config: $st"
 "$GW" --bogus 2>/dev/null; [ $? -eq 64 ] && ok "usage error 64" || ko "usage error"
 
+# test mode never judges part of a message: over 64 MiB is an error
+head -c 67108900 /dev/zero | tr '\0' 'a' > "$T/big.eml"
+"$GW" test -c "$T/a.json" --ip 203.0.113.5 --from a@b.example --rcpt c@d.example \
+    "$T/big.eml" >"$T/big.out" 2>&1; st=$?
+rm -f "$T/big.eml"
+[ $st -eq 66 ] && grep -q "larger than 64 MiB" "$T/big.out" && ok "test mode: oversized message refused (66)" ||
+    ko "test mode oversized: $st $(cat "$T/big.out")"
+
 # run, reload good, reload bad
 start "$T/a.json" && ok "daemon up on a unix socket" || ko "daemon did not start: $(cat "$T/gw.log")"
 [ "$(probe a@bad.example)" = r ] && ok "rule rejects a@bad.example" || ko "rule a"
