@@ -539,6 +539,27 @@ redis_int(const redisReply *rep)
 	return 0;
 }
 
+/*
+ * redis_pooled - one command, or one call of the script (script true:
+ * argv holds its arguments after the key), on a pooled connection:
+ * checkout, one round trip, checkin.  The reply does not depend on the
+ * connection, so it outlives the checkin.
+ */
+static redisReply *
+redis_pooled(struct redis_store *rs, const char *key, int argc,
+    const char **argv, const char **error_r, bool script)
+{
+	struct redis_conn *rc;
+	redisReply *rep;
+
+	if ((rc = redis_checkout(rs, error_r)) == NULL)
+		return NULL;
+	rep = script ? redis_eval(rs, rc->ctx, key, argc, argv, error_r) :
+	    redis_command(rs, rc->ctx, argc, argv, error_r);
+	redis_checkin(rs, rc);
+	return rep;
+}
+
 /* redis_rate_take - the rate script: one round trip */
 static int
 redis_rate_take(void *be, const char *key, const struct store_rate *rate,
@@ -549,7 +570,6 @@ redis_rate_take(void *be, const char *key, const struct store_rate *rate,
 	char period[24], limit[24], burst[24], cnt[24];
 	const char *args[6] = { "rate", period, limit, burst, cnt,
 	    dry ? "1" : "0" };
-	struct redis_conn *rc;
 	redisReply *rep;
 	int ret = -1;
 
@@ -560,11 +580,8 @@ redis_rate_take(void *be, const char *key, const struct store_rate *rate,
 	snprintf(burst, sizeof(burst), "%llu",
 	    (unsigned long long)rate->burst);
 	snprintf(cnt, sizeof(cnt), "%llu", (unsigned long long)count);
-	if ((rc = redis_checkout(rs, error_r)) == NULL)
+	if ((rep = redis_pooled(rs, key, 6, args, error_r, true)) == NULL)
 		return -1;
-	rep = redis_eval(rs, rc->ctx, key, 6, args, error_r);
-	if (rep == NULL)
-		goto out;
 	if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 4) {
 		*error_r = redis_err("unexpected script reply", NULL);
 		goto out_free;
@@ -576,8 +593,6 @@ redis_rate_take(void *be, const char *key, const struct store_rate *rate,
 	ret = 0;
 out_free:
 	freeReplyObject(rep);
-out:
-	redis_checkin(rs, rc);
 	return ret;
 }
 
@@ -588,15 +603,10 @@ redis_get(void *be, const char *key, int64_t now_ms, int64_t *value_r,
 {
 	struct redis_store *rs = be;
 	const char *argv[2] = { "GET", key };
-	struct redis_conn *rc;
 	redisReply *rep;
 
 	(void)now_ms;
-	if ((rc = redis_checkout(rs, error_r)) == NULL)
-		return -1;
-	rep = redis_command(rs, rc->ctx, 2, argv, error_r);
-	redis_checkin(rs, rc);
-	if (rep == NULL)
+	if ((rep = redis_pooled(rs, key, 2, argv, error_r, false)) == NULL)
 		return -1;
 	*found_r = rep->type == REDIS_REPLY_STRING;
 	if (*found_r)
@@ -613,7 +623,6 @@ redis_set(void *be, const char *key, int64_t value, int64_t ttl_ms,
 	struct redis_store *rs = be;
 	char val[24], ttl[24];
 	const char *argv[6] = { "SET", key, val };
-	struct redis_conn *rc;
 	redisReply *rep;
 	int argc = 3;
 
@@ -626,11 +635,7 @@ redis_set(void *be, const char *key, int64_t value, int64_t ttl_ms,
 	}
 	if (flags & STORE_SET_NX)
 		argv[argc++] = "NX";
-	if ((rc = redis_checkout(rs, error_r)) == NULL)
-		return -1;
-	rep = redis_command(rs, rc->ctx, argc, argv, error_r);
-	redis_checkin(rs, rc);
-	if (rep == NULL)
+	if ((rep = redis_pooled(rs, key, argc, argv, error_r, false)) == NULL)
 		return -1;
 	*stored_r = rep->type == REDIS_REPLY_STATUS;
 	freeReplyObject(rep);
@@ -645,18 +650,13 @@ redis_incr(void *be, const char *key, int64_t delta, int64_t ttl_ms,
 	struct redis_store *rs = be;
 	char d[24], ttl[24];
 	const char *args[3] = { "incr", d, ttl };
-	struct redis_conn *rc;
 	redisReply *rep;
 
 	(void)now_ms;
 	snprintf(d, sizeof(d), "%lld", (long long)delta);
 	snprintf(ttl, sizeof(ttl), "%lld", (long long)(ttl_ms > 0 ? ttl_ms :
 	    0));
-	if ((rc = redis_checkout(rs, error_r)) == NULL)
-		return -1;
-	rep = redis_eval(rs, rc->ctx, key, 3, args, error_r);
-	redis_checkin(rs, rc);
-	if (rep == NULL)
+	if ((rep = redis_pooled(rs, key, 3, args, error_r, true)) == NULL)
 		return -1;
 	*value_r = redis_int(rep);
 	freeReplyObject(rep);
@@ -670,15 +670,10 @@ redis_del(void *be, const char *key, int64_t now_ms, bool *deleted_r,
 {
 	struct redis_store *rs = be;
 	const char *argv[2] = { "DEL", key };
-	struct redis_conn *rc;
 	redisReply *rep;
 
 	(void)now_ms;
-	if ((rc = redis_checkout(rs, error_r)) == NULL)
-		return -1;
-	rep = redis_command(rs, rc->ctx, 2, argv, error_r);
-	redis_checkin(rs, rc);
-	if (rep == NULL)
+	if ((rep = redis_pooled(rs, key, 2, argv, error_r, false)) == NULL)
 		return -1;
 	*deleted_r = rep->type == REDIS_REPLY_INTEGER && rep->integer > 0;
 	freeReplyObject(rep);
