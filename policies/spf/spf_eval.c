@@ -1157,28 +1157,43 @@ enum spf_match {
 	SPF_ERROR
 };
 
+/*
+ * spf_term_lookup - a mechanism's lookup of name: SPF_MATCH when records
+ * came back, SPF_NOMATCH for a void lookup (counted, 4.6.4), SPF_ERROR with
+ * *err_r on a DNS failure ("DNS failure (what)") or past the void limit.
+ */
+static enum spf_match
+spf_term_lookup(struct spf_eval *e, const char *name, int rrtype,
+    const char *what, struct spf_dns_answer *ans, enum spf_result *err_r)
+{
+	spf_lookup(e, name, rrtype, ans);
+	if (ans->status == DNS_TEMPFAIL) {
+		*err_r = spf_err(e, SPF_R_TEMPERROR, what);
+		return SPF_ERROR;
+	}
+	if (ans->status == DNS_ANSWER)
+		return SPF_MATCH;
+	if (!spf_count_void(e)) {
+		*err_r = spf_err(e, SPF_R_PERMERROR, "void lookup limit exceeded");
+		return SPF_ERROR;
+	}
+	return SPF_NOMATCH;
+}
+
 /* spf_mech_a - the a mechanism (5.3) */
 static enum spf_match
 spf_mech_a(struct spf_eval *e, const char *target, const struct spf_term *t,
     enum spf_result *err_r)
 {
 	struct spf_dns_answer ans;
+	enum spf_match m;
 
 	if (!spf_name_ok(target, false))
 		return SPF_NOMATCH;
-	spf_lookup(e, target, spf_addr_rrtype(e), &ans);
-	if (ans.status == DNS_TEMPFAIL) {
-		*err_r = spf_err(e, SPF_R_TEMPERROR, "DNS failure (a)");
-		return SPF_ERROR;
-	}
-	if (ans.status != DNS_ANSWER) {
-		if (!spf_count_void(e)) {
-			*err_r = spf_err(e, SPF_R_PERMERROR,
-			    "void lookup limit exceeded");
-			return SPF_ERROR;
-		}
-		return SPF_NOMATCH;
-	}
+	m = spf_term_lookup(e, target, spf_addr_rrtype(e), "DNS failure (a)",
+	    &ans, err_r);
+	if (m != SPF_MATCH)
+		return m;
 	return spf_addr_has(e, &ans, e->v6 ? t->cidr6 : t->cidr4) ?
 	    SPF_MATCH : SPF_NOMATCH;
 }
@@ -1190,23 +1205,14 @@ spf_mech_mx(struct spf_eval *e, const char *target, const struct spf_term *t,
 {
 	struct spf_dns_answer mx, ans;
 	bool match = false, tempfail = false;
+	enum spf_match m;
 	size_t i;
 
 	if (!spf_name_ok(target, false))
 		return SPF_NOMATCH;
-	spf_lookup(e, target, 15, &mx);
-	if (mx.status == DNS_TEMPFAIL) {
-		*err_r = spf_err(e, SPF_R_TEMPERROR, "DNS failure (mx)");
-		return SPF_ERROR;
-	}
-	if (mx.status != DNS_ANSWER) {
-		if (!spf_count_void(e)) {
-			*err_r = spf_err(e, SPF_R_PERMERROR,
-			    "void lookup limit exceeded");
-			return SPF_ERROR;
-		}
-		return SPF_NOMATCH;
-	}
+	m = spf_term_lookup(e, target, 15, "DNS failure (mx)", &mx, err_r);
+	if (m != SPF_MATCH)
+		return m;
 	if (mx.n > SPF_MAX_MX_NAMES) {
 		*err_r = spf_err(e, SPF_R_PERMERROR,
 		    "more than 10 MX names");
@@ -1263,20 +1269,8 @@ spf_mech_exists(struct spf_eval *e, const char *target,
 
 	if (!spf_name_ok(target, false))
 		return SPF_NOMATCH;
-	spf_lookup(e, target, 1, &ans);
-	if (ans.status == DNS_TEMPFAIL) {
-		*err_r = spf_err(e, SPF_R_TEMPERROR, "DNS failure (exists)");
-		return SPF_ERROR;
-	}
-	if (ans.status != DNS_ANSWER) {
-		if (!spf_count_void(e)) {
-			*err_r = spf_err(e, SPF_R_PERMERROR,
-			    "void lookup limit exceeded");
-			return SPF_ERROR;
-		}
-		return SPF_NOMATCH;
-	}
-	return SPF_MATCH;
+	return spf_term_lookup(e, target, 1, "DNS failure (exists)", &ans,
+	    err_r);
 }
 
 /* spf_mech_include - the include mechanism (5.2) */
