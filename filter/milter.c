@@ -192,6 +192,14 @@ gw_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *sa)
 	return reply(ctx, &d, p->pflags & SMFIP_NR_CONN);
 }
 
+/* tls_macros - the TLS facts, sent with HELO and again with MAIL */
+static void
+tls_macros(SMFICTX *ctx, struct conn *cn)
+{
+	session_set_tls(cn, macro(ctx, "{tls_version}"),
+	    macro(ctx, "{cipher}"), macro(ctx, "{cert_subject}"));
+}
+
 static sfsistat
 gw_helo(SMFICTX *ctx, char *helo)
 {
@@ -200,8 +208,7 @@ gw_helo(SMFICTX *ctx, char *helo)
 
 	if (p->cn == NULL)
 		return SMFIS_TEMPFAIL;
-	session_set_tls(p->cn, macro(ctx, "{tls_version}"),
-	    macro(ctx, "{cipher}"), macro(ctx, "{cert_subject}"));
+	tls_macros(ctx, p->cn);
 	dispatch_helo(p->cn, helo, &d);
 	return reply(ctx, &d, p->pflags & SMFIP_NR_HELO);
 }
@@ -214,8 +221,7 @@ gw_envfrom(SMFICTX *ctx, char **argv)
 
 	if (p->cn == NULL)
 		return SMFIS_TEMPFAIL;
-	session_set_tls(p->cn, macro(ctx, "{tls_version}"),
-	    macro(ctx, "{cipher}"), macro(ctx, "{cert_subject}"));
+	tls_macros(ctx, p->cn);
 	session_set_auth(p->cn, macro(ctx, "{auth_authen}"));
 	session_msg_begin(p->cn, macro(ctx, "i"));
 	dispatch_envfrom(p->cn, (const char *const *)argv, &d);

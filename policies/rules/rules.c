@@ -587,19 +587,28 @@ mime_start(struct pol_ctx *ctx)
 	    rules_header_get(m, "Content-Disposition", 0));
 }
 
-/* rules_eoh - policy_ops.eoh: the headers are complete */
-static int
-rules_eoh(struct pol_ctx *ctx, struct pol_result *res)
+/* body_walker - the message's MIME walker, started on first use; NULL
+ * when no rule reads the body */
+static struct rules_mime *
+body_walker(struct pol_ctx *ctx)
 {
 	const struct rules_conf *rc = pol_conf(ctx);
 	struct rules_msg *ms;
 
-	(void)res;
 	if ((rc->needs & RULES_NEED_BODY) == 0)
-		return 0;
+		return NULL;
 	ms = msg_state(ctx);
 	if (ms->mime == NULL)
 		ms->mime = mime_start(ctx);
+	return ms->mime;
+}
+
+/* rules_eoh - policy_ops.eoh: the headers are complete */
+static int
+rules_eoh(struct pol_ctx *ctx, struct pol_result *res)
+{
+	(void)res;
+	(void)body_walker(ctx);
 	return 0;
 }
 
@@ -608,16 +617,11 @@ static int
 rules_body(struct pol_ctx *ctx, const unsigned char *buf, size_t len,
     struct pol_result *res)
 {
-	const struct rules_conf *rc = pol_conf(ctx);
-	struct rules_msg *ms;
+	struct rules_mime *m = body_walker(ctx);
 
 	(void)res;
-	if ((rc->needs & RULES_NEED_BODY) == 0)
-		return 0;
-	ms = msg_state(ctx);
-	if (ms->mime == NULL)
-		ms->mime = mime_start(ctx);
-	rules_mime_feed(ms->mime, buf, len);
+	if (m != NULL)
+		rules_mime_feed(m, buf, len);
 	return 0;
 }
 
