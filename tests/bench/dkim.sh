@@ -30,29 +30,7 @@ for b in "$GW" "$BENCH_BIN/milterload"; do
 done
 command -v opendkim >/dev/null || { echo "bench dkim: opendkim not installed"; exit 1; }
 
-/usr/bin/python3 - $BASE 20 <<'PY' || { echo "bench dkim: ports $BASE.. stay busy"; exit 1; }
-import socket, sys, time
-base, n = int(sys.argv[1]), int(sys.argv[2])
-end, said = time.time() + 75, False
-while True:
-    busy = []
-    for p in range(base, base + n):
-        s = socket.socket()
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind(("127.0.0.1", p)); s.listen()
-        except OSError:
-            busy.append(p)
-        s.close()
-    if not busy:
-        sys.exit(0)
-    if time.time() > end:
-        sys.exit(1)
-    if not said:
-        print("bench dkim: waiting for ports %s (TIME_WAIT)" % busy, flush=True)
-        said = True
-    time.sleep(1)
-PY
+/usr/bin/python3 tests/bench/freeports.py $BASE 20 "bench dkim" || { echo "bench dkim: ports $BASE.. stay busy"; exit 1; }
 export E2E_PORT_BASE=$BASE E2E_SINK_DISCARD=1
 # shellcheck source=../e2e/lib.sh
 . tests/e2e/lib.sh

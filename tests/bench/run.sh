@@ -34,29 +34,7 @@ done
 # The bench ports lie in the kernel's ephemeral range (32768-60999 here):
 # client sockets of an earlier run, in TIME_WAIT for up to 60 s, can hold
 # them.  Wait until every port of the block can be bound.
-/usr/bin/python3 - 33000 20 <<'PY' || { echo "bench: ports 33000-33019 stay busy"; exit 1; }
-import socket, sys, time
-base, n = int(sys.argv[1]), int(sys.argv[2])
-end, said = time.time() + 75, False
-while True:
-    busy = []
-    for p in range(base, base + n):
-        s = socket.socket()
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind(("127.0.0.1", p)); s.listen()
-        except OSError:
-            busy.append(p)
-        s.close()
-    if not busy:
-        sys.exit(0)
-    if time.time() > end:
-        sys.exit(1)
-    if not said:
-        print("bench: waiting for ports %s (TIME_WAIT of an earlier run)" % busy, flush=True)
-        said = True
-    time.sleep(1)
-PY
+/usr/bin/python3 tests/bench/freeports.py 33000 20 bench || { echo "bench: ports 33000-33019 stay busy"; exit 1; }
 export E2E_PORT_BASE=33000 E2E_SINK_DISCARD=1
 # shellcheck source=../e2e/lib.sh
 . tests/e2e/lib.sh
