@@ -226,27 +226,18 @@ test_bad(void)
 		{ "{\"greylist\": {\"colour\": 1}}",
 		  "/policies/rules/greylist/colour: unknown key" },
 	};
-	char path[512], *errs;
+	char doc[2048];
+	const char *why;
 	struct conf *c;
-	size_t i, len;
-	FILE *f, *mem;
-	int n;
+	size_t i;
 
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		snprintf(path, sizeof(path), "%s/bad.json", tmpdir);
-		f = fopen(path, "w");
-		fprintf(f, "{\"policies\": {\"rules\": %s}}\n", bad[i].sec);
-		fclose(f);
-		errs = NULL;
-		n = 0;
-		mem = open_memstream(&errs, &len);
-		c = conf_load(path, mem, &n);
-		fclose(mem);
-		T_CHECK(c == NULL && strstr(errs, bad[i].err) != NULL,
-		    "bad %zu: \"%s\" in %s", i, bad[i].err, errs);
-		free(errs);
-		if (c != NULL)
-			conf_unref(&c);
+		snprintf(doc, sizeof(doc), "{\"policies\": {\"rules\": %s}}\n",
+		    bad[i].sec);
+		c = t_conf_json(tmpdir, doc, &why);
+		T_CHECK(c == NULL && strstr(why, bad[i].err) != NULL,
+		    "bad %zu: \"%s\" in %s", i, bad[i].err, why);
+		conf_unref(&c);
 	}
 }
 
