@@ -22,7 +22,7 @@ OPT	?= -O2 -g
 WARN	:= -std=c11 -Wall -Wextra -Wformat=2 -Wshadow -Wstrict-prototypes \
 	   -Wmissing-prototypes -Werror
 SAN	?=
-CPPFLAGS += -D_GNU_SOURCE -DGW_VERSION='"$(VERSION)"' -I. -Ifilter
+CPPFLAGS += -D_GNU_SOURCE -DGW_VERSION='"$(VERSION)"' -I.
 CFLAGS	:= $(OPT) $(WARN) $(SAN) -pthread -MMD -MP \
 	   $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS	:= $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lspf2 -lpthread -lm
@@ -37,7 +37,7 @@ MILTER_LD := -Wl,--wrap=accept -Wl,--wrap=read -Wl,--wrap=sigwait $(LIBMILTER_A)
 # The daemon-only objects: everything else goes into libgw.a, which the
 # unit tests, fuzzers and benchmarks link against.
 DAEMON_SRC := filter/main.c filter/milter.c filter/milter_wrap.c
-LIB_SRC	:= $(filter-out $(DAEMON_SRC),$(wildcard filter/*.c)) \
+LIB_SRC	:= $(filter-out $(DAEMON_SRC),$(wildcard filter/*.c filter/*/*.c)) \
 	   $(wildcard policies/*.c policies/*/*.c)
 LIB_OBJ	:= $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 DAEMON_OBJ := $(DAEMON_SRC:%.c=$(BUILD)/obj/%.o)
@@ -65,7 +65,7 @@ $(BUILD)/gatewarden: $(DAEMON_OBJ) $(BUILD)/libgw.a
 
 $(BUILD)/tests/%: tests/unit/%.c $(UNIT_LIB_OBJ) $(BUILD)/libgw.a
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -Itests/unit -o $@ $< $(UNIT_LIB_OBJ) \
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(UNIT_LIB_OBJ) \
 	    $(BUILD)/libgw.a $(LDFLAGS) $(LDLIBS)
 
 # The resolver's command-line driver (tests/suite-25-dns.sh).
@@ -161,7 +161,7 @@ install: $(BUILD)/gatewarden
 
 lint:
 	clang-format --dry-run $(LIB_SRC) $(DAEMON_SRC)
-	cppcheck --quiet --std=c11 -Ifilter $(LIB_SRC) $(DAEMON_SRC)
+	cppcheck --quiet --std=c11 -I. $(LIB_SRC) $(DAEMON_SRC)
 
 clean:
 	rm -rf build

@@ -6,8 +6,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "arena.h"
-#include "authres.h"
+#include "filter/util/arena.h"
+#include "filter/authres.h"
 
 #define AUTHRES_ID_MAX	255
 

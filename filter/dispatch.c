@@ -8,11 +8,11 @@
 #include <string.h>
 #include <strings.h>
 
-#include "arena.h"
-#include "authres.h"
-#include "dispatch.h"
-#include "log.h"
-#include "polctx.h"
+#include "filter/util/arena.h"
+#include "filter/authres.h"
+#include "filter/dispatch.h"
+#include "filter/util/log.h"
+#include "filter/polctx.h"
 
 /* What the core does with a policy's verdict at a stage. */
 enum disp_action {

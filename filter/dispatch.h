@@ -20,7 +20,7 @@
 
 #include <stdint.h>
 
-#include "session.h"
+#include "filter/session.h"
 
 /* What the host must do after a stage. */
 struct decision {

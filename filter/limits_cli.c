@@ -17,10 +17,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "conf.h"
-#include "limits_cli.h"
-#include "store.h"
-#include "xalloc.h"
+#include "filter/conf/conf.h"
+#include "filter/limits_cli.h"
+#include "filter/store/store.h"
+#include "filter/util/xalloc.h"
 #include "policies/ratelimit/ratelimit_int.h"
 #include "policies/registry.h"
 

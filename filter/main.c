@@ -18,10 +18,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "conf.h"
-#include "log.h"
-#include "milter.h"
-#include "subcmd.h"
+#include "filter/conf/conf.h"
+#include "filter/util/log.h"
+#include "filter/milter.h"
+#include "filter/subcmd.h"
 
 #define EX_USAGE	64
 #define EX_CONFIG	78

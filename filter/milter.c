@@ -25,12 +25,12 @@
 #include <libmilter/mfapi.h>
 #include <libmilter/mfdef.h>
 
-#include "arena.h"
-#include "dispatch.h"
-#include "log.h"
-#include "milter.h"
-#include "session.h"
-#include "xalloc.h"
+#include "filter/util/arena.h"
+#include "filter/dispatch.h"
+#include "filter/util/log.h"
+#include "filter/milter.h"
+#include "filter/session.h"
+#include "filter/util/xalloc.h"
 
 /* Per-connection private data (smfi_setpriv). */
 struct mpriv {

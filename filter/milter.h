@@ -6,7 +6,7 @@
 #ifndef GW_MILTER_H
 #define GW_MILTER_H
 
-#include "conf.h"
+#include "filter/conf/conf.h"
 
 /*
  * milter_run - register, open the socket, drop privileges to user (when

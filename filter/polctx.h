@@ -7,8 +7,8 @@
 #ifndef GW_POLCTX_H
 #define GW_POLCTX_H
 
-#include "conf.h"
-#include "session.h"
+#include "filter/conf/conf.h"
+#include "filter/session.h"
 
 struct pol_ctx {
 	struct conn		*cn;

@@ -10,13 +10,13 @@
 #include <string.h>
 #include <time.h>
 
-#include "arena.h"
-#include "authres.h"
-#include "dispatch.h"
-#include "log.h"
-#include "polctx.h"
-#include "session.h"
-#include "xalloc.h"
+#include "filter/util/arena.h"
+#include "filter/authres.h"
+#include "filter/dispatch.h"
+#include "filter/util/log.h"
+#include "filter/polctx.h"
+#include "filter/session.h"
+#include "filter/util/xalloc.h"
 
 static void
 json_decref_cb(void *p)

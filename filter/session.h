@@ -21,10 +21,10 @@
 
 #include <jansson.h>
 
-#include "cidr.h"
-#include "conf.h"
-#include "dns.h"
-#include "../policies/policy.h"
+#include "filter/util/cidr.h"
+#include "filter/conf/conf.h"
+#include "filter/dns/dns.h"
+#include "policies/policy.h"
 
 struct arena;
 struct decision;

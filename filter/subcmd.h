@@ -8,7 +8,7 @@
 #ifndef GW_SUBCMD_H
 #define GW_SUBCMD_H
 
-#include "limits_cli.h"
+#include "filter/limits_cli.h"
 
 int	testmode_main(int argc, char **argv);
 int	dkim_keygen_main(int argc, char **argv);	/* policies/dkim */

@@ -20,12 +20,12 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "arena.h"
-#include "dispatch.h"
-#include "log.h"
-#include "session.h"
-#include "subcmd.h"
-#include "xalloc.h"
+#include "filter/util/arena.h"
+#include "filter/dispatch.h"
+#include "filter/util/log.h"
+#include "filter/session.h"
+#include "filter/subcmd.h"
+#include "filter/util/xalloc.h"
 
 #define TM_MAX_RCPT	1000
 #define TM_MAX_MSG	(64 * 1024 * 1024)

@@ -215,7 +215,7 @@ int64_t	 pol_now_ms(struct pol_ctx *ctx);
 /* True in `gatewarden test --no-count`: evaluate, do not change counters. */
 bool	 pol_no_count(struct pol_ctx *ctx);
 
-/* Log lines prefixed "QID: policy: ".  Levels as in filter/log.h. */
+/* Log lines prefixed "QID: policy: ".  Levels as in filter/util/log.h. */
 void	 pol_log(struct pol_ctx *ctx, int level, const char *fmt, ...)
 	    __attribute__((format(printf, 3, 4)));
 

@@ -4,7 +4,7 @@
  */
 #include <string.h>
 
-#include "registry.h"
+#include "policies/registry.h"
 
 extern const struct policy_ops rules_policy;
 extern const struct policy_ops ratelimit_policy;

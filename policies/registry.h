@@ -8,7 +8,7 @@
 
 #include <stddef.h>
 
-#include "policy.h"
+#include "policies/policy.h"
 
 /* The policy named name, or NULL. */
 const struct policy_ops *policy_find(const char *name);

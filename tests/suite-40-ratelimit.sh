@@ -51,7 +51,7 @@ ok "redis-server on 127.0.0.1:$RPORT"
 make --no-print-directory -s BUILD="$BUILD" "$BUILD/libgw.a" >/dev/null
 san=""	# a sanitizer build links its tools with the same runtime
 nm "$BUILD/libgw.a" 2>/dev/null | grep -q __asan && san="-fsanitize=address,undefined"
-if cc -D_GNU_SOURCE -I. -Ifilter -Itests/unit -O1 -g -std=c11 -pthread $san \
+if cc -D_GNU_SOURCE -I. -O1 -g -std=c11 -pthread $san \
     $(pkg-config --cflags hiredis jansson) tests/ratelimit/redis_store_check.c \
     "$BUILD/libgw.a" $(pkg-config --libs hiredis jansson) -lm \
     -o "$T/redis_store_check" 2>"$T/cc.err"; then

@@ -39,13 +39,13 @@
 #include <string.h>
 #include <strings.h>
 
-#include "arena.h"
-#include "conf.h"
-#include "dkim_int.h"
-#include "dns.h"
-#include "log.h"
+#include "filter/util/arena.h"
+#include "filter/conf/conf.h"
+#include "policies/dkim/dkim_int.h"
+#include "filter/dns/dns.h"
+#include "filter/util/log.h"
 #include "policies/policy.h"
-#include "xalloc.h"
+#include "filter/util/xalloc.h"
 
 enum dkim_act {
 	DKIM_ACT_CONTINUE = 0,

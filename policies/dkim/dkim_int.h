@@ -25,7 +25,7 @@
 #include <opendkim/dkim.h>
 #include <openssl/evp.h>
 
-#include "dns.h"
+#include "filter/dns/dns.h"
 
 struct arena;
 

@@ -35,8 +35,8 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
-#include "dkim_int.h"
-#include "xalloc.h"
+#include "policies/dkim/dkim_int.h"
+#include "filter/util/xalloc.h"
 
 #define KEYCACHE_MAX	256
 

@@ -20,8 +20,8 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
-#include "arena.h"
-#include "dkim_int.h"
+#include "filter/util/arena.h"
+#include "policies/dkim/dkim_int.h"
 
 int	dkim_keygen_main(int argc, char **argv);
 

@@ -19,8 +19,8 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
-#include "arena.h"
-#include "dkim_int.h"
+#include "filter/util/arena.h"
+#include "policies/dkim/dkim_int.h"
 
 const char *const dkim_alg_names[] = {
 	"rsa-sha256",

@@ -15,8 +15,8 @@
 
 #include <openssl/evp.h>
 
-#include "arena.h"
-#include "dkim_int.h"
+#include "filter/util/arena.h"
+#include "policies/dkim/dkim_int.h"
 
 /*
  * WHY the allocation tracker: libopendkim 2.11.0 (Debian's 2.11.0~beta2)

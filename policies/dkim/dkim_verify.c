@@ -22,8 +22,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "arena.h"
-#include "dkim_int.h"
+#include "filter/util/arena.h"
+#include "policies/dkim/dkim_int.h"
 
 const char *const dkim_res_names[] = {
 	"pass", "temperror", "fail", "policy", "neutral", "permerror", "none",

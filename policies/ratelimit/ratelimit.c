@@ -1,5 +1,5 @@
 /*
- * ratelimit.c - named rate limits on top of the store (filter/store.h).
+ * ratelimit.c - named rate limits on top of the store (filter/store/store.h).
  *
  *	"ratelimit": {
  *		"enabled": true,
@@ -36,7 +36,7 @@
  * messages limit at rcpt gets the same answer for its later recipients
  * without being counted again.
  *
- * The decision is store_rate_take() (GCRA; see filter/store.c): each key
+ * The decision is store_rate_take() (GCRA; see filter/store/store.c): each key
  * may take burst events at once and then one every period/limit.  Within
  * a stage the limits run in file order and the first refusal ends the
  * stage, so limits after it are not counted for the refused event.
@@ -54,13 +54,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "filter/arena.h"
-#include "filter/conf.h"
-#include "filter/log.h"
-#include "filter/store.h"
-#include "filter/xalloc.h"
+#include "filter/util/arena.h"
+#include "filter/conf/conf.h"
+#include "filter/util/log.h"
+#include "filter/store/store.h"
+#include "filter/util/xalloc.h"
 #include "policies/policy.h"
-#include "ratelimit_int.h"
+#include "policies/ratelimit/ratelimit_int.h"
 
 #define RL_MF_DONE	0x01	/* counted for this message / connection */
 #define RL_MF_EXCEEDED	0x02	/* refused: repeat the answer */

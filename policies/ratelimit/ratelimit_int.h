@@ -11,8 +11,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "filter/cidr.h"
-#include "filter/store.h"
+#include "filter/util/cidr.h"
+#include "filter/store/store.h"
 
 #define RL_KEY_MAX		256	/* a built key, NUL included */
 #define RL_KEY_HASH_AT		160	/* longer keys are shortened + hashed */

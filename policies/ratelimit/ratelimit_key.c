@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ratelimit_int.h"
+#include "policies/ratelimit/ratelimit_int.h"
 
 static const char *const rl_field_names[RL_FIELD_COUNT] = {
 	"client_ip", "client_ip_prefix", "sasl_user", "sender",

@@ -58,11 +58,11 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "filter/arena.h"
-#include "filter/conf.h"
-#include "filter/log.h"
-#include "rules_int.h"
-#include "rules_mime.h"
+#include "filter/util/arena.h"
+#include "filter/conf/conf.h"
+#include "filter/util/log.h"
+#include "policies/rules/rules_int.h"
+#include "policies/rules/rules_mime.h"
 
 /* rules_config - policy_ops.config */
 static int

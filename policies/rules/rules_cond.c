@@ -31,10 +31,10 @@
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
 
-#include "filter/arena.h"
-#include "filter/conf.h"
-#include "filter/log.h"
-#include "rules_int.h"
+#include "filter/util/arena.h"
+#include "filter/conf/conf.h"
+#include "filter/util/log.h"
+#include "policies/rules/rules_int.h"
 
 #define DOMAIN_MAX	255
 

@@ -20,9 +20,9 @@
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
 
-#include "filter/arena.h"
-#include "filter/conf.h"
-#include "rules_int.h"
+#include "filter/util/arena.h"
+#include "filter/conf/conf.h"
+#include "policies/rules/rules_int.h"
 
 enum list_state { LIST_NEW = 0, LIST_OK, LIST_BAD };
 

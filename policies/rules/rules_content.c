@@ -27,11 +27,11 @@
 #include <string.h>
 #include <strings.h>
 
-#include "filter/arena.h"
-#include "filter/conf.h"
-#include "filter/log.h"
-#include "rules_int.h"
-#include "rules_mime.h"
+#include "filter/util/arena.h"
+#include "filter/conf/conf.h"
+#include "filter/util/log.h"
+#include "policies/rules/rules_int.h"
+#include "policies/rules/rules_mime.h"
 
 #define QUOTE_MAX	80	/* bytes of matched text quoted in a why */
 

@@ -45,12 +45,12 @@
 
 #include <arpa/inet.h>
 
-#include "filter/arena.h"
-#include "filter/conf.h"
-#include "filter/dns.h"
-#include "filter/log.h"
-#include "rules_int.h"
-#include "rules_mime.h"
+#include "filter/util/arena.h"
+#include "filter/conf/conf.h"
+#include "filter/dns/dns.h"
+#include "filter/util/log.h"
+#include "policies/rules/rules_int.h"
+#include "policies/rules/rules_mime.h"
 
 #define DNSBL_MAX_CODES		64
 #define DNSBL_MAX_BATCH		256

@@ -40,12 +40,12 @@
 
 #include <arpa/inet.h>
 
-#include "filter/arena.h"
-#include "filter/cidr.h"
-#include "filter/conf.h"
-#include "filter/log.h"
-#include "filter/store.h"
-#include "rules_int.h"
+#include "filter/util/arena.h"
+#include "filter/util/cidr.h"
+#include "filter/conf/conf.h"
+#include "filter/util/log.h"
+#include "filter/store/store.h"
+#include "policies/rules/rules_int.h"
 
 struct greylist_raw {
 	bool		 enabled;

@@ -38,8 +38,8 @@
 
 #include <jansson.h>
 
-#include "../policy.h"
-#include "filter/cidr.h"
+#include "policies/policy.h"
+#include "filter/util/cidr.h"
 
 struct conf_ctx;
 struct arena;

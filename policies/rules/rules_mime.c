@@ -38,8 +38,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "filter/arena.h"
-#include "rules_mime.h"
+#include "filter/util/arena.h"
+#include "policies/rules/rules_mime.h"
 
 #define MAX_PARAM_SECTIONS	64
 #define MAX_CHARSET		64

@@ -36,15 +36,15 @@
 
 #include <jansson.h>
 
-#include "arena.h"
-#include "cidr.h"
-#include "conf.h"
-#include "dns.h"
-#include "log.h"
-#include "../policy.h"
-#include "spf_dns.h"
-#include "spf_eval.h"
-#include "spf_libspf2.h"
+#include "filter/util/arena.h"
+#include "filter/util/cidr.h"
+#include "filter/conf/conf.h"
+#include "filter/dns/dns.h"
+#include "filter/util/log.h"
+#include "policies/policy.h"
+#include "policies/spf/spf_dns.h"
+#include "policies/spf/spf_eval.h"
+#include "policies/spf/spf_libspf2.h"
 
 enum spf_engine {
 	SPF_ENGINE_NATIVE = 0,

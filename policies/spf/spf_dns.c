@@ -3,10 +3,10 @@
  */
 #include <string.h>
 
-#include "arena.h"
-#include "cidr.h"
-#include "dns.h"
-#include "spf_dns.h"
+#include "filter/util/arena.h"
+#include "filter/util/cidr.h"
+#include "filter/dns/dns.h"
+#include "policies/spf/spf_dns.h"
 
 /* spf_dns_txt - the character-strings of one TXT rdata joined; false if
  * the rdata is malformed */

@@ -1,6 +1,6 @@
 /*
  * spf_dns.h - binds the SPF engines' DNS seam (struct spf_dns_ops) to the
- * shared resolver (filter/dns.h) and a message's DNS budget.
+ * shared resolver (filter/dns/dns.h) and a message's DNS budget.
  *
  * TXT records are taken from the rdata as they are, NUL octets included,
  * so that a record with a NUL is seen (and rejected as permerror) rather
@@ -13,7 +13,7 @@
 #ifndef GW_SPF_DNS_H
 #define GW_SPF_DNS_H
 
-#include "spf_eval.h"
+#include "policies/spf/spf_eval.h"
 
 struct dns;
 struct dns_budget;

@@ -38,8 +38,8 @@
 #include <strings.h>
 #include <sys/socket.h>
 
-#include "arena.h"
-#include "spf_eval.h"
+#include "filter/util/arena.h"
+#include "policies/spf/spf_eval.h"
 
 #define SPF_XBUF_CAP	4096	/* rolling buffer for domain expansions */
 

@@ -33,8 +33,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "cidr.h"
-#include "dns.h"
+#include "filter/util/cidr.h"
+#include "filter/dns/dns.h"
 
 struct arena;
 

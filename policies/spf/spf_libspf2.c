@@ -17,8 +17,8 @@
 
 #include <spf2/spf.h>
 
-#include "arena.h"
-#include "spf_libspf2.h"
+#include "filter/util/arena.h"
+#include "policies/spf/spf_libspf2.h"
 
 #define SPF_LIBSPF2_MAX_RR	64	/* records per answer for libspf2 */
 

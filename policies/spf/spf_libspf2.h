@@ -21,7 +21,7 @@
 #ifndef GW_SPF_LIBSPF2_H
 #define GW_SPF_LIBSPF2_H
 
-#include "spf_eval.h"
+#include "policies/spf/spf_eval.h"
 
 struct spf_libspf2;
 

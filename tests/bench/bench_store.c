@@ -21,7 +21,7 @@
 
 #include <hiredis/hiredis.h>
 
-#include "store.h"
+#include "filter/store/store.h"
 
 struct worker {
 	struct store	*st;

@@ -24,7 +24,7 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include "arena.h"
+#include "filter/util/arena.h"
 #include "policies/dkim/dkim_int.h"
 
 #define MAX_DNS 64

@@ -26,9 +26,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "arena.h"
-#include "cidr.h"
-#include "dns.h"
+#include "filter/util/arena.h"
+#include "filter/util/cidr.h"
+#include "filter/dns/dns.h"
 
 #define MAXQ	256
 

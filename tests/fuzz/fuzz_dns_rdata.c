@@ -8,9 +8,9 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "filter/arena.h"
-#include "filter/cidr.h"
-#include "filter/dns.h"
+#include "filter/util/arena.h"
+#include "filter/util/cidr.h"
+#include "filter/dns/dns.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -12,7 +12,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "filter/arena.h"
+#include "filter/util/arena.h"
 #include "policies/rules/rules_mime.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

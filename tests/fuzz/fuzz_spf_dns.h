@@ -13,8 +13,8 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "arena.h"
-#include "../../policies/spf/spf_eval.h"
+#include "filter/util/arena.h"
+#include "policies/spf/spf_eval.h"
 
 struct fuzz_dns {
 	const char	*rec;

@@ -9,8 +9,8 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "fuzz_spf_dns.h"
-#include "../../policies/spf/spf_libspf2.h"
+#include "tests/fuzz/fuzz_spf_dns.h"
+#include "policies/spf/spf_libspf2.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -9,7 +9,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "fuzz_spf_dns.h"
+#include "tests/fuzz/fuzz_spf_dns.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

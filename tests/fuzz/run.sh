@@ -17,16 +17,16 @@ replay=0
 [ "$1" = "--replay" ] && { replay=1; shift; }
 secs=${1:-60}
 CC_FUZZ=${CC_FUZZ:-clang}
-CFLAGS_FUZZ="-g -O1 -std=c11 -Wall -D_GNU_SOURCE -I. -Ifilter \
+CFLAGS_FUZZ="-g -O1 -std=c11 -Wall -D_GNU_SOURCE -I. \
  -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined"
 
 # target  sources (besides tests/fuzz/<target>.c)  libraries
 TARGETS="
-fuzz_spf_record|policies/spf/spf_eval.c filter/arena.c filter/xalloc.c filter/log.c|
-fuzz_spf_macro|policies/spf/spf_eval.c filter/arena.c filter/xalloc.c filter/log.c|
-fuzz_spf_libspf2|policies/spf/spf_libspf2.c filter/arena.c filter/xalloc.c filter/log.c|-lspf2
-fuzz_mime|policies/rules/rules_mime.c filter/arena.c filter/xalloc.c filter/log.c|
-fuzz_dns_rdata|filter/dns.c filter/dns_static.c filter/dns_ub.c filter/dns_conf.c filter/cidr.c filter/conf_build.c filter/conf_locate.c filter/arena.c filter/xalloc.c filter/log.c|-lunbound -ljansson -lpthread
+fuzz_spf_record|policies/spf/spf_eval.c filter/util/arena.c filter/util/xalloc.c filter/util/log.c|
+fuzz_spf_macro|policies/spf/spf_eval.c filter/util/arena.c filter/util/xalloc.c filter/util/log.c|
+fuzz_spf_libspf2|policies/spf/spf_libspf2.c filter/util/arena.c filter/util/xalloc.c filter/util/log.c|-lspf2
+fuzz_mime|policies/rules/rules_mime.c filter/util/arena.c filter/util/xalloc.c filter/util/log.c|
+fuzz_dns_rdata|filter/dns/dns.c tests/unit/dns_static.c filter/dns/dns_ub.c filter/dns/dns_conf.c filter/util/cidr.c filter/conf/conf_build.c filter/conf/conf_locate.c filter/util/arena.c filter/util/xalloc.c filter/util/log.c|-lunbound -ljansson -lpthread
 "
 [ -n "$FUZZ_ONLY" ] || FUZZ_ONLY=.
 mkdir -p "$out"

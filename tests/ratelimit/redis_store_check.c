@@ -16,8 +16,8 @@
 
 #include <hiredis/hiredis.h>
 
-#include "store.h"
-#include "t.h"
+#include "filter/store/store.h"
+#include "tests/unit/t.h"
 
 static char server[64];
 static int port;

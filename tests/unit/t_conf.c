@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "t_conf.h"
+#include "tests/unit/t_conf.h"
 
 static char t_conf_why[8192];
 

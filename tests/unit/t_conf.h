@@ -7,7 +7,7 @@
 #ifndef GW_T_CONF_H
 #define GW_T_CONF_H
 
-#include "conf.h"
+#include "filter/conf/conf.h"
 
 /*
  * t_conf_file - load and activate PATH.  NULL on failure, with *why_r

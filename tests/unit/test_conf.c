@@ -14,10 +14,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "t.h"
-#include "conf.h"
-#include "log.h"
-#include "../policies/registry.h"
+#include "tests/unit/t.h"
+#include "filter/conf/conf.h"
+#include "filter/util/log.h"
+#include "policies/registry.h"
 
 static char tmpdir[] = "/tmp/test_conf.XXXXXX";
 static char errbuf[8192];	/* the messages of the last load */

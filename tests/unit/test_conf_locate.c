@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "t.h"
-#include "conf_locate.h"
+#include "tests/unit/t.h"
+#include "filter/conf/conf_locate.h"
 
 /* One document and where its values and keys are. */
 struct loc_case {

@@ -4,10 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "arena.h"
-#include "authres.h"
-#include "cidr.h"
-#include "t.h"
+#include "filter/util/arena.h"
+#include "filter/authres.h"
+#include "filter/util/cidr.h"
+#include "tests/unit/t.h"
 
 static int defer_order[4], ndefer;
 

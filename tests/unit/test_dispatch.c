@@ -6,11 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "arena.h"
-#include "conf.h"
-#include "dispatch.h"
-#include "session.h"
-#include "t.h"
+#include "filter/util/arena.h"
+#include "filter/conf/conf.h"
+#include "filter/dispatch.h"
+#include "filter/session.h"
+#include "tests/unit/t.h"
 
 /* A probe's script: what it answers at each stage. */
 struct probe {

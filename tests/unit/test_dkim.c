@@ -16,10 +16,11 @@
 
 #include <fcntl.h>
 
-#include "t.h"
-#include "arena.h"
-#include "conf.h"
-#include "log.h"
+#include "tests/unit/t.h"
+#include "tests/unit/dns_static.h"
+#include "filter/util/arena.h"
+#include "filter/conf/conf.h"
+#include "filter/util/log.h"
 #include "policies/policy.h"
 #include "policies/dkim/dkim_int.h"
 

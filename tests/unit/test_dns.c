@@ -12,11 +12,12 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "arena.h"
-#include "cidr.h"
-#include "conf.h"
-#include "dns.h"
-#include "t.h"
+#include "filter/util/arena.h"
+#include "filter/util/cidr.h"
+#include "filter/conf/conf.h"
+#include "filter/dns/dns.h"
+#include "tests/unit/dns_static.h"
+#include "tests/unit/t.h"
 
 static struct arena *a;
 

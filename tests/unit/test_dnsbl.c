@@ -10,16 +10,17 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "arena.h"
-#include "cidr.h"
-#include "conf.h"
-#include "dispatch.h"
-#include "dns.h"
-#include "log.h"
-#include "session.h"
+#include "filter/util/arena.h"
+#include "filter/util/cidr.h"
+#include "filter/conf/conf.h"
+#include "filter/dispatch.h"
+#include "filter/dns/dns.h"
+#include "tests/unit/dns_static.h"
+#include "filter/util/log.h"
+#include "filter/session.h"
 #include "policies/rules/rules_int.h"
-#include "t.h"
-#include "t_conf.h"
+#include "tests/unit/t.h"
+#include "tests/unit/t_conf.h"
 
 static char tmpdir[256];
 static int64_t fake_now = 1700000000000;

@@ -10,13 +10,13 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "arena.h"
-#include "conf.h"
-#include "dispatch.h"
-#include "log.h"
-#include "session.h"
-#include "t.h"
-#include "t_conf.h"
+#include "filter/util/arena.h"
+#include "filter/conf/conf.h"
+#include "filter/dispatch.h"
+#include "filter/util/log.h"
+#include "filter/session.h"
+#include "tests/unit/t.h"
+#include "tests/unit/t_conf.h"
 
 static char tmpdir[256];
 static int64_t now = 1700000000000;

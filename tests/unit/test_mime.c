@@ -7,9 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "arena.h"
+#include "filter/util/arena.h"
 #include "policies/rules/rules_mime.h"
-#include "t.h"
+#include "tests/unit/t.h"
 
 static struct arena *A;
 

@@ -10,12 +10,12 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "conf.h"
-#include "dispatch.h"
-#include "session.h"
-#include "store.h"
+#include "filter/conf/conf.h"
+#include "filter/dispatch.h"
+#include "filter/session.h"
+#include "filter/store/store.h"
 #include "policies/ratelimit/ratelimit_int.h"
-#include "t.h"
+#include "tests/unit/t.h"
 
 #define MIN	60000LL
 

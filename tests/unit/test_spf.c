@@ -9,10 +9,10 @@
 #include <strings.h>
 #include <sys/socket.h>
 
-#include "arena.h"
-#include "cidr.h"
-#include "t.h"
-#include "../../policies/spf/spf_eval.h"
+#include "filter/util/arena.h"
+#include "filter/util/cidr.h"
+#include "tests/unit/t.h"
+#include "policies/spf/spf_eval.h"
 
 /* --- a fake DNS: one zone per test case -------------------------------- */
 

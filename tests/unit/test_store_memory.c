@@ -8,9 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "store.h"
-#include "store_int.h"
-#include "t.h"
+#include "filter/store/store.h"
+#include "filter/store/store_int.h"
+#include "tests/unit/t.h"
 
 static struct store *
 mem_store(long long max_entries)

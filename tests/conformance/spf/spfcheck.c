@@ -23,11 +23,11 @@
 
 #include <jansson.h>
 
-#include "arena.h"
-#include "dns.h"
-#include "../../../policies/spf/spf_dns.h"
-#include "../../../policies/spf/spf_eval.h"
-#include "../../../policies/spf/spf_libspf2.h"
+#include "filter/util/arena.h"
+#include "filter/dns/dns.h"
+#include "policies/spf/spf_dns.h"
+#include "policies/spf/spf_eval.h"
+#include "policies/spf/spf_libspf2.h"
 
 struct check {
 	struct dns_conf		 dc;

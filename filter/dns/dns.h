@@ -9,10 +9,10 @@
  * Ownership: answers are copied into the caller's arena; nothing returned
  * points into the resolver.
  *
- * Test seam: dns_create_static() builds a struct dns that answers from a
- * records text instead of the network (format below), so SPF, DKIM and
- * DNSBL unit tests run without a server, with the same statuses, budget
- * accounting and counters as the real resolver.
+ * Test seam: tests/unit/dns_static.h builds a struct dns that answers from
+ * a records text instead of the network, so SPF, DKIM and DNSBL unit tests
+ * run without a server, with the same statuses, budget accounting and
+ * counters as the real resolver.
  *
  * docs/dns.md describes the options, the statuses and the libunbound
  * settings.
@@ -149,33 +149,6 @@ void	 dns_destroy(struct dns **dp);
 void	 dns_budget_init(struct dns_budget *b, int64_t limit_ms);
 /* dns_budget_left_ms - what is left of b (INT64_MAX when unlimited). */
 int64_t	 dns_budget_left_ms(const struct dns_budget *b);
-
-/*
- * dns_create_static - the test seam: a struct dns answering from text, one
- * record per line, "#" starts a comment, names case-insensitive, a trailing
- * dot optional:
- *
- *	example.com		TXT	"v=spf1 " "-all"   (quoted strings; \" \\ \DDD)
- *	example.com		TXT	v=spf1 -all        (unquoted: rest of line)
- *	example.com		A	192.0.2.1
- *	example.com		AAAA	2001:db8::1
- *	example.com		MX	10 mx.example.com
- *	1.2.0.192.in-addr.arpa	PTR	host.example.com
- *	alias.example.com	CNAME	example.com        (chased, 8 levels)
- *	slow.example.com	TIMEOUT            (types it has no record of)
- *	slow.example.com	TXT	TIMEOUT    (TXT only)
- *	broken.example.com	SERVFAIL
- *
- * A name absent from the text is NXDOMAIN, a name with other types only is
- * NODATA.  A timeout answers at once with DNS_TEMPFAIL "timeout" and
- * charges the lookup's whole timeout (timeout_ms, or what is left of the
- * budget) to the budget, so budget tests need no waiting.  timeout_ms <= 0
- * means the default.  Returns NULL + *error_r ("line N: ...") on bad text.
- */
-struct dns *dns_create_static(const char *records, int64_t timeout_ms,
-	    const char **error_r);
-/* dns_static_queries - lookups a static resolver has answered so far. */
-unsigned long dns_static_queries(const struct dns *d);
 
 /*
  * Counters, process-wide, for metrics: per record type (A, NS, CNAME, SOA,

@@ -12,7 +12,7 @@
 #ifndef GW_STORE_INT_H
 #define GW_STORE_INT_H
 
-#include "store.h"
+#include "filter/store/store.h"
 
 struct store_backend_ops {
 	const char *name;

@@ -30,10 +30,10 @@
 
 #include <jansson.h>
 
-#include "cidr.h"
-#include "dns.h"
-#include "store.h"
-#include "../policies/policy.h"
+#include "filter/util/cidr.h"
+#include "filter/dns/dns.h"
+#include "filter/store/store.h"
+#include "policies/policy.h"
 
 struct arena;
 struct conf_ctx;

@@ -20,8 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "conf_locate.h"
-#include "xalloc.h"
+#include "filter/conf/conf_locate.h"
+#include "filter/util/xalloc.h"
 
 struct loc_entry {
 	char	*ptr;

@@ -1,7 +1,7 @@
 /*
  * dns_int.h - private to the resolver: the back-end seam between the
  * front (dns.c: names, budget, counters, record helpers) and the two
- * back-ends (dns_ub.c: libunbound; dns_static.c: the test seam).
+ * back-ends (dns_ub.c: libunbound; tests/unit/dns_static.c: the test seam).
  *
  * Thread safety: a back-end's query() is called from any number of threads
  * at once; create and destroy from one.
@@ -11,7 +11,7 @@
 
 #include <stdint.h>
 
-#include "dns.h"
+#include "filter/dns/dns.h"
 
 /* The "why" texts of DNS_TEMPFAIL, compared by pointer in dns.c. */
 extern const char dns_why_timeout[];

@@ -42,9 +42,9 @@
 
 #include <hiredis/hiredis.h>
 
-#include "store.h"
-#include "store_int.h"
-#include "xalloc.h"
+#include "filter/store/store.h"
+#include "filter/store/store_int.h"
+#include "filter/util/xalloc.h"
 
 #define REDIS_BACKOFF_MIN_MS	100
 #define REDIS_BACKOFF_MAX_MS	2000

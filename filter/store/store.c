@@ -15,10 +15,10 @@
 #include <string.h>
 #include <time.h>
 
-#include "log.h"
-#include "store.h"
-#include "store_int.h"
-#include "xalloc.h"
+#include "filter/util/log.h"
+#include "filter/store/store.h"
+#include "filter/store/store_int.h"
+#include "filter/util/xalloc.h"
 
 struct store {
 	struct store		*next;		/* protected by store_list_lock */

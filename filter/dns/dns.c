@@ -1,7 +1,7 @@
 /*
  * dns.c - the resolver's front: name checks, the per-message budget,
  * counters and the record helpers.  The lookups themselves are done by a
- * back-end (dns_ub.c: libunbound; dns_static.c: the unit-test seam), so
+ * back-end (dns_ub.c: libunbound; tests/unit/dns_static.c: the unit-test seam), so
  * that budget, counters and statuses behave the same in tests and in
  * production.
  */
@@ -11,11 +11,11 @@
 #include <string.h>
 #include <time.h>
 
-#include "arena.h"
-#include "cidr.h"
-#include "dns.h"
-#include "dns_int.h"
-#include "xalloc.h"
+#include "filter/util/arena.h"
+#include "filter/util/cidr.h"
+#include "filter/dns/dns.h"
+#include "filter/dns/dns_int.h"
+#include "filter/util/xalloc.h"
 
 const char dns_why_timeout[] = "timeout";
 const char dns_why_budget[] = "budget";

@@ -12,10 +12,11 @@
 #include <string.h>
 #include <strings.h>
 
-#include "arena.h"
-#include "dns.h"
-#include "dns_int.h"
-#include "xalloc.h"
+#include "filter/util/arena.h"
+#include "filter/dns/dns.h"
+#include "tests/unit/dns_static.h"
+#include "filter/dns/dns_int.h"
+#include "filter/util/xalloc.h"
 
 #define ST_CHASE_MAX	8
 

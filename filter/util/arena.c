@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "arena.h"
-#include "xalloc.h"
+#include "filter/util/arena.h"
+#include "filter/util/xalloc.h"
 
 #define ARENA_BLOCK	8192
 #define ARENA_ALIGN	16

@@ -44,14 +44,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "arena.h"
-#include "conf.h"
-#include "conf_locate.h"
-#include "log.h"
-#include "xalloc.h"
-#include "../policies/registry.h"
+#include "filter/util/arena.h"
+#include "filter/conf/conf.h"
+#include "filter/conf/conf_locate.h"
+#include "filter/util/log.h"
+#include "filter/util/xalloc.h"
+#include "policies/registry.h"
 
-#include "conf_int.h"
+#include "filter/conf/conf_int.h"
 
 static pthread_mutex_t conf_live_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct conf *conf_live;		/* protected by conf_live_lock */

@@ -54,10 +54,10 @@
 
 #include <unbound.h>
 
-#include "arena.h"
-#include "dns.h"
-#include "dns_int.h"
-#include "xalloc.h"
+#include "filter/util/arena.h"
+#include "filter/dns/dns.h"
+#include "filter/dns/dns_int.h"
+#include "filter/util/xalloc.h"
 
 struct ub_state {
 	struct ub_ctx	*ctx;

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "cidr.h"
+#include "filter/util/cidr.h"
 
 static const uint8_t v4mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
 

@@ -10,8 +10,8 @@
 
 #include <stdio.h>
 
-#include "conf.h"
-#include "conf_locate.h"
+#include "filter/conf/conf.h"
+#include "filter/conf/conf_locate.h"
 
 #define CONF_MAX_FILE		(64u << 20)	/* configuration file */
 #define CONF_MAX_LIST		1000000		/* entries in one list */

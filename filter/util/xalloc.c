@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "log.h"
-#include "xalloc.h"
+#include "filter/util/log.h"
+#include "filter/util/xalloc.h"
 
 /* xmalloc - malloc or die */
 void *

@@ -25,8 +25,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "conf.h"
-#include "store.h"
+#include "filter/conf/conf.h"
+#include "filter/store/store.h"
 
 static const char *store_default_servers[] = { "127.0.0.1:6379" };
 static const char *const store_backend_names[] = { "memory", "redis", NULL };

@@ -18,9 +18,9 @@
  */
 #include <string.h>
 
-#include "conf.h"
-#include "dns.h"
-#include "dns_int.h"
+#include "filter/conf/conf.h"
+#include "filter/dns/dns.h"
+#include "filter/dns/dns_int.h"
 
 struct dns_conf_raw {
 	struct conf_strlist	 servers;

@@ -11,7 +11,7 @@
 #include <syslog.h>
 #include <time.h>
 
-#include "log.h"
+#include "filter/util/log.h"
 
 static bool log_stderr = true;
 static atomic_int log_level = LOG_LVL_INFO;

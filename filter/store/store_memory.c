@@ -36,10 +36,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "log.h"
-#include "store.h"
-#include "store_int.h"
-#include "xalloc.h"
+#include "filter/util/log.h"
+#include "filter/store/store.h"
+#include "filter/store/store_int.h"
+#include "filter/util/xalloc.h"
 
 #define STORE_MEM_SHARDS	64
 #define STORE_MEM_KEY_INLINE	48
