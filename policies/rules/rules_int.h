@@ -12,7 +12,9 @@
  *                   (string lists, regexes, CIDR lists, counts)
  *   rules_content.c the content condition kinds (headers, body,
  *                   attachments, URLs, size, SPF and DKIM results)
- *   rules_mime.c    header decoding and the streaming MIME walker
+ *   rules_mime.c    the streaming MIME walker (rules_mime.h), with
+ *   rules_mime_header.c  header values: RFC 2047 words, parameters, charsets
+ *   rules_mime_html.c    URL hosts and the text of HTML
  *
  * Adding a condition kind is one entry in rules_kinds[] (rules_cond.c):
  * a key, the stages at which its data is known, a compile function that
