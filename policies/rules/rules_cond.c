@@ -1,686 +1,153 @@
 /*
- * rules_cond.c - the condition kinds and their matchers.
+ * rules_cond.c - the condition tree: compile a condition (all / any / not
+ * over the kinds of rules_kinds[]) for a stage, and evaluate it.
  *
- * rules_kinds[] is the one table of condition kinds.  Each entry says
- * where its data is known (stages), how to compile its JSON value and how
- * to match it.  Content, DNSBL and greylisting conditions are added as
- * further entries; the evaluator (rules_cond_eval) and the configuration
- * code need no change.
+ * A condition is an object with exactly one key: a combinator or a
+ * condition kind.  Compiling checks the nesting depth, the number of
+ * children and that each kind's data is known at the rule's stage; the
+ * kind's own compile function builds its argument.  Evaluating calls the
+ * kinds' match functions through the compiled tree.
  *
- * String matching (client_name, helo, sender, rcpt) is shared: exact
- * entries ("is"), domains ("domain": the domain itself or any subdomain)
- * and PCRE2 regexes.  Exact and domain entries are lowercased and sorted
- * at load, and looked up by binary search, so a list file of a hundred
- * thousand entries costs a few comparisons per message.  Domain lookup
- * tries the value and each parent domain (a.b.example, b.example,
- * example): at most 128 lookups for a 255-byte name.
- *
- * Regexes run under the generation's pcre2 match context: match and depth
- * limits make a pathological pattern fail fast instead of stalling the
- * thread; such a failure is logged and counts as no match.
+ * Calls go down only, to rules_kinds.c (kind lookup) and rules_build.c;
+ * the kinds' match functions are reached through the compiled tree.
  */
-#include <ctype.h>
-#include <limits.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-
-#include <arpa/inet.h>
-
-#define PCRE2_CODE_UNIT_WIDTH 8
-#include <pcre2.h>
 
 #include "filter/util/arena.h"
 #include "filter/conf/conf.h"
-#include "filter/util/log.h"
 #include "policies/rules/rules_int.h"
 
-#define DOMAIN_MAX	255
+/* --- compile ------------------------------------------------------- */
 
-/* The raw matcher object, as the key table sees it. */
-struct strmatch_raw {
-	const json_t	*is;
-	const json_t	*domain;
-	const json_t	*regex;
-	bool		 caseless;
-};
-
-enum cmp_op { CMP_GT = 0, CMP_GE, CMP_LT, CMP_LE, CMP_EQ, CMP_COUNT };
-
-static const char *const cmp_names[] = { "gt", "ge", "lt", "le", "eq" };
-static const char *const cmp_signs[] = { ">", ">=", "<", "<=", "==" };
-
-struct cidr_cond {
-	const struct cidr_list	*l;
-	const char		*label;
-};
-
-
-/* --- string lists -------------------------------------------------- */
-
-/* cmp_str - qsort comparator for lowercased entries */
-static int
-cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
-/* cmp_key - bsearch comparator: case-insensitive key vs lowercase entry */
-static int
-cmp_key(const void *key, const void *ent)
-{
-	return strcasecmp(key, *(const char *const *)ent);
-}
-
-/*
- * fold_list - copy a list, lowercased (and for domains without leading
- * "*.", "." or "@" and trailing "."), sorted, duplicates kept (harmless).
- */
-static const char *const *
-fold_list(struct rules_build *rb, size_t n, const char *const *v,
-    bool domain)
-{
-	struct conf_ctx *cc = rules_build_cc(rb);
-	const char **out;
-	char *s, *p;
-	size_t i, len;
-
-	out = conf_alloc(cc, (n + 1) * sizeof(*out));
-	for (i = 0; i < n; i++) {
-		s = conf_strdup(cc, v[i]);
-		for (p = s; *p != '\0'; p++)
-			*p = (char)tolower((unsigned char)*p);
-		if (domain) {
-			if (strncmp(s, "*.", 2) == 0)
-				s += 2;
-			while (*s == '.' || *s == '@')
-				s++;
-			len = strlen(s);
-			while (len > 0 && s[len - 1] == '.')
-				s[--len] = '\0';
-		}
-		out[i] = s;
-	}
-	qsort(out, n, sizeof(*out), cmp_str);
-	return out;
-}
-
-/* regex_free - arena_defer adaptor */
-static void
-regex_free(void *p)
-{
-	pcre2_code_free(p);
-}
-
-/* regex_compile - one pattern; JIT when the platform has it */
-static int
-regex_compile(struct rules_build *rb, const json_t *v, const char *ptr,
-    bool caseless, struct rules_regex *re)
-{
-	struct conf_ctx *cc = rules_build_cc(rb);
-	PCRE2_UCHAR msg[256];
-	PCRE2_SIZE off;
-	uint32_t opts = PCRE2_NEVER_BACKSLASH_C;
-	int err;
-
-	if (!json_is_string(v) || json_string_length(v) == 0) {
-		conf_error(cc, ptr, "must be a regular expression (string)");
-		return -1;
-	}
-	if (caseless)
-		opts |= PCRE2_CASELESS;
-	re->src = conf_strdup(cc, json_string_value(v));
-	re->code = pcre2_compile((PCRE2_SPTR)re->src, json_string_length(v),
-	    opts, &err, &off, NULL);
-	if (re->code == NULL) {
-		pcre2_get_error_message(err, msg, sizeof(msg));
-		conf_error(cc, ptr, "bad regular expression at offset %zu: %s",
-		    (size_t)off, (const char *)msg);
-		return -1;
-	}
-	arena_defer(conf_arena(cc), regex_free, re->code);
-	/* without JIT support the interpreter runs, under the same limits */
-	(void)pcre2_jit_compile(re->code, PCRE2_JIT_COMPLETE);
-	return 0;
-}
-
-/* rules_regex_list - "regex": a pattern or an array of patterns */
-int
-rules_regex_list(struct rules_build *rb, const json_t *v, const char *ptr,
-    bool caseless, size_t *n_r, struct rules_regex **re_r)
-{
-	struct conf_ctx *cc = rules_build_cc(rb);
-	struct rules_regex *re;
-	size_t i, n;
-	int rc = 0;
-
-	if (json_is_string(v)) {
-		*n_r = 1;
-		*re_r = conf_alloc(cc, sizeof(**re_r));
-		return regex_compile(rb, v, ptr, caseless, *re_r);
-	}
-	if (!json_is_array(v) || json_array_size(v) == 0 ||
-	    json_array_size(v) > RULES_MAX_REGEX) {
-		conf_error(cc, ptr, "must be a pattern or an array of 1..%d "
-		    "patterns", RULES_MAX_REGEX);
-		return -1;
-	}
-	n = json_array_size(v);
-	re = conf_alloc(cc, n * sizeof(*re));
-	for (i = 0; i < n; i++)
-		if (regex_compile(rb, json_array_get(v, i),
-		    conf_ptr_idx(cc, ptr, i), caseless, &re[i]) < 0)
-			rc = -1;
-	*n_r = n;
-	*re_r = re;
-	return rc;
-}
-
-/* rules_build_folded - a list value, lowercased and sorted */
-int
-rules_build_folded(struct rules_build *rb, const json_t *v, const char *ptr,
-    bool domain, size_t *n_r, const char *const **v_r, const char **label_r)
-{
-	const char *const *raw;
-	size_t n;
-
-	if (rules_build_strlist(rb, v, ptr, &n, &raw, label_r) < 0)
-		return -1;
-	*n_r = n;
-	*v_r = fold_list(rb, n, raw, domain);
-	return 0;
-}
-
-static const struct conf_key strmatch_keys[] = {
-	{ .key = "is", .type = CONF_CUSTOM, .parse = rules_keep_json,
-	  .off = offsetof(struct strmatch_raw, is) },
-	{ .key = "domain", .type = CONF_CUSTOM, .parse = rules_keep_json,
-	  .off = offsetof(struct strmatch_raw, domain) },
-	{ .key = "regex", .type = CONF_CUSTOM, .parse = rules_keep_json,
-	  .off = offsetof(struct strmatch_raw, regex) },
-	{ .key = "caseless", .type = CONF_BOOL,
-	  .off = offsetof(struct strmatch_raw, caseless) },
-	{ .key = NULL }
-};
-
-/*
- * rules_strmatch_compile - a string matcher: a list value (exact entries), or
- * {"is": LIST, "domain": LIST, "regex": PATTERN(S), "caseless": BOOL}.
- * Exact and domain entries always compare case-insensitively (the kinds
- * here all see host names and addresses); caseless is for regexes and
- * defaults to true.
- */
-int
-rules_strmatch_compile(struct rules_build *rb, const json_t *v, const char *ptr,
-    struct rules_strmatch *m)
-{
-	struct conf_ctx *cc = rules_build_cc(rb);
-	struct strmatch_raw raw = { .caseless = true };
-	int rc = 0;
-
-	m->mctx = rules_build_mctx(rb);
-	if (!json_is_object(v) || json_object_get(v, "file") != NULL ||
-	    json_object_get(v, "list") != NULL)
-		return rules_build_folded(rb, v, ptr, false, &m->nis, &m->is,
-		    &m->is_label);
-	if (conf_apply(cc, v, ptr, strmatch_keys, &raw) > 0)
-		return -1;
-	if (raw.is == NULL && raw.domain == NULL && raw.regex == NULL) {
-		conf_error(cc, ptr, "needs is, domain or regex");
-		return -1;
-	}
-	if (raw.is != NULL && rules_build_folded(rb, raw.is, conf_ptr(cc, ptr, "is"),
-	    false, &m->nis, &m->is, &m->is_label) < 0)
-		rc = -1;
-	if (raw.domain != NULL && rules_build_folded(rb, raw.domain,
-	    conf_ptr(cc, ptr, "domain"), true, &m->ndom, &m->dom,
-	    &m->dom_label) < 0)
-		rc = -1;
-	if (raw.regex != NULL && rules_regex_list(rb, raw.regex,
-	    conf_ptr(cc, ptr, "regex"), raw.caseless, &m->nre, &m->re) < 0)
-		rc = -1;
-	return rc;
-}
-
-/* quote - a value for a why text: the null sender shows as <> */
+/* stages_text - "mail, rcpt, data, eom" for a stage set */
 static const char *
-quote(const char *s)
+stages_text(struct rules_build *rb, unsigned stages)
 {
-	return s[0] == '\0' ? "<>" : s;
-}
-
-/* domain_match - value's domain or a parent domain in the list? */
-static const char *
-domain_match(const struct rules_strmatch *m, const char *d)
-{
-	char buf[DOMAIN_MAX + 1];
-	const char *const *hit;
-	size_t len = strlen(d);
-	char *p;
-
-	while (len > 0 && d[len - 1] == '.')
-		len--;
-	if (len == 0 || len > DOMAIN_MAX)
-		return NULL;
-	memcpy(buf, d, len);
-	buf[len] = '\0';
-	for (p = buf;; p++) {
-		hit = bsearch(p, m->dom, m->ndom, sizeof(*m->dom), cmp_key);
-		if (hit != NULL)
-			return *hit;
-		if ((p = strchr(p, '.')) == NULL)
-			return NULL;
-	}
-}
-
-/* rules_regex_exec - see rules_int.h */
-int
-rules_regex_exec(struct rule_eval *ev, const char *kind,
-    const struct rules_regex *re, const void *mctx, const char *value,
-    size_t len, size_t *start_r, size_t *end_r)
-{
-	pcre2_match_data *md;
-	PCRE2_UCHAR msg[128];
-	PCRE2_SIZE *ov;
-	int rc;
-
-	md = pcre2_match_data_create(1, NULL);
-	if (md == NULL) {
-		ev->error = "out of memory for a regex match";
-		return -1;
-	}
-	rc = pcre2_match(re->code, (PCRE2_SPTR)value, len, 0, 0, md,
-	    (pcre2_match_context *)mctx);
-	if (rc >= 0) {
-		ov = pcre2_get_ovector_pointer(md);
-		*start_r = ov[0];
-		*end_r = ov[1] >= ov[0] ? ov[1] : ov[0];
-		pcre2_match_data_free(md);
-		return 1;
-	}
-	pcre2_match_data_free(md);
-	if (rc != PCRE2_ERROR_NOMATCH) {
-		pcre2_get_error_message(rc, msg, sizeof(msg));
-		pol_log(ev->ctx, LOG_LVL_WARN, "rule %s: %s regex /%.*s/ "
-		    "stopped on \"%.*s\"%s: %s; counted as no match",
-		    ev->rule->name, kind, RULES_MAX_WHY, re->src,
-		    (int)(len < RULES_MAX_WHY ? len : RULES_MAX_WHY), value,
-		    len > RULES_MAX_WHY ? "..." : "", (const char *)msg);
-		if (ev->ms != NULL)
-			ev->ms->regex_stopped++;
-	}
-	return 0;
-}
-
-/*
- * rules_strmatch_test - test one value; dom is the part domain lists look
- * at (the value itself, the part after '@' of an address, or NULL).
- */
-int
-rules_strmatch_test(struct rule_eval *ev, const char *kind,
-    const struct rules_strmatch *m, const char *value, const char *dom)
-{
-	const char *hit;
-	size_t i, so, eo;
-	int rc;
-
-	if (m->nis > 0 && bsearch(value, m->is, m->nis, sizeof(*m->is),
-	    cmp_key) != NULL) {
-		ev->why = m->is_label != NULL ?
-		    arena_printf(ev->arena, "%s %.*s in %s", kind,
-		    RULES_MAX_WHY, quote(value), m->is_label) :
-		    arena_printf(ev->arena, "%s %.*s listed", kind,
-		    RULES_MAX_WHY, quote(value));
-		return 1;
-	}
-	if (m->ndom > 0 && dom != NULL &&
-	    (hit = domain_match(m, dom)) != NULL) {
-		ev->why = arena_printf(ev->arena, "%s %.*s in domain %s%s%s",
-		    kind, RULES_MAX_WHY, value, hit,
-		    m->dom_label != NULL ? " of " : "",
-		    m->dom_label != NULL ? m->dom_label : "");
-		return 1;
-	}
-	for (i = 0; i < m->nre; i++) {
-		if ((rc = rules_regex_exec(ev, kind, &m->re[i], m->mctx, value,
-		    strlen(value), &so, &eo)) != 0) {
-			if (rc > 0)
-				ev->why = arena_printf(ev->arena,
-				    "%s %.*s matches /%.*s/", kind,
-				    RULES_MAX_WHY, quote(value),
-				    RULES_MAX_WHY, m->re[i].src);
-			return rc;
-		}
-	}
-	return 0;
-}
-
-/* addr_domain - the domain of an address, or NULL */
-static const char *
-addr_domain(const char *addr)
-{
-	const char *at = strrchr(addr, '@');
-
-	return at != NULL && at[1] != '\0' ? at + 1 : NULL;
-}
-
-/* --- kinds --------------------------------------------------------- */
-
-/* compile_str - client_name, helo, sender, rcpt */
-static int
-compile_str(struct rules_build *rb, const json_t *v, const char *ptr,
-    const void **arg_r)
-{
-	struct rules_strmatch *m = conf_alloc(rules_build_cc(rb), sizeof(*m));
-
-	*arg_r = m;
-	return rules_strmatch_compile(rb, v, ptr, m);
-}
-
-/* match_client_name - the client's name as the MTA saw it */
-static int
-match_client_name(struct rule_eval *ev, const void *arg)
-{
-	const char *name = ev->conn->hostname;
-
-	if (name == NULL || name[0] == '\0')
-		name = "unknown";
-	return rules_strmatch_test(ev, "client_name", arg, name, name);
-}
-
-/* match_helo - the HELO/EHLO argument; no HELO never matches */
-static int
-match_helo(struct rule_eval *ev, const void *arg)
-{
-	if (ev->helo == NULL)
-		return 0;
-	return rules_strmatch_test(ev, "helo", arg, ev->helo, ev->helo);
-}
-
-/* match_sender - MAIL FROM; "" is the null sender */
-static int
-match_sender(struct rule_eval *ev, const void *arg)
-{
-	if (ev->sender == NULL)
-		return 0;
-	return rules_strmatch_test(ev, "sender", arg, ev->sender,
-	    addr_domain(ev->sender));
-}
-
-/* match_rcpt - the recipient at rcpt stage, any recipient later */
-static int
-match_rcpt(struct rule_eval *ev, const void *arg)
-{
-	size_t i;
-	int rc;
-
-	if (ev->stage == POL_ENVRCPT)
-		return ev->rcpt == NULL ? 0 : rules_strmatch_test(ev, "rcpt", arg,
-		    ev->rcpt, addr_domain(ev->rcpt));
-	if (ev->msg == NULL || ev->msg->rcpts == NULL)
-		return 0;
-	for (i = 0; i < ev->msg->nrcpt; i++) {
-		rc = rules_strmatch_test(ev, "rcpt", arg, ev->msg->rcpts[i],
-		    addr_domain(ev->msg->rcpts[i]));
-		if (rc != 0)
-			return rc;
-	}
-	return 0;
-}
-
-/* compile_cidr - client_ip */
-static int
-compile_cidr(struct rules_build *rb, const json_t *v, const char *ptr,
-    const void **arg_r)
-{
-	struct cidr_cond *c = conf_alloc(rules_build_cc(rb), sizeof(*c));
-
-	*arg_r = c;
-	return rules_build_cidrlist(rb, v, ptr, &c->l, &c->label);
-}
-
-/* match_client_ip - the client address in the list; none never matches */
-static int
-match_client_ip(struct rule_eval *ev, const void *arg)
-{
-	const struct cidr_cond *c = arg;
-	char abuf[INET6_ADDRSTRLEN], ebuf[INET6_ADDRSTRLEN];
-	struct ipaddr ip;
+	char buf[128] = "";
 	size_t i;
 
-	if (ev->conn->sa.ss_family == AF_INET ||
-	    ev->conn->sa.ss_family == AF_INET6) {
-		if (!ipaddr_from_sockaddr((const struct sockaddr *)
-		    &ev->conn->sa, &ip))
-			return 0;
-	} else if (ev->conn->addr == NULL ||
-	    !ipaddr_parse(ev->conn->addr, &ip))
-		return 0;
-	for (i = 0; i < c->l->n; i++) {
-		if (!cidr_match(&c->l->v[i], &ip))
+	for (i = 0; rules_stage_names[i] != NULL; i++) {
+		if ((stages & RULES_ST(rules_stage_map[i])) == 0)
 			continue;
-		ipaddr_ntop(&ip, abuf, sizeof(abuf));
-		if (c->label != NULL)
-			ev->why = arena_printf(ev->arena, "client_ip %s in %s",
-			    abuf, c->label);
-		else
-			ev->why = arena_printf(ev->arena,
-			    "client_ip %s in %s/%u", abuf,
-			    ipaddr_ntop(&c->l->v[i].addr, ebuf, sizeof(ebuf)),
-			    c->l->v[i].prefix);
-		return 1;
+		if (buf[0] != '\0')
+			strncat(buf, ", ", sizeof(buf) - strlen(buf) - 1);
+		strncat(buf, rules_stage_names[i], sizeof(buf) - strlen(buf) - 1);
 	}
-	return 0;
+	return conf_strdup(rules_build_cc(rb), buf);
 }
 
-/* compile_bool - authenticated, tls, trusted */
-static int
-compile_bool(struct rules_build *rb, const json_t *v, const char *ptr,
-    const void **arg_r)
-{
-	static const bool yes = true, no = false;
+static int cond_compile(struct rules_build *rb, const json_t *v,
+    const char *ptr, enum pol_stage stage, unsigned depth,
+    struct rule_cond *c);
 
-	if (!json_is_boolean(v)) {
-		conf_error(rules_build_cc(rb), ptr, "must be true or false");
+/* cond_list - the children of all / any */
+static int
+cond_list(struct rules_build *rb, const json_t *v, const char *ptr,
+    enum pol_stage stage, unsigned depth, struct rule_cond *c)
+{
+	struct conf_ctx *cc = rules_build_cc(rb);
+	size_t i;
+	int rc = 0;
+
+	if (!json_is_array(v) || json_array_size(v) == 0) {
+		conf_error(cc, ptr, "must be a non-empty array of "
+		    "conditions");
 		return -1;
 	}
-	*arg_r = json_is_true(v) ? &yes : &no;
-	return 0;
-}
-
-/* match_authenticated - SMTP AUTH succeeded */
-static int
-match_authenticated(struct rule_eval *ev, const void *arg)
-{
-	const char *u = ev->conn->auth_user;
-	bool have = u != NULL && u[0] != '\0';
-
-	if (have != *(const bool *)arg)
-		return 0;
-	ev->why = have ? arena_printf(ev->arena, "authenticated as %.*s",
-	    RULES_MAX_WHY, u) : "not authenticated";
-	return 1;
-}
-
-/* match_tls - the session is encrypted */
-static int
-match_tls(struct rule_eval *ev, const void *arg)
-{
-	const char *t = ev->conn->tls_version;
-	bool have = t != NULL && t[0] != '\0';
-
-	if (have != *(const bool *)arg)
-		return 0;
-	ev->why = have ? arena_printf(ev->arena, "tls %.*s", RULES_MAX_WHY,
-	    t) : "no tls";
-	return 1;
-}
-
-/* match_trusted - an internal client (trusted network or, by policy, AUTH) */
-static int
-match_trusted(struct rule_eval *ev, const void *arg)
-{
-	if (ev->conn->internal != *(const bool *)arg)
-		return 0;
-	ev->why = ev->conn->internal ? "trusted client" : "untrusted client";
-	return 1;
-}
-
-/* size_value - CONF_CUSTOM: N or "N", "Nk", "NM", "NG" (powers of 1024) */
-static int
-size_value(struct conf_ctx *cc, const json_t *v, const char *ptr, void *dst)
-{
-	long long n, mul = 1;
-	char *end;
-
-	if (json_is_integer(v)) {
-		n = (long long)json_integer_value(v);
-	} else if (json_is_string(v)) {
-		n = strtoll(json_string_value(v), &end, 10);
-		switch (*end) {
-		case 'k': case 'K': mul = 1024; end++; break;
-		case 'm': case 'M': mul = 1024 * 1024; end++; break;
-		case 'g': case 'G': mul = 1024 * 1024 * 1024; end++; break;
-		default: break;
-		}
-		if (end == json_string_value(v) || *end != '\0' ||
-		    n > LLONG_MAX / mul) {
-			conf_error(cc, ptr, "must be a size such as 10240, "
-			    "\"10k\" or \"5M\"");
-			return -1;
-		}
-		n *= mul;
-	} else {
-		conf_error(cc, ptr, "must be a size such as 10240, \"10k\" "
-		    "or \"5M\"");
+	if (json_array_size(v) > RULES_MAX_CHILDREN) {
+		conf_error(cc, ptr, "too many conditions (%zu, max %d)",
+		    json_array_size(v), RULES_MAX_CHILDREN);
 		return -1;
 	}
-	if (n < 0) {
-		conf_error(cc, ptr, "must not be negative");
-		return -1;
+	c->n = json_array_size(v);
+	c->sub = conf_alloc(cc, c->n * sizeof(*c->sub));
+	for (i = 0; i < c->n; i++)
+		if (cond_compile(rb, json_array_get(v, i),
+		    conf_ptr_idx(cc, ptr, i), stage, depth + 1,
+		    &c->sub[i]) < 0)
+			rc = -1;
+	return rc;
+}
+
+/* sole_key - the one key of obj that is not a "#" comment, or NULL */
+static const char *
+sole_key(const json_t *obj, json_t **val_r)
+{
+	const char *key, *found = NULL;
+	json_t *v;
+
+	json_object_foreach((json_t *)obj, key, v) {
+		if (key[0] == '#')
+			continue;
+		if (found != NULL)
+			return NULL;
+		found = key;
+		*val_r = v;
 	}
-	*(long long *)dst = n;
-	return 0;
+	return found;
 }
 
 /*
- * rules_count_compile - {"gt": N, "ge": N, "lt": N, "le": N, "eq": N},
- * ANDed; each 0..max, or sizes ("10k") when sizes.
+ * cond_compile - one condition: an object with exactly one key, either a
+ * combinator (all, any, not) or a condition kind valid at stage.
  */
-int
-rules_count_compile(struct rules_build *rb, const json_t *v, const char *ptr,
-    long long max, bool sizes, struct rules_count *c)
+static int
+cond_compile(struct rules_build *rb, const json_t *v, const char *ptr,
+    enum pol_stage stage, unsigned depth, struct rule_cond *c)
 {
 	struct conf_ctx *cc = rules_build_cc(rb);
-	struct conf_key keys[CMP_COUNT + 1];
-	long long unset = LLONG_MIN;
-	size_t i, nset = 0;
+	const struct rule_kind *k;
+	const char *key, *kptr;
+	json_t *val = NULL;
 
-	if (!json_is_object(v)) {
-		conf_error(cc, ptr, "must be an object such as {\"gt\": 10}");
+	if (depth > RULES_MAX_DEPTH) {
+		conf_error(cc, ptr, "conditions nested too deep (max %d)",
+		    RULES_MAX_DEPTH);
 		return -1;
 	}
-	memset(keys, 0, sizeof(keys));
-	for (i = 0; i < CMP_COUNT; i++) {
-		keys[i].key = cmp_names[i];
-		keys[i].type = sizes ? CONF_CUSTOM : CONF_INT;
-		keys[i].parse = sizes ? size_value : NULL;
-		keys[i].off = offsetof(struct rules_count, v) +
-		    i * sizeof(c->v[0]);
-		keys[i].min = 0;
-		keys[i].max = max;
-		c->v[i] = unset;
-	}
-	if (conf_apply(cc, v, ptr, keys, c) > 0)
-		return -1;
-	for (i = 0; i < CMP_COUNT; i++)
-		if ((c->set[i] = c->v[i] != unset))
-			nset++;
-	if (nset == 0) {
-		conf_error(cc, ptr, "needs one of gt, ge, lt, le, eq");
+	if (!json_is_object(v) || (key = sole_key(v, &val)) == NULL) {
+		conf_error(cc, ptr, "a condition is an object with "
+		    "exactly one key (all, any, not or a condition kind)");
 		return -1;
 	}
-	return 0;
+	kptr = conf_ptr(cc, ptr, key);
+
+	if (strcmp(key, "all") == 0 || strcmp(key, "any") == 0) {
+		c->op = key[1] == 'l' ? RULE_COND_ALL : RULE_COND_ANY;
+		return cond_list(rb, val, kptr, stage, depth, c);
+	}
+	if (strcmp(key, "not") == 0) {
+		c->op = RULE_COND_NOT;
+		c->n = 1;
+		c->sub = conf_alloc(cc, sizeof(*c->sub));
+		return cond_compile(rb, val, kptr, stage, depth + 1, c->sub);
+	}
+	if ((k = rules_kind_find(key)) == NULL) {
+		conf_error_key(cc, kptr, "unknown condition \"%s\"", key);
+		return -1;
+	}
+	if ((k->stages & RULES_ST(stage)) == 0) {
+		conf_error_key(cc, kptr, "condition %s is not known at "
+		    "stage %s (usable at: %s)", key, rules_stage_name(stage),
+		    stages_text(rb, k->stages));
+		return -1;
+	}
+	c->op = RULE_COND_KIND;
+	c->kind = k;
+	rules_build_need(rb, k->needs);
+	return k->compile(rb, val, kptr, &c->arg);
 }
 
-/* compile_count - rcpt_count */
-static int
-compile_count(struct rules_build *rb, const json_t *v, const char *ptr,
-    const void **arg_r)
+/* rules_cond_compile - see rules_int.h */
+int
+rules_cond_compile(struct rules_build *rb, const json_t *v, const char *ptr,
+    enum pol_stage stage, struct rule_cond *c)
 {
-	struct rules_count *c = conf_alloc(rules_build_cc(rb), sizeof(*c));
-
-	*arg_r = c;
-	return rules_count_compile(rb, v, ptr, 1000000, false, c);
+	return cond_compile(rb, v, ptr, stage, 1, c);
 }
 
-/* rules_count_text - "what N op V" for the first comparison given */
-const char *
-rules_count_text(struct arena *a, const char *what,
-    const struct rules_count *c, long long n)
-{
-	size_t i;
-
-	for (i = 0; i < CMP_COUNT && !c->set[i]; i++)
-		;
-	if (i == CMP_COUNT)
-		return what;
-	return arena_printf(a, "%s %lld %s %lld", what, n, cmp_signs[i],
-	    c->v[i]);
-}
-
-/* rules_count_test - every comparison given holds */
-bool
-rules_count_test(const struct rules_count *c, long long n)
-{
-	static const int want[CMP_COUNT][3] = {
-		/* result of n<v, n==v, n>v accepted */
-		[CMP_GT] = { 0, 0, 1 }, [CMP_GE] = { 0, 1, 1 },
-		[CMP_LT] = { 1, 0, 0 }, [CMP_LE] = { 1, 1, 0 },
-		[CMP_EQ] = { 0, 1, 0 }
-	};
-	size_t i;
-
-	for (i = 0; i < CMP_COUNT; i++)
-		if (c->set[i] &&
-		    !want[i][n < c->v[i] ? 0 : n == c->v[i] ? 1 : 2])
-			return false;
-	return true;
-}
-
-/* match_rcpt_count - recipients so far, the one evaluated included */
-static int
-match_rcpt_count(struct rule_eval *ev, const void *arg)
-{
-	const struct rules_count *c = arg;
-	long long n;
-
-	if (ev->msg == NULL)
-		return 0;
-	n = (long long)ev->msg->nrcpt + (ev->stage == POL_ENVRCPT ? 1 : 0);
-	if (!rules_count_test(c, n))
-		return 0;
-	ev->why = rules_count_text(ev->arena, "rcpt_count", c, n);
-	return 1;
-}
-
-/* The condition kinds.  Add new ones here. */
-const struct rule_kind rules_kinds[] = {
-	{ "client_ip", RULES_ST_ALL, compile_cidr, match_client_ip, 0 },
-	{ "client_name", RULES_ST_ALL, compile_str, match_client_name, 0 },
-	{ "helo", RULES_ST_FROM_HELO, compile_str, match_helo, 0 },
-	{ "sender", RULES_ST_FROM_MAIL, compile_str, match_sender, 0 },
-	{ "rcpt", RULES_ST_FROM_RCPT, compile_str, match_rcpt, 0 },
-	{ "authenticated", RULES_ST_FROM_MAIL, compile_bool,
-	  match_authenticated, 0 },
-	{ "tls", RULES_ST_FROM_HELO, compile_bool, match_tls, 0 },
-	{ "trusted", RULES_ST_ALL, compile_bool, match_trusted, 0 },
-	{ "rcpt_count", RULES_ST_FROM_RCPT, compile_count, match_rcpt_count, 0 },
-};
-const size_t rules_nkinds = sizeof(rules_kinds) / sizeof(rules_kinds[0]);
-
-/* --- the tree ------------------------------------------------------ */
+/* --- evaluate ------------------------------------------------------ */
 
 /* cond_key - a short name of a condition, for why texts */
 static const char *

@@ -290,7 +290,7 @@ textmatch_test(struct rule_eval *ev, const char *kind,
 
 /* --- header, header_count, subject, from_name ---------------------- */
 
-/* name_ok - a header field name: printable ASCII without ':' or space */
+/* hname_ok - a header field name: printable ASCII without ':' or space */
 static bool
 hname_ok(const char *s)
 {
@@ -333,12 +333,12 @@ static const struct conf_key header_keys[] = {
 };
 
 /*
- * compile_header - {"name": N, "exists": B} or {"name": N, TEXT MATCH
- * keys, "raw": B}
+ * rules_content_compile_header - {"name": N, "exists": B} or
+ * {"name": N, TEXT MATCH keys, "raw": B}
  */
-static int
-compile_header(struct rules_build *rb, const json_t *v, const char *ptr,
-    const void **arg_r)
+int
+rules_content_compile_header(struct rules_build *rb, const json_t *v,
+    const char *ptr, const void **arg_r)
 {
 	struct conf_ctx *cc = rules_build_cc(rb);
 	struct header_cond *h = conf_alloc(cc, sizeof(*h));
@@ -380,9 +380,9 @@ hvalue(struct rule_eval *ev, const char *v, bool raw)
 	    rules_mime_decode_header(ev->arena, v);
 }
 
-/* match_header - a field present / absent / with a matching value */
-static int
-match_header(struct rule_eval *ev, const void *arg)
+/* rules_content_match_header - a field present, absent or matching */
+int
+rules_content_match_header(struct rule_eval *ev, const void *arg)
 {
 	const struct header_cond *h = arg;
 	const char *v, *kind;
@@ -405,10 +405,10 @@ match_header(struct rule_eval *ev, const void *arg)
 	return 0;
 }
 
-/* compile_hcount - {"name": N, "gt": ..., ...} */
-static int
-compile_hcount(struct rules_build *rb, const json_t *v, const char *ptr,
-    const void **arg_r)
+/* rules_content_compile_hcount - {"name": N, "gt": ..., ...} */
+int
+rules_content_compile_hcount(struct rules_build *rb, const json_t *v,
+    const char *ptr, const void **arg_r)
 {
 	struct conf_ctx *cc = rules_build_cc(rb);
 	struct hcount_cond *h = conf_alloc(cc, sizeof(*h));
@@ -436,9 +436,9 @@ compile_hcount(struct rules_build *rb, const json_t *v, const char *ptr,
 	return rc;
 }
 
-/* match_hcount - how many fields of that name */
-static int
-match_hcount(struct rule_eval *ev, const void *arg)
+/* rules_content_match_hcount - how many fields of that name */
+int
+rules_content_match_hcount(struct rule_eval *ev, const void *arg)
 {
 	const struct hcount_cond *h = arg;
 	long long n = (long long)rules_header_count(ev->msg, h->name);
@@ -450,10 +450,10 @@ match_hcount(struct rule_eval *ev, const void *arg)
 	return 1;
 }
 
-/* compile_text - subject, from_name, body */
-static int
-compile_text(struct rules_build *rb, const json_t *v, const char *ptr,
-    const void **arg_r)
+/* rules_content_compile_text - subject, from_name, body */
+int
+rules_content_compile_text(struct rules_build *rb, const json_t *v,
+    const char *ptr, const void **arg_r)
 {
 	struct textmatch *tm = conf_alloc(rules_build_cc(rb), sizeof(*tm));
 
@@ -461,9 +461,9 @@ compile_text(struct rules_build *rb, const json_t *v, const char *ptr,
 	return textmatch_compile(rb, v, ptr, tm);
 }
 
-/* match_subject - the decoded Subject (any, if several) */
-static int
-match_subject(struct rule_eval *ev, const void *arg)
+/* rules_content_match_subject - the decoded Subject (any, if several) */
+int
+rules_content_match_subject(struct rule_eval *ev, const void *arg)
 {
 	const char *v;
 	size_t i;
@@ -479,9 +479,9 @@ match_subject(struct rule_eval *ev, const void *arg)
 	return 0;
 }
 
-/* match_from_name - the decoded display name of From (any, if several) */
-static int
-match_from_name(struct rule_eval *ev, const void *arg)
+/* rules_content_match_from_name - From's decoded display name (any) */
+int
+rules_content_match_from_name(struct rule_eval *ev, const void *arg)
 {
 	const char *v;
 	size_t i;
@@ -498,9 +498,9 @@ match_from_name(struct rule_eval *ev, const void *arg)
 
 /* --- body, size, attachments, types, URLs --------------------------- */
 
-/* match_body - the decoded text of the text parts */
-static int
-match_body(struct rule_eval *ev, const void *arg)
+/* rules_content_match_body - the decoded text of the text parts */
+int
+rules_content_match_body(struct rule_eval *ev, const void *arg)
 {
 	const struct rules_mime *m = ev->ms != NULL ? ev->ms->mime : NULL;
 
@@ -509,10 +509,10 @@ match_body(struct rule_eval *ev, const void *arg)
 	return textmatch_test(ev, "body", arg, m->text, m->text_len);
 }
 
-/* compile_size - COUNT of bytes; sizes may be written "10k", "5M" */
-static int
-compile_size(struct rules_build *rb, const json_t *v, const char *ptr,
-    const void **arg_r)
+/* rules_content_compile_size - COUNT of bytes; sizes such as "10k", "5M" */
+int
+rules_content_compile_size(struct rules_build *rb, const json_t *v,
+    const char *ptr, const void **arg_r)
 {
 	struct rules_count *c = conf_alloc(rules_build_cc(rb), sizeof(*c));
 
@@ -537,9 +537,9 @@ msg_size(const struct pol_msg_info *m)
 	return n;
 }
 
-/* match_size - the message size in bytes */
-static int
-match_size(struct rule_eval *ev, const void *arg)
+/* rules_content_match_size - the message size in bytes */
+int
+rules_content_match_size(struct rule_eval *ev, const void *arg)
 {
 	long long n = msg_size(ev->msg);
 
@@ -561,10 +561,13 @@ static const struct conf_key attach_keys[] = {
 	{ .key = NULL }
 };
 
-/* compile_attach - {"ext": LIST, "is": LIST, "regex": P, "caseless": B} */
-static int
-compile_attach(struct rules_build *rb, const json_t *v, const char *ptr,
-    const void **arg_r)
+/*
+ * rules_content_compile_attach - {"ext": LIST, "is": LIST, "regex": P,
+ * "caseless": B}
+ */
+int
+rules_content_compile_attach(struct rules_build *rb, const json_t *v,
+    const char *ptr, const void **arg_r)
 {
 	struct conf_ctx *cc = rules_build_cc(rb);
 	struct attach_cond *a = conf_alloc(cc, sizeof(*a));
@@ -631,9 +634,9 @@ name_ext(struct arena *a, const char *name)
 	return dot + 1;
 }
 
-/* match_attach - any part's file name */
-static int
-match_attach(struct rule_eval *ev, const void *arg)
+/* rules_content_match_attach - any part's file name */
+int
+rules_content_match_attach(struct rule_eval *ev, const void *arg)
 {
 	const struct attach_cond *a = arg;
 	const struct rules_mime *m = ev->ms != NULL ? ev->ms->mime : NULL;
@@ -662,9 +665,9 @@ match_attach(struct rule_eval *ev, const void *arg)
 	return 0;
 }
 
-/* match_mime_type - any part's media type */
-static int
-match_mime_type(struct rule_eval *ev, const void *arg)
+/* rules_content_match_mime_type - any part's media type */
+int
+rules_content_match_mime_type(struct rule_eval *ev, const void *arg)
 {
 	const struct rules_mime *m = ev->ms != NULL ? ev->ms->mime : NULL;
 	size_t i;
@@ -677,10 +680,10 @@ match_mime_type(struct rule_eval *ev, const void *arg)
 	return 0;
 }
 
-/* compile_strmatch - mime_type, url_host */
-static int
-compile_strmatch(struct rules_build *rb, const json_t *v, const char *ptr,
-    const void **arg_r)
+/* rules_content_compile_strmatch - mime_type, url_host */
+int
+rules_content_compile_strmatch(struct rules_build *rb, const json_t *v,
+    const char *ptr, const void **arg_r)
 {
 	struct rules_strmatch *m = conf_alloc(rules_build_cc(rb), sizeof(*m));
 
@@ -688,9 +691,9 @@ compile_strmatch(struct rules_build *rb, const json_t *v, const char *ptr,
 	return rules_strmatch_compile(rb, v, ptr, m);
 }
 
-/* match_url_host - the host of any URL in the text parts */
-static int
-match_url_host(struct rule_eval *ev, const void *arg)
+/* rules_content_match_url_host - the host of any URL in the text parts */
+int
+rules_content_match_url_host(struct rule_eval *ev, const void *arg)
 {
 	const struct rules_mime *m = ev->ms != NULL ? ev->ms->mime : NULL;
 	size_t i;
@@ -787,10 +790,10 @@ compile_result(struct rules_build *rb, const json_t *v, const char *ptr,
 	return rc;
 }
 
-/* compile_spf, compile_dkim - see compile_result */
-static int
-compile_spf(struct rules_build *rb, const json_t *v, const char *ptr,
-    const void **arg_r)
+/* rules_content_compile_spf, rules_content_compile_dkim - see compile_result */
+int
+rules_content_compile_spf(struct rules_build *rb, const json_t *v,
+    const char *ptr, const void **arg_r)
 {
 	struct result_cond *r = conf_alloc(rules_build_cc(rb), sizeof(*r));
 
@@ -798,9 +801,9 @@ compile_spf(struct rules_build *rb, const json_t *v, const char *ptr,
 	return compile_result(rb, v, ptr, false, r);
 }
 
-static int
-compile_dkim(struct rules_build *rb, const json_t *v, const char *ptr,
-    const void **arg_r)
+int
+rules_content_compile_dkim(struct rules_build *rb, const json_t *v,
+    const char *ptr, const void **arg_r)
 {
 	struct result_cond *r = conf_alloc(rules_build_cc(rb), sizeof(*r));
 
@@ -829,9 +832,9 @@ str_of(const json_t *o, const char *key, const char *dflt)
 	return json_is_string(v) ? json_string_value(v) : dflt;
 }
 
-/* match_spf - the spf policy's results; absent: "none" */
-static int
-match_spf(struct rule_eval *ev, const void *arg)
+/* rules_content_match_spf - the spf policy's results; absent: "none" */
+int
+rules_content_match_spf(struct rule_eval *ev, const void *arg)
 {
 	const struct result_cond *r = arg;
 	const json_t *j = pol_get_result(ev->ctx, "spf");
@@ -849,13 +852,13 @@ match_spf(struct rule_eval *ev, const void *arg)
 }
 
 /*
- * match_dkim - any signature whose result (and, with domain, d=) is
- * wanted.  The dkim policy's results are an array of signatures
+ * rules_content_match_dkim - any signature whose result (and, with
+ * domain, d=) is wanted.  The dkim policy's results are an array of signatures
  * ({"result", "header.d", ...}; also read: an object with a "signatures"
  * array, and "d" for the domain); no signature at all is one "none".
  */
-static int
-match_dkim(struct rule_eval *ev, const void *arg)
+int
+rules_content_match_dkim(struct rule_eval *ev, const void *arg)
 {
 	const struct result_cond *r = arg;
 	const json_t *j = pol_get_result(ev->ctx, "dkim"), *sig;
@@ -892,23 +895,3 @@ match_dkim(struct rule_eval *ev, const void *arg)
 	}
 	return 0;
 }
-
-/* The content kinds; rules_conf.c looks them up after rules_kinds[]. */
-const struct rule_kind rules_content_kinds[] = {
-	{ "header", RULES_ST_EOM, compile_header, match_header, 0 },
-	{ "header_count", RULES_ST_EOM, compile_hcount, match_hcount, 0 },
-	{ "subject", RULES_ST_EOM, compile_text, match_subject, 0 },
-	{ "from_name", RULES_ST_EOM, compile_text, match_from_name, 0 },
-	{ "body", RULES_ST_EOM, compile_text, match_body, RULES_NEED_BODY },
-	{ "size", RULES_ST_EOM, compile_size, match_size, 0 },
-	{ "attachment", RULES_ST_EOM, compile_attach, match_attach,
-	  RULES_NEED_BODY },
-	{ "mime_type", RULES_ST_EOM, compile_strmatch, match_mime_type,
-	  RULES_NEED_BODY },
-	{ "url_host", RULES_ST_EOM, compile_strmatch, match_url_host,
-	  RULES_NEED_BODY },
-	{ "spf", RULES_ST_FROM_MAIL, compile_spf, match_spf, 0 },
-	{ "dkim", RULES_ST_EOM, compile_dkim, match_dkim, 0 },
-};
-const size_t rules_content_nkinds =
-    sizeof(rules_content_kinds) / sizeof(rules_content_kinds[0]);

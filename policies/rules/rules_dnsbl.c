@@ -407,10 +407,10 @@ struct dnsbl_cond {
 	const struct rules_dnsbl	**l;
 };
 
-/* compile_dnsbl - a list name or an array of names */
-static int
-compile_dnsbl(struct rules_build *rb, const json_t *v, const char *ptr,
-    const void **arg_r)
+/* rules_dnsbl_compile_cond - a list name or an array of names */
+int
+rules_dnsbl_compile_cond(struct rules_build *rb, const json_t *v,
+    const char *ptr, const void **arg_r)
 {
 	struct conf_ctx *cc = rules_build_cc(rb);
 	struct dnsbl_cond *c = conf_alloc(cc, sizeof(*c));
@@ -679,9 +679,9 @@ kind_name(unsigned bit)
 	return "?";
 }
 
-/* match_dnsbl - any of the lists has one of this message's targets */
-static int
-match_dnsbl(struct rule_eval *ev, const void *arg)
+/* rules_dnsbl_match_cond - a list has one of this message's targets */
+int
+rules_dnsbl_match_cond(struct rule_eval *ev, const void *arg)
 {
 	const struct dnsbl_cond *c = arg;
 	const struct rules_dnsbl_q *q;
@@ -714,10 +714,6 @@ match_dnsbl(struct rule_eval *ev, const void *arg)
 	}
 	return 0;
 }
-
-const struct rule_kind rules_dnsbl_kind = {
-	"dnsbl", RULES_ST_FROM_MAIL, compile_dnsbl, match_dnsbl, 0
-};
 
 /* rules_dnsbl_json - the message's lookups, for the results */
 json_t *

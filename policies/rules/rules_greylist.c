@@ -134,7 +134,7 @@ rules_greylist_compile(struct rules_build *rb, const json_t *v,
 		json_object_set_new(rule, "xcode", json_string(raw.xcode));
 	json_object_set_new(rule, "text", json_string(raw.text != NULL ?
 	    raw.text : "Greylisted, try again later"));
-	if (rules_rule_compile(rb, rule, ptr, &gl->rule) < 0)
+	if (rules_rule_compile(rb, rule, ptr, &gl->rule, 0) < 0)
 		errs++;
 	json_decref(rule);
 	if (errs > 0)

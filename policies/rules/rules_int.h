@@ -1,24 +1,49 @@
 /*
  * rules_int.h - private interface of the rules policy.
  *
- * The policy is split in these files:
- *   rules.c         policy glue: hooks, evaluation order, verdicts,
- *                   results, score thresholds
- *   rules_conf.c    the "rules" section: rules, replies, lists, the
- *                   condition tree (all / any / not), thresholds,
- *                   compiled once per configuration generation
- *   rules_cond.c    the envelope condition kinds (client_ip, helo, sender,
- *                   ...), the table of all kinds and the shared matchers
- *                   (string lists, regexes, CIDR lists, counts)
- *   rules_content.c the content condition kinds (headers, body,
- *                   attachments, URLs, size, SPF and DKIM results)
- *   rules_mime.c    header decoding and the streaming MIME walker
+ * The policy is split in these files, listed top to bottom.  A file calls
+ * only files below it, so the calls form no circle (checked with nm over
+ * the objects: no symbol a file uses is defined in a file above it).
  *
- * Adding a condition kind is one entry in rules_kinds[] (rules_cond.c):
+ *   rules.c              hooks, evaluation order, verdicts, results,
+ *                        score thresholds
+ *   rules_conf.c         the "rules" section: keys, lists, block lists,
+ *                        rules, greylisting, thresholds, the stage index
+ *   rules_greylist.c     greylisting: its object, the run at rcpt / data
+ *   rules_rule.c         one rule: condition, action, reply, score
+ *   rules_cond.c         the condition tree (all / any / not): compile
+ *                        for a stage, evaluate
+ *   rules_kinds.c        THE table of condition kinds, and the lookup
+ *   rules_envelope.c     client, HELO and envelope kinds
+ *   rules_content.c      header, body, size, attachment, URL, SPF and
+ *                        DKIM kinds; the message's headers
+ *   rules_dnsbl.c        block lists: the kind, the "dnsbl" object,
+ *                        lookups, circuit breakers
+ *   rules_match.c        matchers the kinds share: STRING MATCH, regexes,
+ *                        folded lists, COUNT
+ *   rules_mime.c         the streaming MIME walker (rules_mime.h)
+ *   rules_mime_html.c    URL hosts and the text of HTML
+ *   rules_mime_header.c  header values: RFC 2047 words, parameters,
+ *                        charsets (rules_mime_int.h)
+ *   rules_build.c        the build state every compiler shares: names,
+ *                        named lists, list values, scores, match limits
+ *
+ * The edges: rules.c -> conf, greylist, cond, dnsbl (results, breaker
+ * state), content (headers), mime, build (names); conf -> greylist, rule,
+ * dnsbl (the "dnsbl" object), build; greylist -> rule, cond, build;
+ * rule -> cond, build; cond -> kinds, build; kinds -> envelope, content,
+ * dnsbl; envelope, content -> match, build; content -> mime_header;
+ * dnsbl, match -> build; mime -> mime_html, mime_header; mime_html ->
+ * mime_header.  rules_build.c and rules_mime_header.c call nothing of
+ * the policy.  The kinds' match functions are reached from rules_cond.c
+ * only through the compiled tree's pointers.
+ *
+ * Adding a condition kind is one entry in rules_kinds[] (rules_kinds.c):
  * a key, the stages at which its data is known, a compile function that
  * turns the JSON value into a private struct in the configuration arena,
  * and a match function that reads the connection and message through
- * policy.h (pol_conn(), pol_msg()).  Nothing else needs to change.
+ * policy.h (pol_conn(), pol_msg()); the two functions go in the file of
+ * their family and are declared below.  Nothing else needs to change.
  *
  * Ownership: everything compiled lives in the configuration arena;
  * foreign handles (pcre2_code) are released by arena_defer() there.
@@ -215,8 +240,8 @@ struct rule_kind {
 	unsigned	 needs;		/* RULES_NEED_* */
 };
 
-extern const struct rule_kind rules_kinds[];
-extern const size_t rules_nkinds;
+/* rules_kinds.c: the condition kind named key, or NULL. */
+const struct rule_kind *rules_kind_find(const char *key);
 
 enum rule_cond_op {
 	RULE_COND_KIND = 0,
@@ -291,7 +316,7 @@ struct rules_conf {
 	struct rule		*rules;
 	size_t			 nstage[POL_STAGE_COUNT];
 	const struct rule     **stage[POL_STAGE_COUNT];	/* in file order */
-	void			*mctx;		/* pcre2_match_context */
+	const void		*mctx;		/* pcre2_match_context */
 	unsigned		 needs;		/* RULES_NEED_* of all rules */
 	size_t			 scan_limit;	/* bytes of decoded text */
 	struct rules_thresholds	 th;
@@ -300,15 +325,29 @@ struct rules_conf {
 	const struct rules_greylist *greylist;	/* NULL: off */
 };
 
+/* --- rules_build.c: what every compiler shares ----------------------- */
+
 /* Names, indexed by enum rule_action / enum pol_stage (NULL: no name). */
 extern const char *const rules_action_names[];
 const char	*rules_stage_name(enum pol_stage stage);
+/* The rule stage names ("connect" ... "eom", NULL) and their stages. */
+extern const char *const rules_stage_names[];
+extern const enum pol_stage rules_stage_map[];
+/* Rule and list names: [A-Za-z0-9_.-]{1,RULES_MAX_NAME}. */
+bool	 rules_name_ok(const char *s);
 
-/* rules_conf.c */
-int	 rules_conf_build(struct conf_ctx *cc, const json_t *section,
-	    const char *ptr, struct rules_conf **rc_r);
-
-/* Build state shared with the kinds' compile functions. */
+/* The build state of a generation; NULL after conf_error(). */
+struct rules_build *rules_build_new(struct conf_ctx *cc,
+	    long long match_limit, long long depth_limit);
+/* "lists": {NAME: LIST}: remember each; compiled on first use. */
+int	 rules_build_lists(struct rules_build *rb, const json_t *lists,
+	    const char *ptr);
+/* Lists no rule refers to: loaded (errors reported) and warned about. */
+void	 rules_build_check_unused(struct rules_build *rb);
+/* The block lists rules may name ({"dnsbl": NAME}). */
+void	 rules_build_set_dnsbl(struct rules_build *rb, size_t n,
+	    struct rules_dnsbl *lists);
+unsigned rules_build_needs(const struct rules_build *rb);
 struct conf_ctx	*rules_build_cc(struct rules_build *rb);
 const void	*rules_build_mctx(struct rules_build *rb);
 
@@ -331,10 +370,14 @@ int	 rules_keep_json(struct conf_ctx *cc, const json_t *v, const char *ptr,
 int	 rules_score_compile(struct conf_ctx *cc, const json_t *v,
 	    const char *ptr, int *score_r);
 
+/* rules_conf.c: compile the whole section. */
+int	 rules_conf_build(struct conf_ctx *cc, const json_t *section,
+	    const char *ptr, struct rules_conf **rc_r);
+
 /* rules_cond.c: evaluate a compiled condition (1, 0, -1 as match()). */
 int	 rules_cond_eval(struct rule_eval *ev, const struct rule_cond *c);
 
-/* --- shared matchers (rules_cond.c), used by rules_content.c -------- */
+/* --- rules_match.c: the matchers the kinds share --------------------- */
 
 struct rules_regex {
 	void		*code;		/* pcre2_code */
@@ -390,16 +433,20 @@ bool	 rules_count_test(const struct rules_count *c, long long n);
 const char *rules_count_text(struct arena *a, const char *what,
 	    const struct rules_count *c, long long n);
 
-/* Build state: the named block list, or NULL; more needs. */
+/* rules_build.c: the named block list, or NULL; more needs. */
 const struct rules_dnsbl *rules_build_dnsbl(struct rules_build *rb,
 	    const char *name);
 void	 rules_build_need(struct rules_build *rb, unsigned needs);
 
-/* A condition at stage (as "if"), and a standalone rule, compiled. */
+/* rules_cond.c: a condition at stage (as "if"), compiled. */
 int	 rules_cond_compile(struct rules_build *rb, const json_t *v,
 	    const char *ptr, enum pol_stage stage, struct rule_cond *c);
+/*
+ * rules_rule.c: the rule v into rules[idx]; its name must differ from
+ * those of rules[0..idx).
+ */
 int	 rules_rule_compile(struct rules_build *rb, const json_t *v,
-	    const char *ptr, struct rule *r);
+	    const char *ptr, struct rule *rules, size_t idx);
 
 /* rules_greylist.c: the "greylist" object (NULL *gl_r when absent/off) */
 int	 rules_greylist_compile(struct rules_build *rb, const json_t *v,
@@ -407,8 +454,10 @@ int	 rules_greylist_compile(struct rules_build *rb, const json_t *v,
 /* At rcpt (or data for the null sender), when no rule decided. */
 int	 rules_greylist_run(struct rule_eval *ev, struct pol_result *res);
 
-/* rules_dnsbl.c */
-extern const struct rule_kind rules_dnsbl_kind;
+/* rules_dnsbl.c: the "dnsbl" condition kind */
+int	 rules_dnsbl_compile_cond(struct rules_build *rb, const json_t *v,
+	    const char *ptr, const void **arg_r);
+int	 rules_dnsbl_match_cond(struct rule_eval *ev, const void *arg);
 /* The "dnsbl" object: lists, and the implicit rules of lists that carry
  * an action or score (each with "#ptr": the list's pointer). */
 int	 rules_dnsbl_compile(struct conf_ctx *cc, const json_t *v,
@@ -424,9 +473,49 @@ json_t	*rules_dnsbl_json(const struct rules_dnsbl_msg *dm);
 struct rules_state *rules_state_new(const struct rules_conf *rc);
 void	 rules_state_free(struct rules_state **stp);
 
-/* rules_content.c: the content kinds, spliced into rules_kinds[]. */
-extern const struct rule_kind rules_content_kinds[];
-extern const size_t rules_content_nkinds;
+/*
+ * The kinds' compile and match functions (struct rule_kind), named in
+ * rules_kinds[]: rules_envelope.c and rules_content.c.
+ */
+#define RULES_KIND_COMPILE(f) \
+	int f(struct rules_build *rb, const json_t *v, const char *ptr, \
+	    const void **arg_r)
+#define RULES_KIND_MATCH(f) \
+	int f(struct rule_eval *ev, const void *arg)
+RULES_KIND_COMPILE(rules_envelope_compile_str);
+RULES_KIND_COMPILE(rules_envelope_compile_cidr);
+RULES_KIND_COMPILE(rules_envelope_compile_bool);
+RULES_KIND_COMPILE(rules_envelope_compile_count);
+RULES_KIND_MATCH(rules_envelope_match_client_ip);
+RULES_KIND_MATCH(rules_envelope_match_client_name);
+RULES_KIND_MATCH(rules_envelope_match_helo);
+RULES_KIND_MATCH(rules_envelope_match_sender);
+RULES_KIND_MATCH(rules_envelope_match_rcpt);
+RULES_KIND_MATCH(rules_envelope_match_authenticated);
+RULES_KIND_MATCH(rules_envelope_match_tls);
+RULES_KIND_MATCH(rules_envelope_match_trusted);
+RULES_KIND_MATCH(rules_envelope_match_rcpt_count);
+RULES_KIND_COMPILE(rules_content_compile_header);
+RULES_KIND_COMPILE(rules_content_compile_hcount);
+RULES_KIND_COMPILE(rules_content_compile_text);
+RULES_KIND_COMPILE(rules_content_compile_size);
+RULES_KIND_COMPILE(rules_content_compile_attach);
+RULES_KIND_COMPILE(rules_content_compile_strmatch);
+RULES_KIND_COMPILE(rules_content_compile_spf);
+RULES_KIND_COMPILE(rules_content_compile_dkim);
+RULES_KIND_MATCH(rules_content_match_header);
+RULES_KIND_MATCH(rules_content_match_hcount);
+RULES_KIND_MATCH(rules_content_match_subject);
+RULES_KIND_MATCH(rules_content_match_from_name);
+RULES_KIND_MATCH(rules_content_match_body);
+RULES_KIND_MATCH(rules_content_match_size);
+RULES_KIND_MATCH(rules_content_match_attach);
+RULES_KIND_MATCH(rules_content_match_mime_type);
+RULES_KIND_MATCH(rules_content_match_url_host);
+RULES_KIND_MATCH(rules_content_match_spf);
+RULES_KIND_MATCH(rules_content_match_dkim);
+
+/* rules_content.c: the message's headers. */
 /* The headers named name (case-insensitive) of the message: count, i-th. */
 size_t	 rules_header_count(const struct pol_msg_info *m, const char *name);
 const char *rules_header_get(const struct pol_msg_info *m, const char *name,
