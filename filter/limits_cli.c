@@ -20,6 +20,7 @@
 #include "filter/conf/conf.h"
 #include "filter/limits_cli.h"
 #include "filter/store/store.h"
+#include "filter/util/clock.h"
 #include "filter/util/xalloc.h"
 #include "policies/ratelimit/ratelimit_int.h"
 #include "policies/registry.h"
@@ -192,7 +193,7 @@ limits_show(struct store *st, const struct rl_conf *rc, const char *name,
 	sh.key = key != NULL ? limits_lower(key) : NULL;
 	snprintf(prefix, sizeof(prefix), "rl:%s%s", name != NULL ? name : "",
 	    name != NULL ? ":" : "");
-	if (store_scan(st, prefix, store_now_ms(), 0, limits_collect, &sh,
+	if (store_scan(st, prefix, clock_wall_ms(), 0, limits_collect, &sh,
 	    &ss, &err) < 0) {
 		fprintf(stderr, "gatewarden: limits: %s\n", err);
 		ret = LIMITS_EX_UNAVAILABLE;
@@ -223,7 +224,7 @@ limits_reset(struct store *st, const struct rl_conf *rc, const char *name,
 		fprintf(stderr, "gatewarden: limits: warning: no limit named "
 		    "\"%s\" in the configuration\n", name);
 	skey = xasprintf("rl:%s:%s", name, lkey);
-	if (store_del(st, skey, store_now_ms(), &deleted, &ss, &err) < 0 ||
+	if (store_del(st, skey, clock_wall_ms(), &deleted, &ss, &err) < 0 ||
 	    ss != STORE_OK) {
 		fprintf(stderr, "gatewarden: limits: %s\n", err);
 		ret = LIMITS_EX_UNAVAILABLE;

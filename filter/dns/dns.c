@@ -9,9 +9,9 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "filter/util/arena.h"
+#include "filter/util/clock.h"
 #include "filter/util/cidr.h"
 #include "filter/dns/dns.h"
 #include "filter/dns/dns_int.h"
@@ -251,16 +251,6 @@ dns_budget_left_ms(const struct dns_budget *b)
 	return b->limit_ms - b->spent_ms;
 }
 
-/* dns_now_ns - monotonic clock in nanoseconds */
-static int64_t
-dns_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 /* dns_account - counters for one finished lookup */
 static void
 dns_account(const struct dns_result *res)
@@ -327,9 +317,9 @@ dns_query_many(struct dns *d, struct dns_budget *b, struct dns_query *q,
 		goto out;
 
 	wait_ms = d->timeout_ms < left ? d->timeout_ms : left;
-	t0 = dns_now_ns();
+	t0 = clock_mono_ns();
 	d->be->query(d, valid, nvalid, wait_ms, a, &sim_ms);
-	el_ms = (dns_now_ns() - t0) / 1000000;
+	el_ms = (clock_mono_ns() - t0) / 1000000;
 	charge = sim_ms > el_ms ? sim_ms : el_ms;
 	if (b != NULL) {
 		b->spent_ms += charge;

@@ -13,7 +13,6 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "filter/util/log.h"
 #include "filter/store/store.h"
@@ -385,16 +384,6 @@ store_scan(struct store *st, const char *prefix, int64_t now_ms, size_t max,
 		return 0;
 	*status_r = STORE_ERR_UNAVAILABLE;
 	return -1;
-}
-
-/* store_now_ms - the host's wall clock in milliseconds */
-int64_t
-store_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* store_on_error - the configured failure mode */

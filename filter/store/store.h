@@ -184,8 +184,6 @@ int	 store_scan(struct store *st, const char *prefix, int64_t now_ms,
 	    size_t max, bool (*fn)(const struct store_entry *e, void *arg),
 	    void *arg, enum store_status *status_r, const char **error_r);
 
-/* store_now_ms - the host's wall clock, for callers without their own */
-int64_t	 store_now_ms(void);
 enum store_on_error store_on_error(const struct store *st);
 const char *store_backend_name(const struct store *st);
 void	 store_stats(struct store *st, struct store_stats *s_r);
