@@ -5,7 +5,7 @@
  * The counters are the store's "rl:NAME:KEY" entries; each holds a GCRA
  * theoretical arrival time and expires when the bucket is full again, so
  * a limit's remaining allowance is read back from the entry's TTL alone
- * (store_rate_remaining) whatever the clock of the host asking.  With the
+ * (gcra_remaining) whatever the clock of the host asking.  With the
  * Redis back-end this works from any host sharing the Redis.
  *
  * Exit status: 0 done; 1 reset found no counter; 64 usage; 69 the store
@@ -19,6 +19,7 @@
 
 #include "filter/conf/conf.h"
 #include "filter/limits_cli.h"
+#include "filter/store/gcra.h"
 #include "filter/store/store.h"
 #include "filter/util/clock.h"
 #include "filter/util/xalloc.h"
@@ -148,7 +149,7 @@ limits_print(struct limits_show *sh, bool as_json)
 			if (r->lim != NULL) {
 				json_object_set_new(e, "remaining",
 				    json_integer((json_int_t)
-				    store_rate_remaining(&r->lim->rate,
+				    gcra_remaining(&r->lim->rate,
 				    r->ttl_ms)));
 				json_object_set_new(e, "burst", json_integer(
 				    (json_int_t)r->lim->rate.burst));
@@ -157,7 +158,7 @@ limits_print(struct limits_show *sh, bool as_json)
 		} else if (r->lim != NULL) {
 			printf("%s\t%s\tremaining=%llu/%llu\tfull_in=%llds\n",
 			    r->name, r->key, (unsigned long long)
-			    store_rate_remaining(&r->lim->rate, r->ttl_ms),
+			    gcra_remaining(&r->lim->rate, r->ttl_ms),
 			    (unsigned long long)r->lim->rate.burst,
 			    (long long)((r->ttl_ms + 999) / 1000));
 		} else {

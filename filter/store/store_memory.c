@@ -37,6 +37,7 @@
 #include <string.h>
 
 #include "filter/util/log.h"
+#include "filter/store/gcra.h"
 #include "filter/store/store.h"
 #include "filter/store/store_int.h"
 #include "filter/util/xalloc.h"
@@ -160,6 +161,14 @@ store_memory_create(long long max_entries, unsigned shards)
 		s->lru_head = s->lru_tail = STORE_MEM_NIL;
 	}
 	return m;
+}
+
+/* mem_create - the ops' constructor: sc's bound, default shards */
+static void *
+mem_create(const struct store_conf *sc, const char **error_r)
+{
+	(void)error_r;
+	return store_memory_create(sc->memory_max_entries, 0);
 }
 
 /* mem_destroy - free everything */
@@ -394,7 +403,7 @@ mem_rate_take(void *be, const char *key, const struct store_rate *rate,
 	i = mem_find(m, s, key, klen, h, now_ms);
 	if (i != STORE_MEM_NIL)
 		tat = s->entries[i].value;
-	store_gcra(rate, now_ms * 1000, count, dry, &tat, r);
+	gcra_take(rate, now_ms * 1000, count, dry, &tat, r);
 	if (r->allowed && !dry) {
 		if (i == STORE_MEM_NIL)
 			i = mem_insert(m, s, key, klen, h, now_ms, &evicted);
@@ -580,6 +589,7 @@ mem_stats(void *be, struct store_stats *st)
 
 const struct store_backend_ops store_memory_ops = {
 	.name = "memory",
+	.create = mem_create,
 	.rate_take = mem_rate_take,
 	.get = mem_get,
 	.set = mem_set,

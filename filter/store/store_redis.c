@@ -142,9 +142,9 @@ redis_tv(long long ms)
 	return tv;
 }
 
-/* store_redis_create - the pool, not connected yet */
-void *
-store_redis_create(const struct store_conf *sc, const char **error_r)
+/* redis_create - the pool, not connected yet */
+static void *
+redis_create(const struct store_conf *sc, const char **error_r)
 {
 	struct redis_store *rs;
 	pthread_condattr_t ca;
@@ -785,6 +785,7 @@ redis_stats(void *be, struct store_stats *st)
 
 const struct store_backend_ops store_redis_ops = {
 	.name = "redis",
+	.create = redis_create,
 	.rate_take = redis_rate_take,
 	.get = redis_get,
 	.set = redis_set,
