@@ -349,11 +349,6 @@ ub_destroy(struct dns *d)
 	free(d);
 }
 
-static const struct dns_backend ub_backend = {
-	.name = "libunbound",
-	.query = ub_query,
-	.destroy = ub_destroy,
-};
 
 /*
  * ub_unblock_local_zones - remove libunbound's built-in local zones.  The
@@ -496,9 +491,9 @@ dns_ta_check(const char *path, const char **why_r)
 	return 0;
 }
 
-/* dns_ub_create - a libunbound resolver per dc */
-struct dns *
-dns_ub_create(const struct dns_conf *dc, const char **error_r)
+/* ub_create - a libunbound resolver per dc */
+static struct dns *
+ub_create(const struct dns_conf *dc, const char **error_r)
 {
 	struct dns *d;
 	struct ub_state *u;
@@ -508,7 +503,7 @@ dns_ub_create(const struct dns_conf *dc, const char **error_r)
 
 	d = xcalloc(1, sizeof(*d));
 	u = xcalloc(1, sizeof(*u));
-	d->be = &ub_backend;
+	d->be = &dns_ub_backend;
 	d->impl = u;
 	d->timeout_ms = dc->timeout_ms > 0 ? dc->timeout_ms :
 	    DNS_TIMEOUT_MS_DEFAULT;
@@ -606,3 +601,10 @@ fail:
 	ub_destroy(d);
 	return NULL;
 }
+
+const struct dns_backend dns_ub_backend = {
+	.name = "libunbound",
+	.create = ub_create,
+	.query = ub_query,
+	.destroy = ub_destroy,
+};
