@@ -34,16 +34,16 @@ static enum dns_stat_type
 dns_stat_index(int rrtype)
 {
 	switch (rrtype) {
-	case 1:		return DNS_ST_A;
-	case 2:		return DNS_ST_NS;
-	case 5:		return DNS_ST_CNAME;
-	case 6:		return DNS_ST_SOA;
-	case 12:	return DNS_ST_PTR;
-	case 15:	return DNS_ST_MX;
-	case 16:	return DNS_ST_TXT;
-	case 28:	return DNS_ST_AAAA;
-	case 99:	return DNS_ST_SPF;
-	default:	return DNS_ST_OTHER;
+	case DNS_T_A:		return DNS_ST_A;
+	case DNS_T_NS:		return DNS_ST_NS;
+	case DNS_T_CNAME:	return DNS_ST_CNAME;
+	case DNS_T_SOA:		return DNS_ST_SOA;
+	case DNS_T_PTR:		return DNS_ST_PTR;
+	case DNS_T_MX:		return DNS_ST_MX;
+	case DNS_T_TXT:		return DNS_ST_TXT;
+	case DNS_T_AAAA:	return DNS_ST_AAAA;
+	case DNS_T_SPF:		return DNS_ST_SPF;
+	default:		return DNS_ST_OTHER;
 	}
 }
 

@@ -110,12 +110,12 @@ dns_rr_addr(const struct dns_result *res, size_t i, struct ipaddr *ip_r)
 	if (res->status != DNS_ANSWER || i >= res->nrr)
 		return false;
 	rr = &res->rr[i];
-	if (res->rrtype == 1 && rr->len == 4) {
+	if (res->rrtype == DNS_T_A && rr->len == 4) {
 		ip_r->family = AF_INET;
 		memcpy(ip_r->a, rr->data, 4);
 		return true;
 	}
-	if (res->rrtype == 28 && rr->len == 16) {
+	if (res->rrtype == DNS_T_AAAA && rr->len == 16) {
 		ip_r->family = AF_INET6;
 		memcpy(ip_r->a, rr->data, 16);
 		return true;
@@ -129,7 +129,7 @@ dns_rr_mx_pref(const struct dns_result *res, size_t i)
 {
 	const struct dns_rr *rr;
 
-	if (res->status != DNS_ANSWER || res->rrtype != 15 || i >= res->nrr)
+	if (res->status != DNS_ANSWER || res->rrtype != DNS_T_MX || i >= res->nrr)
 		return -1;
 	rr = &res->rr[i];
 	if (rr->len < 3)
@@ -159,12 +159,12 @@ dns_rr_name(const struct dns_result *res, size_t i, struct arena *a)
 	p = rr->data;
 	end = rr->data + rr->len;
 	switch (res->rrtype) {
-	case 15:
+	case DNS_T_MX:
 		if (rr->len < 2)
 			return NULL;
 		p += 2;
 		break;
-	case 2: case 5: case 12:
+	case DNS_T_NS: case DNS_T_CNAME: case DNS_T_PTR:
 		break;
 	default:
 		return NULL;
