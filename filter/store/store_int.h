@@ -46,11 +46,21 @@ struct store_backend_ops {
 extern const struct store_backend_ops store_memory_ops;
 extern const struct store_backend_ops store_redis_ops;
 
+/* Bytes of the memory back-end's hash key (SipHash-2-4). */
+#define STORE_MEM_HASH_KEY	16
+
 /*
  * store_memory_create - a memory back-end with an explicit shape, for
- * tests (the ops' create uses sc->memory_max_entries and the default
- * shards).  max_entries: the bound; shards: 0 = default.
+ * tests (the ops' create uses sc->memory_max_entries, the default shards
+ * and the process key).  max_entries: the bound; shards: 0 = default;
+ * hkey: STORE_MEM_HASH_KEY bytes, NULL = the random per-process key.
  */
-void	*store_memory_create(long long max_entries, unsigned shards);
+void	*store_memory_create(long long max_entries, unsigned shards,
+	    const unsigned char *hkey);
+/* store_memory_hash - the hash of key in memory back-end be (tests) */
+uint64_t store_memory_hash(const void *be, const char *key, size_t len);
+/* store_memory_place - the shard and bucket of key in be (tests) */
+void	 store_memory_place(const void *be, const char *key,
+	    unsigned *shard_r, uint32_t *bucket_r);
 
 #endif
