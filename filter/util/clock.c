@@ -30,11 +30,17 @@ clock_mono_ms(void)
 	return clock_read_ns(CLOCK_MONOTONIC) / 1000000;
 }
 
-/* clock_deadline_ms - now + timeout_ms on the monotonic clock */
+/*
+ * clock_deadline_ms - now + timeout_ms on the monotonic clock.  Now is
+ * rounded up to the next whole millisecond, so that a wait until the
+ * deadline lasts at least timeout_ms (callers charge what they measured,
+ * and a wait cut short by the rounding would charge one millisecond less
+ * than its timeout).
+ */
 int64_t
 clock_deadline_ms(int64_t timeout_ms)
 {
-	int64_t now = clock_mono_ms();
+	int64_t now = (clock_mono_ns() + 999999) / 1000000;
 
 	if (timeout_ms < 0)
 		timeout_ms = 0;

@@ -24,7 +24,7 @@
 int64_t	 clock_mono_ns(void);
 /* clock_mono_ms - monotonic milliseconds (arbitrary origin) */
 int64_t	 clock_mono_ms(void);
-/* clock_deadline_ms - the monotonic time timeout_ms from now (>= 0) */
+/* clock_deadline_ms - the monotonic time at least timeout_ms from now */
 int64_t	 clock_deadline_ms(int64_t timeout_ms);
 /* clock_left_ms - milliseconds until deadline_ms; 0 once it has passed */
 int64_t	 clock_left_ms(int64_t deadline_ms);
