@@ -5,7 +5,7 @@
  * The counters are the store's "rl:NAME:KEY" entries; each holds a GCRA
  * theoretical arrival time and expires when the bucket is full again, so
  * a limit's remaining allowance is read back from the entry's TTL alone
- * (store_rate_remaining) whatever the clock of the host asking.  With the
+ * (gcra_remaining) whatever the clock of the host asking.  With the
  * Redis back-end this works from any host sharing the Redis.
  *
  * Exit status: 0 done; 1 reset found no counter; 64 usage; 69 the store
@@ -19,7 +19,9 @@
 
 #include "filter/conf/conf.h"
 #include "filter/limits_cli.h"
+#include "filter/store/gcra.h"
 #include "filter/store/store.h"
+#include "filter/util/clock.h"
 #include "filter/util/xalloc.h"
 #include "policies/ratelimit/ratelimit_int.h"
 #include "policies/registry.h"
@@ -147,7 +149,7 @@ limits_print(struct limits_show *sh, bool as_json)
 			if (r->lim != NULL) {
 				json_object_set_new(e, "remaining",
 				    json_integer((json_int_t)
-				    store_rate_remaining(&r->lim->rate,
+				    gcra_remaining(&r->lim->rate,
 				    r->ttl_ms)));
 				json_object_set_new(e, "burst", json_integer(
 				    (json_int_t)r->lim->rate.burst));
@@ -156,7 +158,7 @@ limits_print(struct limits_show *sh, bool as_json)
 		} else if (r->lim != NULL) {
 			printf("%s\t%s\tremaining=%llu/%llu\tfull_in=%llds\n",
 			    r->name, r->key, (unsigned long long)
-			    store_rate_remaining(&r->lim->rate, r->ttl_ms),
+			    gcra_remaining(&r->lim->rate, r->ttl_ms),
 			    (unsigned long long)r->lim->rate.burst,
 			    (long long)((r->ttl_ms + 999) / 1000));
 		} else {
@@ -192,7 +194,7 @@ limits_show(struct store *st, const struct rl_conf *rc, const char *name,
 	sh.key = key != NULL ? limits_lower(key) : NULL;
 	snprintf(prefix, sizeof(prefix), "rl:%s%s", name != NULL ? name : "",
 	    name != NULL ? ":" : "");
-	if (store_scan(st, prefix, store_now_ms(), 0, limits_collect, &sh,
+	if (store_scan(st, prefix, clock_wall_ms(), 0, limits_collect, &sh,
 	    &ss, &err) < 0) {
 		fprintf(stderr, "gatewarden: limits: %s\n", err);
 		ret = LIMITS_EX_UNAVAILABLE;
@@ -223,7 +225,7 @@ limits_reset(struct store *st, const struct rl_conf *rc, const char *name,
 		fprintf(stderr, "gatewarden: limits: warning: no limit named "
 		    "\"%s\" in the configuration\n", name);
 	skey = xasprintf("rl:%s:%s", name, lkey);
-	if (store_del(st, skey, store_now_ms(), &deleted, &ss, &err) < 0 ||
+	if (store_del(st, skey, clock_wall_ms(), &deleted, &ss, &err) < 0 ||
 	    ss != STORE_OK) {
 		fprintf(stderr, "gatewarden: limits: %s\n", err);
 		ret = LIMITS_EX_UNAVAILABLE;

@@ -52,8 +52,8 @@ make --no-print-directory -s BUILD="$BUILD" "$BUILD/libgw.a" >/dev/null
 san=""	# a sanitizer build links its tools with the same runtime
 nm "$BUILD/libgw.a" 2>/dev/null | grep -q __asan && san="-fsanitize=address,undefined"
 if cc -D_GNU_SOURCE -I. -O1 -g -std=c11 -pthread $san \
-    $(pkg-config --cflags hiredis jansson) tests/ratelimit/redis_store_check.c \
-    "$BUILD/libgw.a" $(pkg-config --libs hiredis jansson) -lm \
+    $(pkg-config --cflags hiredis jansson libsodium) tests/ratelimit/redis_store_check.c \
+    "$BUILD/libgw.a" $(pkg-config --libs hiredis jansson libsodium) -lm \
     -o "$T/redis_store_check" 2>"$T/cc.err"; then
 	"$T/redis_store_check" "$RPORT" >"$T/rsc.out" 2>"$T/rsc.err"
 	line=$(grep -E '^redis_store: [0-9]+ passed, [0-9]+ failed' "$T/rsc.out")

@@ -1,25 +1,21 @@
 /*
- * dns.c - the resolver's front: name checks, the per-message budget,
- * counters and the record helpers.  The lookups themselves are done by a
- * back-end (dns_ub.c: libunbound; tests/unit/dns_static.c: the unit-test seam), so
- * that budget, counters and statuses behave the same in tests and in
- * production.
+ * dns.c - the resolver's front: the per-message budget, counters and
+ * statuses.  The lookups themselves are done by a back-end (dns_ub.c:
+ * libunbound; tests/unit/dns_static.c: the unit-test seam), reached only
+ * through its struct dns_backend, so that budget, counters and statuses
+ * behave the same in tests and in production.  What the front and the
+ * back-ends share (name checks, failure results, record helpers) is in
+ * dns_rr.c, below both; no back-end calls dns.c.
  */
 #include <arpa/inet.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
-#include "filter/util/arena.h"
-#include "filter/util/cidr.h"
+#include "filter/util/clock.h"
 #include "filter/dns/dns.h"
 #include "filter/dns/dns_int.h"
 #include "filter/util/xalloc.h"
-
-const char dns_why_timeout[] = "timeout";
-const char dns_why_budget[] = "budget";
-const char dns_why_invalid[] = "invalid name";
 
 enum dns_stat_field {
 	DNS_SF_LOOKUPS, DNS_SF_ANSWERS, DNS_SF_NODATA, DNS_SF_NXDOMAIN,
@@ -38,16 +34,16 @@ static enum dns_stat_type
 dns_stat_index(int rrtype)
 {
 	switch (rrtype) {
-	case 1:		return DNS_ST_A;
-	case 2:		return DNS_ST_NS;
-	case 5:		return DNS_ST_CNAME;
-	case 6:		return DNS_ST_SOA;
-	case 12:	return DNS_ST_PTR;
-	case 15:	return DNS_ST_MX;
-	case 16:	return DNS_ST_TXT;
-	case 28:	return DNS_ST_AAAA;
-	case 99:	return DNS_ST_SPF;
-	default:	return DNS_ST_OTHER;
+	case DNS_T_A:		return DNS_ST_A;
+	case DNS_T_NS:		return DNS_ST_NS;
+	case DNS_T_CNAME:	return DNS_ST_CNAME;
+	case DNS_T_SOA:		return DNS_ST_SOA;
+	case DNS_T_PTR:		return DNS_ST_PTR;
+	case DNS_T_MX:		return DNS_ST_MX;
+	case DNS_T_TXT:		return DNS_ST_TXT;
+	case DNS_T_AAAA:	return DNS_ST_AAAA;
+	case DNS_T_SPF:		return DNS_ST_SPF;
+	default:		return DNS_ST_OTHER;
 	}
 }
 
@@ -129,58 +125,6 @@ dns_stats_print(const struct dns_stats *s, FILE *fp)
 	}
 }
 
-/* dns_name_valid - 1..253 octets, labels 1..63, one trailing dot allowed */
-bool
-dns_name_valid(const char *name)
-{
-	size_t len, label = 0;
-
-	if (name == NULL)
-		return false;
-	len = strlen(name);
-	if (len > 0 && name[len - 1] == '.')
-		len--;
-	if (len == 0 || len > DNS_NAME_MAX)
-		return false;
-	for (size_t i = 0; i < len; i++) {
-		if (name[i] == '.') {
-			if (label == 0)
-				return false;
-			label = 0;
-		} else if (++label > DNS_LABEL_MAX) {
-			return false;
-		}
-	}
-	return label > 0;
-}
-
-/* dns_name_key - lower case, no trailing dot (buf of len bytes) */
-void
-dns_name_key(const char *name, char *buf, size_t len)
-{
-	size_t i;
-
-	for (i = 0; name[i] != '\0' && i + 1 < len; i++) {
-		unsigned char c = (unsigned char)name[i];
-
-		buf[i] = (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') :
-		    (char)c;
-	}
-	if (i > 0 && buf[i - 1] == '.')
-		i--;
-	buf[i] = '\0';
-}
-
-/* dns_result_fail - a temporary failure with its reason */
-void
-dns_result_fail(struct dns_result *res, int rrtype, const char *why)
-{
-	memset(res, 0, sizeof(*res));
-	res->status = DNS_TEMPFAIL;
-	res->rrtype = rrtype;
-	res->why = why;
-}
-
 /* dns_server_parse - "ADDR" or "ADDR@PORT", IPv4 or IPv6 */
 bool
 dns_server_parse(const char *s, const char **why_r)
@@ -251,16 +195,6 @@ dns_budget_left_ms(const struct dns_budget *b)
 	return b->limit_ms - b->spent_ms;
 }
 
-/* dns_now_ns - monotonic clock in nanoseconds */
-static int64_t
-dns_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 /* dns_account - counters for one finished lookup */
 static void
 dns_account(const struct dns_result *res)
@@ -327,9 +261,9 @@ dns_query_many(struct dns *d, struct dns_budget *b, struct dns_query *q,
 		goto out;
 
 	wait_ms = d->timeout_ms < left ? d->timeout_ms : left;
-	t0 = dns_now_ns();
+	t0 = clock_mono_ns();
 	d->be->query(d, valid, nvalid, wait_ms, a, &sim_ms);
-	el_ms = (dns_now_ns() - t0) / 1000000;
+	el_ms = (clock_mono_ns() - t0) / 1000000;
 	charge = sim_ms > el_ms ? sim_ms : el_ms;
 	if (b != NULL) {
 		b->spent_ms += charge;
@@ -374,7 +308,7 @@ dns_query(struct dns *d, struct dns_budget *b, const char *name, int rrtype,
 struct dns *
 dns_create(const struct dns_conf *dc, const char **error_r)
 {
-	return dns_ub_create(dc, error_r);
+	return dns_ub_backend.create(dc, error_r);
 }
 
 /* dns_destroy - stop and free; *dp becomes NULL */
@@ -387,136 +321,4 @@ dns_destroy(struct dns **dp)
 		return;
 	*dp = NULL;
 	d->be->destroy(d);
-}
-
-/* --- record helpers ---------------------------------------------------- */
-
-/* dns_rr_txt - join the character-strings of one TXT record */
-char *
-dns_rr_txt(const struct dns_rr *rr, struct arena *a)
-{
-	const unsigned char *p = rr->data, *end = rr->data + rr->len;
-	size_t total = 0, o = 0;
-	char *s;
-
-	if (rr->data == NULL && rr->len != 0)
-		return NULL;
-	while (p < end) {
-		size_t l = *p++;
-
-		if ((size_t)(end - p) < l || memchr(p, '\0', l) != NULL)
-			return NULL;
-		total += l;
-		p += l;
-	}
-	s = arena_alloc(a, total + 1);
-	for (p = rr->data; p < end; ) {
-		size_t l = *p++;
-
-		memcpy(s + o, p, l);
-		o += l;
-		p += l;
-	}
-	s[o] = '\0';
-	return s;
-}
-
-/* dns_rr_addr - the address of record i of an A or AAAA result */
-bool
-dns_rr_addr(const struct dns_result *res, size_t i, struct ipaddr *ip_r)
-{
-	const struct dns_rr *rr;
-
-	memset(ip_r, 0, sizeof(*ip_r));
-	ip_r->family = AF_UNSPEC;
-	if (res->status != DNS_ANSWER || i >= res->nrr)
-		return false;
-	rr = &res->rr[i];
-	if (res->rrtype == 1 && rr->len == 4) {
-		ip_r->family = AF_INET;
-		memcpy(ip_r->a, rr->data, 4);
-		return true;
-	}
-	if (res->rrtype == 28 && rr->len == 16) {
-		ip_r->family = AF_INET6;
-		memcpy(ip_r->a, rr->data, 16);
-		return true;
-	}
-	return false;
-}
-
-/* dns_rr_mx_pref - preference of MX record i, -1 when malformed */
-int
-dns_rr_mx_pref(const struct dns_result *res, size_t i)
-{
-	const struct dns_rr *rr;
-
-	if (res->status != DNS_ANSWER || res->rrtype != 15 || i >= res->nrr)
-		return -1;
-	rr = &res->rr[i];
-	if (rr->len < 3)
-		return -1;
-	return (rr->data[0] << 8) | rr->data[1];
-}
-
-/*
- * dns_rr_name - the target name of record i (MX exchange, PTR, CNAME, NS)
- * from uncompressed wire rdata.  Compression pointers, overlong labels or
- * names, trailing octets and octets that have no plain text form are
- * refused (NULL).
- */
-char *
-dns_rr_name(const struct dns_result *res, size_t i, struct arena *a)
-{
-	const struct dns_rr *rr;
-	const unsigned char *p, *end;
-	char text[DNS_NAME_MAX + 2];
-	size_t o = 0, wire = 1;
-
-	if (res->status != DNS_ANSWER || i >= res->nrr)
-		return NULL;
-	rr = &res->rr[i];
-	if (rr->data == NULL)
-		return NULL;
-	p = rr->data;
-	end = rr->data + rr->len;
-	switch (res->rrtype) {
-	case 15:
-		if (rr->len < 2)
-			return NULL;
-		p += 2;
-		break;
-	case 2: case 5: case 12:
-		break;
-	default:
-		return NULL;
-	}
-	for (;;) {
-		size_t l;
-
-		if (p >= end)
-			return NULL;
-		l = *p++;
-		if (l == 0)
-			break;
-		if (l > DNS_LABEL_MAX || (size_t)(end - p) < l)
-			return NULL;
-		wire += l + 1;
-		if (wire > 255 || o + (o > 0) + l > DNS_NAME_MAX)
-			return NULL;
-		if (o > 0)
-			text[o++] = '.';
-		for (size_t k = 0; k < l; k++) {
-			unsigned char c = p[k];
-
-			if (c <= 0x20 || c == 0x7f || c == '.' || c == '\\')
-				return NULL;
-			text[o++] = (char)c;
-		}
-		p += l;
-	}
-	if (p != end)
-		return NULL;
-	text[o] = '\0';
-	return arena_strdup(a, text);
 }

@@ -52,6 +52,23 @@ struct dns_conf {
 #define DNS_NAME_MAX		253	/* text, without the trailing dot */
 #define DNS_LABEL_MAX		63
 
+/*
+ * Record types (RFC 1035, RFC 3596, RFC 7208), the values dns_query() and
+ * struct dns_result carry in rrtype.  Any other type number may be asked
+ * too; it is counted as "other".
+ */
+enum dns_type {
+	DNS_T_A = 1,
+	DNS_T_NS = 2,
+	DNS_T_CNAME = 5,
+	DNS_T_SOA = 6,
+	DNS_T_PTR = 12,
+	DNS_T_MX = 15,
+	DNS_T_TXT = 16,
+	DNS_T_AAAA = 28,
+	DNS_T_SPF = 99
+};
+
 struct dns_budget {
 	int64_t		 limit_ms;
 	int64_t		 spent_ms;
@@ -72,7 +89,7 @@ struct dns_rr {
 
 struct dns_result {
 	enum dns_status		 status;
-	int			 rrtype;
+	int			 rrtype;	/* enum dns_type */
 	size_t			 nrr;
 	struct dns_rr		*rr;
 	bool			 secure;	/* DNSSEC validated */
@@ -81,7 +98,7 @@ struct dns_result {
 
 struct dns_query {
 	const char		*name;
-	int			 rrtype;	/* 1 A, 28 AAAA, 16 TXT, 15 MX, 12 PTR */
+	int			 rrtype;	/* DNS_T_A, DNS_T_TXT, ... */
 	struct dns_result	 res;		/* filled in */
 };
 

@@ -1,7 +1,9 @@
 /*
  * dns_int.h - private to the resolver: the back-end seam between the
- * front (dns.c: names, budget, counters, record helpers) and the two
- * back-ends (dns_ub.c: libunbound; tests/unit/dns_static.c: the test seam).
+ * front (dns.c: budget, counters) and the two back-ends (dns_ub.c:
+ * libunbound; tests/unit/dns_static.c: the test seam).  The front reaches
+ * a back-end only through its struct dns_backend; a back-end uses dns_rr.c
+ * (names, failure results, record helpers) and never calls the front.
  *
  * Thread safety: a back-end's query() is called from any number of threads
  * at once; create and destroy from one.
@@ -13,13 +15,16 @@
 
 #include "filter/dns/dns.h"
 
-/* The "why" texts of DNS_TEMPFAIL, compared by pointer in dns.c. */
+/* The "why" texts of DNS_TEMPFAIL (dns_rr.c), compared by pointer in dns.c. */
 extern const char dns_why_timeout[];
 extern const char dns_why_budget[];
 extern const char dns_why_invalid[];
 
 struct dns_backend {
 	const char	*name;
+	/* a resolver for dc, or NULL + *error_r; NULL: built by other means */
+	struct dns	*(*create)(const struct dns_conf *dc,
+		    const char **error_r);
 	/*
 	 * Look up q[0..n-1] (all names valid) in parallel, waiting at most
 	 * wait_ms in all; fill every q[i]->res.  *sim_ms_r: time to charge
@@ -41,7 +46,8 @@ void	 dns_name_key(const char *name, char *buf, size_t len);
 /* dns_result_fail - res as DNS_TEMPFAIL with why. */
 void	 dns_result_fail(struct dns_result *res, int rrtype, const char *why);
 
-struct dns	*dns_ub_create(const struct dns_conf *dc, const char **error_r);
+/* The libunbound back-end (dns_ub.c). */
+extern const struct dns_backend dns_ub_backend;
 /*
  * dns_ta_check - path is a readable trust anchor file with at least one
  * DS or DNSKEY record (libunbound itself accepts an empty file and then

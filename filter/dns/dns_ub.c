@@ -55,6 +55,7 @@
 #include <unbound.h>
 
 #include "filter/util/arena.h"
+#include "filter/util/clock.h"
 #include "filter/dns/dns.h"
 #include "filter/dns/dns_int.h"
 #include "filter/util/xalloc.h"
@@ -254,22 +255,6 @@ ub_fill(struct dns_query *q, int err, struct ub_result *r, struct arena *a)
 	}
 }
 
-/* ub_deadline - now + ms on CLOCK_MONOTONIC */
-static struct timespec
-ub_deadline(int64_t ms)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	ts.tv_sec += (time_t)(ms / 1000);
-	ts.tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
-	return ts;
-}
-
 /* ub_query - submit all, wait until all are in or the deadline passed */
 static void
 ub_query(struct dns *d, struct dns_query **q, size_t n, int64_t wait_ms,
@@ -290,7 +275,7 @@ ub_query(struct dns *d, struct dns_query **q, size_t n, int64_t wait_ms,
 	pthread_condattr_destroy(&ca);
 	b->refs = 1;
 	b->n = n;
-	deadline = ub_deadline(wait_ms);
+	deadline = clock_abstime(clock_deadline_ms(wait_ms));
 
 	for (size_t i = 0; i < n; i++) {
 		struct dns_slot *s = &b->slot[i];
@@ -364,11 +349,6 @@ ub_destroy(struct dns *d)
 	free(d);
 }
 
-static const struct dns_backend ub_backend = {
-	.name = "libunbound",
-	.query = ub_query,
-	.destroy = ub_destroy,
-};
 
 /*
  * ub_unblock_local_zones - remove libunbound's built-in local zones.  The
@@ -511,9 +491,9 @@ dns_ta_check(const char *path, const char **why_r)
 	return 0;
 }
 
-/* dns_ub_create - a libunbound resolver per dc */
-struct dns *
-dns_ub_create(const struct dns_conf *dc, const char **error_r)
+/* ub_create - a libunbound resolver per dc */
+static struct dns *
+ub_create(const struct dns_conf *dc, const char **error_r)
 {
 	struct dns *d;
 	struct ub_state *u;
@@ -523,7 +503,7 @@ dns_ub_create(const struct dns_conf *dc, const char **error_r)
 
 	d = xcalloc(1, sizeof(*d));
 	u = xcalloc(1, sizeof(*u));
-	d->be = &ub_backend;
+	d->be = &dns_ub_backend;
 	d->impl = u;
 	d->timeout_ms = dc->timeout_ms > 0 ? dc->timeout_ms :
 	    DNS_TIMEOUT_MS_DEFAULT;
@@ -621,3 +601,10 @@ fail:
 	ub_destroy(d);
 	return NULL;
 }
+
+const struct dns_backend dns_ub_backend = {
+	.name = "libunbound",
+	.create = ub_create,
+	.query = ub_query,
+	.destroy = ub_destroy,
+};

@@ -1,6 +1,5 @@
 /*
- * store.c - the process-wide stores, the on_error fallback, and the GCRA
- * rate decision shared by the back-ends.
+ * store.c - the process-wide stores and the on_error fallback.
  *
  * A struct store wraps one back-end (memory or redis) and, for redis with
  * on_error "local", a memory store used while Redis does not answer.
@@ -8,12 +7,10 @@
  * existing instance when the configuration asks for an identical one, so
  * a SIGHUP reload keeps every counter.
  */
-#include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "filter/util/log.h"
 #include "filter/store/store.h"
@@ -38,6 +35,12 @@ struct store {
 
 static pthread_mutex_t store_list_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct store *store_list;		/* protected by store_list_lock */
+
+/* The back-ends, by enum store_backend. */
+static const struct store_backend_ops *const store_backends[] = {
+	[STORE_MEMORY] = &store_memory_ops,
+	[STORE_REDIS] = &store_redis_ops,
+};
 
 static const char *const store_onerr_names[] = {
 	"local", "accept", "tempfail"
@@ -130,18 +133,13 @@ store_create(const struct store_conf *sc, const char **error_r)
 	struct store *st = xcalloc(1, sizeof(*st));
 
 	store_conf_copy(&st->conf, sc);
-	if (sc->backend == STORE_REDIS) {
-		st->ops = &store_redis_ops;
-		st->be = store_redis_create(&st->conf, error_r);
-		if (st->be == NULL)
-			goto out_fail;
-		if (sc->on_error == STORE_ONERR_LOCAL)
-			st->local = store_memory_create(sc->memory_max_entries,
-			    0);
-	} else {
-		st->ops = &store_memory_ops;
-		st->be = store_memory_create(sc->memory_max_entries, 0);
-	}
+	st->ops = store_backends[sc->backend == STORE_REDIS ? STORE_REDIS :
+	    STORE_MEMORY];
+	st->be = st->ops->create(&st->conf, error_r);
+	if (st->be == NULL)
+		goto out_fail;
+	if (sc->backend == STORE_REDIS && sc->on_error == STORE_ONERR_LOCAL)
+		st->local = store_memory_ops.create(&st->conf, error_r);
 	return st;
 out_fail:
 	store_conf_free(&st->conf);
@@ -257,7 +255,7 @@ store_primary_failed(struct store *st, const char *error,
 	return false;
 }
 
-/* store_rate_take - the rate decision (see store_gcra) */
+/* store_rate_take - the rate decision (see filter/store/gcra.c) */
 int
 store_rate_take(struct store *st, const char *key,
     const struct store_rate *rate, int64_t now_ms, uint64_t count, bool dry,
@@ -387,16 +385,6 @@ store_scan(struct store *st, const char *prefix, int64_t now_ms, size_t max,
 	return -1;
 }
 
-/* store_now_ms - the host's wall clock in milliseconds */
-int64_t
-store_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* store_on_error - the configured failure mode */
 enum store_on_error
 store_on_error(const struct store *st)
@@ -422,104 +410,4 @@ store_stats(struct store *st, struct store_stats *s_r)
 	s_r->mode_switches = atomic_load(&st->nswitches);
 	s_r->degraded = atomic_load(&st->degraded);
 	st->ops->stats(st->be, s_r);
-}
-
-/*
- * The rate decision: GCRA, the generic cell rate algorithm.
- *
- * WHY this and not a counter per window: a fixed window admits twice the
- * rate across a window edge, and a token bucket needs two numbers per key
- * plus a refill step.  GCRA keeps one number per key, the theoretical
- * arrival time (TAT): the time at which the bucket would be full again if
- * nothing else arrived.  Everything else follows from it.
- *
- * With limit events per period and a burst B (events admissible at once
- * from idle):
- *
- *	T   = period / limit		emission interval: one event's cost
- *	tau = T * (B - 1)		tolerance: how far ahead of its
- *					schedule a flow may run
- *
- * For count events arriving at now:
- *
- *	tat     = max(TAT, now)		an idle key starts at now
- *	new_tat = tat + count * T
- *	allow   = new_tat - (tau + T) <= now,  i.e.  new_tat - B*T <= now
- *
- * If allowed, TAT := new_tat; otherwise TAT is left alone (a refused
- * attempt costs nothing, so a client that keeps retrying is admitted as
- * soon as the rate allows).  From idle, B events pass at once (new_tat
- * reaches now + B*T), the B+1-th is refused, and one more is admitted
- * every T after that: a smooth rate with a bounded burst.  Boundaries are
- * inclusive: the event arriving exactly at new_tat - B*T passes.
- *
- *	remaining = floor((now + B*T - TAT') / T)   events admissible now
- *	retry     = new_tat - B*T - now             when refused
- *	reset     = TAT' - now                      until full again
- *
- * The key can expire at TAT': past it, a missing key and a stored TAT are
- * the same (max(TAT, now) = now), which is why every key carries exactly
- * that TTL and why the remaining allowance can be read back from a TTL
- * alone (store_rate_remaining).  A count larger than B can never pass.
- *
- * Units: microseconds; count*T and B*T are rounded up to whole
- * microseconds (ceil(count * period / limit)) with double arithmetic, the
- * same sums the Redis script makes with Lua numbers, so both back-ends
- * agree to the microsecond.
- */
-static int64_t
-store_gcra_span(const struct store_rate *rate, uint64_t n)
-{
-	return (int64_t)ceil((double)n * ((double)rate->period_ms * 1000.0) /
-	    (double)rate->limit);
-}
-
-/* store_gcra_left - whole events that fit into span microseconds */
-static uint64_t
-store_gcra_left(const struct store_rate *rate, int64_t span_us)
-{
-	double n;
-
-	if (span_us <= 0)
-		return 0;
-	n = floor((double)span_us * (double)rate->limit /
-	    ((double)rate->period_ms * 1000.0));
-	return n > (double)rate->burst ? rate->burst : (uint64_t)n;
-}
-
-/* store_gcra - decide count events at now_us against *tat_io */
-void
-store_gcra(const struct store_rate *rate, int64_t now_us, uint64_t count,
-    bool dry, int64_t *tat_io, struct store_rate_result *r)
-{
-	int64_t tat, new_tat, window, allow_at;
-
-	window = store_gcra_span(rate, rate->burst);
-	tat = *tat_io > now_us ? *tat_io : now_us;
-	new_tat = tat + store_gcra_span(rate, count);
-	allow_at = new_tat - window;
-	if (now_us < allow_at) {
-		r->allowed = false;
-		r->remaining = store_gcra_left(rate, now_us + window - tat);
-		r->retry_ms = (allow_at - now_us + 999) / 1000;
-		r->reset_ms = (tat - now_us + 999) / 1000;
-		return;
-	}
-	r->allowed = true;
-	r->remaining = store_gcra_left(rate, now_us + window - new_tat);
-	r->retry_ms = 0;
-	r->reset_ms = (new_tat - now_us + 999) / 1000;
-	if (!dry)
-		*tat_io = new_tat;
-}
-
-/* store_rate_remaining - allowance of a rate key whose ttl is ttl_ms */
-uint64_t
-store_rate_remaining(const struct store_rate *rate, int64_t ttl_ms)
-{
-	int64_t window = store_gcra_span(rate, rate->burst);
-
-	if (ttl_ms < 0)
-		ttl_ms = 0;
-	return store_gcra_left(rate, window - ttl_ms * 1000);
 }

@@ -4,8 +4,9 @@
  *
  * The store is a small key space of 64-bit values, each with an optional
  * expiry.  On top of it sits one rate primitive, store_rate_take(), a GCRA
- * decision made atomically by the back-end (under the shard lock in
- * memory, inside one Lua script in Redis: one round trip per decision).
+ * decision (filter/store/gcra.h) made atomically by the back-end (under
+ * the shard lock in memory, inside one Lua script in Redis: one round trip
+ * per decision).
  * Greylisting uses the plain operations: set-if-absent with a TTL, get,
  * incr, delete.
  *
@@ -184,26 +185,8 @@ int	 store_scan(struct store *st, const char *prefix, int64_t now_ms,
 	    size_t max, bool (*fn)(const struct store_entry *e, void *arg),
 	    void *arg, enum store_status *status_r, const char **error_r);
 
-/* store_now_ms - the host's wall clock, for callers without their own */
-int64_t	 store_now_ms(void);
 enum store_on_error store_on_error(const struct store *st);
 const char *store_backend_name(const struct store *st);
 void	 store_stats(struct store *st, struct store_stats *s_r);
-
-/*
- * store_rate_remaining - what store_scan's entry for a rate key means:
- * the events admissible now, given the key's ttl (TAT - now).
- */
-uint64_t store_rate_remaining(const struct store_rate *rate, int64_t ttl_ms);
-
-/*
- * store_gcra - the decision itself on a theoretical arrival time, in
- * microseconds (shared by the memory back-end and the tests; the Redis
- * script does the same sums).  *tat_io is the stored TAT (0: none) and is
- * updated when the events are admitted and !dry.
- */
-void	 store_gcra(const struct store_rate *rate, int64_t now_us,
-	    uint64_t count, bool dry, int64_t *tat_io,
-	    struct store_rate_result *r);
 
 #endif

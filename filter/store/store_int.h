@@ -2,7 +2,10 @@
  * store_int.h - the back-end table behind store.h (memory, redis).
  *
  * store.c owns the process-wide instances, the on_error fallback and the
- * counters; a back-end only answers operations.  A back-end returns -1
+ * counters; a back-end only answers operations.  store.c chooses a
+ * back-end from its table of ops and reaches it only through them; a
+ * back-end never calls store.c (what they share, the GCRA sums, is in
+ * gcra.c, below both).  A back-end returns -1
  * with *error_r when it could not answer (for Redis: unreachable, timeout,
  * error reply); store.c maps that to on_error.  Error texts are static or
  * thread-local, valid until the thread's next store call.
@@ -16,6 +19,8 @@
 
 struct store_backend_ops {
 	const char *name;
+	/* a back-end for sc (which outlives it), or NULL + *error_r */
+	void	*(*create)(const struct store_conf *sc, const char **error_r);
 	int	(*rate_take)(void *be, const char *key,
 		    const struct store_rate *rate, int64_t now_ms,
 		    uint64_t count, bool dry, struct store_rate_result *r,
@@ -41,8 +46,21 @@ struct store_backend_ops {
 extern const struct store_backend_ops store_memory_ops;
 extern const struct store_backend_ops store_redis_ops;
 
-/* max_entries: the bound; shards: 0 = default. */
-void	*store_memory_create(long long max_entries, unsigned shards);
-void	*store_redis_create(const struct store_conf *sc, const char **error_r);
+/* Bytes of the memory back-end's hash key (SipHash-2-4). */
+#define STORE_MEM_HASH_KEY	16
+
+/*
+ * store_memory_create - a memory back-end with an explicit shape, for
+ * tests (the ops' create uses sc->memory_max_entries, the default shards
+ * and the process key).  max_entries: the bound; shards: 0 = default;
+ * hkey: STORE_MEM_HASH_KEY bytes, NULL = the random per-process key.
+ */
+void	*store_memory_create(long long max_entries, unsigned shards,
+	    const unsigned char *hkey);
+/* store_memory_hash - the hash of key in memory back-end be (tests) */
+uint64_t store_memory_hash(const void *be, const char *key, size_t len);
+/* store_memory_place - the shard and bucket of key in be (tests) */
+void	 store_memory_place(const void *be, const char *key,
+	    unsigned *shard_r, uint32_t *bucket_r);
 
 #endif

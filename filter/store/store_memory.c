@@ -28,15 +28,28 @@
  * a minute: they mean max_entries is too small for the traffic, and a
  * rate limit then forgets the quietest clients first.
  *
+ * Hashing: keys are chosen by senders (addresses, HELO names, client
+ * addresses), so an unkeyed hash would let a sender compute, offline, many
+ * keys that land in one shard and one bucket chain and turn every lookup
+ * there into a long walk under the shard lock.  Keys are hashed with
+ * SipHash-2-4 (libsodium's crypto_shorthash) under a random key drawn
+ * once per process, as Redis and CPython do for their dictionaries: where
+ * a key lands cannot be known from outside.  The memory store is never
+ * shared between processes, so nothing needs the placement to be stable.
+ *
  * Thread safety: each shard is protected by its own lock; nothing else is
- * mutable after creation except the counters, which are atomic.
+ * mutable after creation except the counters, which are atomic.  The
+ * process key is written once (pthread_once) before any store uses it.
  */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include "filter/util/log.h"
+#include "filter/store/gcra.h"
 #include "filter/store/store.h"
 #include "filter/store/store_int.h"
 #include "filter/util/xalloc.h"
@@ -88,24 +101,39 @@ struct mem_store {
 	atomic_uint_least64_t	 expired;
 	long			 evict_log_last;	/* log_ratelimited */
 	long long		 max_entries;
+	unsigned char		 hkey[STORE_MEM_HASH_KEY];	/* immutable */
 };
 
-/* mem_hash - FNV-1a with a final mix, so both ends of the hash are good */
-static uint64_t
-mem_hash(const char *key, size_t len)
-{
-	uint64_t h = 0xcbf29ce484222325ULL;
-	size_t i;
+_Static_assert(STORE_MEM_HASH_KEY == crypto_shorthash_KEYBYTES,
+    "STORE_MEM_HASH_KEY is SipHash-2-4's key size");
 
-	for (i = 0; i < len; i++) {
-		h ^= (unsigned char)key[i];
-		h *= 0x100000001b3ULL;
-	}
-	h ^= h >> 33;
-	h *= 0xff51afd7ed558ccdULL;
-	h ^= h >> 33;
-	h *= 0xc4ceb9fe1a85ec53ULL;
-	h ^= h >> 33;
+/* The per-process SipHash key, drawn once (mem_key_init). */
+static unsigned char mem_process_key[STORE_MEM_HASH_KEY];
+static pthread_once_t mem_key_once = PTHREAD_ONCE_INIT;
+
+/* mem_key_init - initialise libsodium and draw the process key */
+static void
+mem_key_init(void)
+{
+	if (sodium_init() < 0)
+		panic("store: libsodium cannot be initialised");
+	randombytes_buf(mem_process_key, sizeof(mem_process_key));
+}
+
+/*
+ * mem_hash - SipHash-2-4 of key under the store's key, read as a
+ * little-endian number (the reference byte order of SipHash's output)
+ */
+static uint64_t
+mem_hash(const struct mem_store *m, const char *key, size_t len)
+{
+	unsigned char out[crypto_shorthash_BYTES];
+	uint64_t h = 0;
+	int i;
+
+	crypto_shorthash(out, (const unsigned char *)key, len, m->hkey);
+	for (i = crypto_shorthash_BYTES - 1; i >= 0; i--)
+		h = (h << 8) | out[i];
 	return h;
 }
 
@@ -118,11 +146,16 @@ mem_key(const struct mem_entry *e)
 
 /* store_memory_create - an empty store for at most max_entries keys */
 void *
-store_memory_create(long long max_entries, unsigned shards)
+store_memory_create(long long max_entries, unsigned shards,
+    const unsigned char *hkey)
 {
 	struct mem_store *m = xcalloc(1, sizeof(*m));
 	unsigned i, bits = 0;
 	uint32_t per, nb;
+
+	pthread_once(&mem_key_once, mem_key_init);
+	memcpy(m->hkey, hkey != NULL ? hkey : mem_process_key,
+	    sizeof(m->hkey));
 
 	if (shards == 0)
 		shards = STORE_MEM_SHARDS;
@@ -160,6 +193,14 @@ store_memory_create(long long max_entries, unsigned shards)
 		s->lru_head = s->lru_tail = STORE_MEM_NIL;
 	}
 	return m;
+}
+
+/* mem_create - the ops' constructor: sc's bound, default shards */
+static void *
+mem_create(const struct store_conf *sc, const char **error_r)
+{
+	(void)error_r;
+	return store_memory_create(sc->memory_max_entries, 0, NULL);
 }
 
 /* mem_destroy - free everything */
@@ -383,7 +424,7 @@ mem_rate_take(void *be, const char *key, const struct store_rate *rate,
 {
 	struct mem_store *m = be;
 	size_t klen = strlen(key);
-	uint64_t h = mem_hash(key, klen);
+	uint64_t h = mem_hash(m, key, klen);
 	struct mem_shard *s = mem_shard_of(m, h);
 	bool evicted = false;
 	int64_t tat = 0;
@@ -394,7 +435,7 @@ mem_rate_take(void *be, const char *key, const struct store_rate *rate,
 	i = mem_find(m, s, key, klen, h, now_ms);
 	if (i != STORE_MEM_NIL)
 		tat = s->entries[i].value;
-	store_gcra(rate, now_ms * 1000, count, dry, &tat, r);
+	gcra_take(rate, now_ms * 1000, count, dry, &tat, r);
 	if (r->allowed && !dry) {
 		if (i == STORE_MEM_NIL)
 			i = mem_insert(m, s, key, klen, h, now_ms, &evicted);
@@ -414,7 +455,7 @@ mem_get(void *be, const char *key, int64_t now_ms, int64_t *value_r,
 {
 	struct mem_store *m = be;
 	size_t klen = strlen(key);
-	uint64_t h = mem_hash(key, klen);
+	uint64_t h = mem_hash(m, key, klen);
 	struct mem_shard *s = mem_shard_of(m, h);
 	uint32_t i;
 
@@ -435,7 +476,7 @@ mem_set(void *be, const char *key, int64_t value, int64_t ttl_ms,
 {
 	struct mem_store *m = be;
 	size_t klen = strlen(key);
-	uint64_t h = mem_hash(key, klen);
+	uint64_t h = mem_hash(m, key, klen);
 	struct mem_shard *s = mem_shard_of(m, h);
 	bool evicted = false;
 	uint32_t i;
@@ -465,7 +506,7 @@ mem_incr(void *be, const char *key, int64_t delta, int64_t ttl_ms,
 {
 	struct mem_store *m = be;
 	size_t klen = strlen(key);
-	uint64_t h = mem_hash(key, klen);
+	uint64_t h = mem_hash(m, key, klen);
 	struct mem_shard *s = mem_shard_of(m, h);
 	bool evicted = false;
 	uint32_t i;
@@ -493,7 +534,7 @@ mem_del(void *be, const char *key, int64_t now_ms, bool *deleted_r,
 {
 	struct mem_store *m = be;
 	size_t klen = strlen(key);
-	uint64_t h = mem_hash(key, klen);
+	uint64_t h = mem_hash(m, key, klen);
 	struct mem_shard *s = mem_shard_of(m, h);
 	uint32_t i;
 
@@ -578,8 +619,28 @@ mem_stats(void *be, struct store_stats *st)
 	st->expired += atomic_load(&m->expired);
 }
 
+/* store_memory_hash - the hash of key in this store (for tests) */
+uint64_t
+store_memory_hash(const void *be, const char *key, size_t len)
+{
+	return mem_hash(be, key, len);
+}
+
+/* store_memory_place - shard and bucket where key lives (for tests) */
+void
+store_memory_place(const void *be, const char *key, unsigned *shard_r,
+    uint32_t *bucket_r)
+{
+	const struct mem_store *m = be;
+	uint64_t h = mem_hash(m, key, strlen(key));
+
+	*shard_r = m->nshards == 1 ? 0 : (unsigned)(h >> m->shift);
+	*bucket_r = (uint32_t)(h & m->shards[*shard_r].mask);
+}
+
 const struct store_backend_ops store_memory_ops = {
 	.name = "memory",
+	.create = mem_create,
 	.rate_take = mem_rate_take,
 	.get = mem_get,
 	.set = mem_set,

@@ -44,6 +44,7 @@
 
 #include "filter/store/store.h"
 #include "filter/store/store_int.h"
+#include "filter/util/clock.h"
 #include "filter/util/xalloc.h"
 
 #define REDIS_BACKOFF_MIN_MS	100
@@ -121,16 +122,6 @@ struct redis_store {
 
 static _Thread_local char redis_errbuf[256];
 
-/* redis_mono_ms - the monotonic clock in milliseconds */
-static int64_t
-redis_mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* redis_err - format an error into this thread's buffer */
 static const char *
 redis_err(const char *what, const char *detail)
@@ -151,9 +142,9 @@ redis_tv(long long ms)
 	return tv;
 }
 
-/* store_redis_create - the pool, not connected yet */
-void *
-store_redis_create(const struct store_conf *sc, const char **error_r)
+/* redis_create - the pool, not connected yet */
+static void *
+redis_create(const struct store_conf *sc, const char **error_r)
 {
 	struct redis_store *rs;
 	pthread_condattr_t ca;
@@ -350,14 +341,8 @@ redis_checkout(struct redis_store *rs, const char **error_r)
 	int64_t now, until;
 	unsigned i;
 
-	clock_gettime(CLOCK_MONOTONIC, &deadline);
-	deadline.tv_sec += rs->sc->redis.checkout_timeout_ms / 1000;
-	deadline.tv_nsec += (rs->sc->redis.checkout_timeout_ms % 1000) *
-	    1000000;
-	if (deadline.tv_nsec >= 1000000000) {
-		deadline.tv_sec++;
-		deadline.tv_nsec -= 1000000000;
-	}
+	deadline = clock_abstime(clock_deadline_ms(
+	    rs->sc->redis.checkout_timeout_ms));
 	pthread_mutex_lock(&rs->lock);
 	for (;;) {
 		/* prefer a connected context, then any free slot */
@@ -380,7 +365,7 @@ redis_checkout(struct redis_store *rs, const char **error_r)
 		}
 	}
 	rc->busy = true;
-	now = redis_mono_ms();
+	now = clock_mono_ms();
 	until = rs->down_until;
 	pthread_mutex_unlock(&rs->lock);
 	if (rc->ctx != NULL)
@@ -397,7 +382,7 @@ redis_checkout(struct redis_store *rs, const char **error_r)
 		    rs->backoff_ms * 2;
 		if (rs->backoff_ms > REDIS_BACKOFF_MAX_MS)
 			rs->backoff_ms = REDIS_BACKOFF_MAX_MS;
-		rs->down_until = redis_mono_ms() + rs->backoff_ms;
+		rs->down_until = clock_mono_ms() + rs->backoff_ms;
 	} else {
 		rs->backoff_ms = 0;
 		rs->down_until = 0;
@@ -800,6 +785,7 @@ redis_stats(void *be, struct store_stats *st)
 
 const struct store_backend_ops store_redis_ops = {
 	.name = "redis",
+	.create = redis_create,
 	.rate_take = redis_rate_take,
 	.get = redis_get,
 	.set = redis_set,

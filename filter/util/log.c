@@ -11,6 +11,7 @@
 #include <syslog.h>
 #include <time.h>
 
+#include "filter/util/clock.h"
 #include "filter/util/log.h"
 
 static bool log_stderr = true;
@@ -77,7 +78,8 @@ void
 log_vmsg(enum log_level level, const char *fmt, va_list ap)
 {
 	char buf[4096];
-	struct timespec ts;
+	int64_t now_ms;
+	time_t sec;
 	struct tm tm;
 
 	if (!log_enabled(level))
@@ -87,11 +89,13 @@ log_vmsg(enum log_level level, const char *fmt, va_list ap)
 		syslog(level_prio[level], "%s", buf);
 		return;
 	}
-	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
+	now_ms = clock_wall_ms();
+	sec = (time_t)(now_ms / 1000);
+	gmtime_r(&sec, &tm);
 	fprintf(stderr, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ gatewarden[%s]: %s\n",
 	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-	    tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000, level_names[level], buf);
+	    tm.tm_min, tm.tm_sec, (long)(now_ms % 1000), level_names[level],
+	    buf);
 }
 
 /* log_msg - printf-style line at a level */
@@ -150,7 +154,7 @@ bool
 log_ratelimited(long *last, int interval_s, enum log_level level,
     const char *fmt, ...)
 {
-	long now = (long)time(NULL);
+	long now = (long)clock_wall_s();
 	long prev = __atomic_load_n(last, __ATOMIC_RELAXED);
 	va_list ap;
 

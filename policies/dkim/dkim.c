@@ -553,7 +553,7 @@ dkim_dns_lookup(void *arg, const char *name, struct arena *a, char **txt_r,
 		return DNS_TEMPFAIL;
 	}
 	memset(&res, 0, sizeof(res));
-	if (dns_query(d, pol_dns_budget(m->ctx), name, 16, a, &res) == -1) {
+	if (dns_query(d, pol_dns_budget(m->ctx), name, DNS_T_TXT, a, &res) == -1) {
 		*why_r = "invalid name";
 		return DNS_NXDOMAIN;
 	}
@@ -598,7 +598,7 @@ dkim_check_dns(struct dns *d, const struct dkim_conf *dc,
 		k = &dc->sign.keys[i];
 		q[i].name = arena_printf(a, "%s._domainkey.%s", k->selector,
 		    k->domain);
-		q[i].rrtype = 16;
+		q[i].rrtype = DNS_T_TXT;
 	}
 	dns_query_many(d, NULL, q, dc->sign.nkeys, a);
 	for (i = 0; i < dc->sign.nkeys; i++) {

@@ -36,7 +36,7 @@
  * messages limit at rcpt gets the same answer for its later recipients
  * without being counted again.
  *
- * The decision is store_rate_take() (GCRA; see filter/store/store.c): each key
+ * The decision is store_rate_take() (GCRA; see filter/store/gcra.c): each key
  * may take burst events at once and then one every period/limit.  Within
  * a stage the limits run in file order and the first refusal ends the
  * stage, so limits after it are not counted for the refused event.

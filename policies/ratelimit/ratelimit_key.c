@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include "policies/ratelimit/ratelimit_int.h"
 
 static const char *const rl_field_names[RL_FIELD_COUNT] = {
@@ -177,16 +179,35 @@ rl_ip_field(const struct rl_key_input *in, bool prefix, char *out,
 	return 0;
 }
 
-/* rl_fnv - 64-bit FNV-1a, for shortening long keys */
+/*
+ * rl_key_hash - SipHash-2-4 of a long key under a fixed key, for
+ * shortening it.
+ *
+ * WHY a fixed key: the shortened key goes to Redis, where every process
+ * on every host that shares the store must compute the same name for the
+ * same sender, so a per-process random key (as the memory store uses)
+ * would split one sender's counter into many.  WHY not FNV-1a, as before:
+ * a sender who can make a key that hashes like a victim's long key shares
+ * (and can use up) the victim's counter, and FNV-1a second preimages are
+ * cheap to construct.  With the key public, SipHash is not a secret
+ * function, but no way better than trying about 2^64 candidates is known
+ * to hit a given 64-bit value.  crypto_shorthash keeps no state and uses
+ * nothing sodium_init() sets up (the random source, the choice of CPU
+ * code paths), so the policy does not need to initialise libsodium.
+ */
 static uint64_t
-rl_fnv(const char *s)
+rl_key_hash(const char *s)
 {
-	uint64_t h = 0xcbf29ce484222325ULL;
+	static const unsigned char key[] = "gatewarden-rl-v1";
+	unsigned char out[crypto_shorthash_BYTES];
+	uint64_t h = 0;
+	int i;
 
-	for (; *s != '\0'; s++) {
-		h ^= (unsigned char)*s;
-		h *= 0x100000001b3ULL;
-	}
+	_Static_assert(sizeof(key) - 1 == crypto_shorthash_KEYBYTES,
+	    "SipHash-2-4 takes a 16-byte key");
+	crypto_shorthash(out, (const unsigned char *)s, strlen(s), key);
+	for (i = crypto_shorthash_BYTES - 1; i >= 0; i--)
+		h = (h << 8) | out[i];
 	return h;
 }
 
@@ -258,7 +279,7 @@ rl_key_build(const struct rl_key_input *in, const unsigned *fields,
 	}
 	/* keep a readable head, make it unique with a hash of the whole */
 	snprintf(buf, len, "%.100s#%016llx", tmp,
-	    (unsigned long long)rl_fnv(tmp));
+	    (unsigned long long)rl_key_hash(tmp));
 	return 0;
 }
 

@@ -609,7 +609,7 @@ lookup_batch(struct rule_eval *ev, struct rules_dnsbl_msg *dm, size_t from)
 			continue;
 		}
 		q[n].name = e->qname;
-		q[n].rrtype = 1;
+		q[n].rrtype = DNS_T_A;
 		idx[n++] = i;
 	}
 	if (n > 0)

@@ -64,12 +64,12 @@ spf_dns_lookup(void *arg, const char *name, int rrtype, struct arena *a,
 	ans->name = arena_alloc(a, (res.nrr + 1) * sizeof(*ans->name));
 	for (i = 0; i < res.nrr; i++) {
 		switch (rrtype) {
-		case 16:
+		case DNS_T_TXT:
 			if (!spf_dns_txt(&res.rr[i], a, &ans->txt[ans->n]))
 				continue;
 			break;
-		case 1:
-		case 28:
+		case DNS_T_A:
+		case DNS_T_AAAA:
 			if (!dns_rr_addr(&res, i, &ans->addr[ans->n]))
 				continue;
 			break;

@@ -1032,7 +1032,7 @@ spf_addr_has(struct spf_eval *e, const struct spf_dns_answer *ans,
 static int
 spf_addr_rrtype(const struct spf_eval *e)
 {
-	return e->v6 ? 28 : 1;
+	return e->v6 ? DNS_T_AAAA : DNS_T_A;
 }
 
 /* spf_validated - does name have an address equal to the client */
@@ -1059,7 +1059,7 @@ spf_getp(void *arg, const char *domain)
 
 	if (!e->ptr_done) {
 		e->ptr_done = true;
-		spf_lookup(e, spf_reverse_name(e), 12, &ans);
+		spf_lookup(e, spf_reverse_name(e), DNS_T_PTR, &ans);
 		if (ans.status == DNS_ANSWER) {
 			e->ptr_names = arena_alloc(e->a,
 			    SPF_MAX_PTR_NAMES * sizeof(*e->ptr_names));
@@ -1132,7 +1132,7 @@ spf_explain(struct spf_eval *e, const char *domain,
 	if (spf_expand_at(e, domain, exp->arg, exp->arg_len,
 	    SPF_MACRO_DOMAIN, &name) < 0 || !spf_name_ok(name, false))
 		return NULL;
-	spf_lookup(e, name, 16, &ans);
+	spf_lookup(e, name, DNS_T_TXT, &ans);
 	if (ans.status != DNS_ANSWER || ans.n != 1)
 		return NULL;
 	for (i = 0; i < ans.txt[0].len; i++) {
@@ -1210,7 +1210,7 @@ spf_mech_mx(struct spf_eval *e, const char *target, const struct spf_term *t,
 
 	if (!spf_name_ok(target, false))
 		return SPF_NOMATCH;
-	m = spf_term_lookup(e, target, 15, "DNS failure (mx)", &mx, err_r);
+	m = spf_term_lookup(e, target, DNS_T_MX, "DNS failure (mx)", &mx, err_r);
 	if (m != SPF_MATCH)
 		return m;
 	if (mx.n > SPF_MAX_MX_NAMES) {
@@ -1242,7 +1242,7 @@ spf_mech_ptr(struct spf_eval *e, const char *target, enum spf_result *err_r)
 	struct spf_dns_answer ans;
 	size_t i;
 
-	spf_lookup(e, spf_reverse_name(e), 12, &ans);
+	spf_lookup(e, spf_reverse_name(e), DNS_T_PTR, &ans);
 	if (ans.status == DNS_TEMPFAIL)
 		return SPF_NOMATCH;	/* 5.5: a PTR error is no match */
 	if (ans.status != DNS_ANSWER) {
@@ -1269,7 +1269,7 @@ spf_mech_exists(struct spf_eval *e, const char *target,
 
 	if (!spf_name_ok(target, false))
 		return SPF_NOMATCH;
-	return spf_term_lookup(e, target, 1, "DNS failure (exists)", &ans,
+	return spf_term_lookup(e, target, DNS_T_A, "DNS failure (exists)", &ans,
 	    err_r);
 }
 
@@ -1351,7 +1351,7 @@ spf_fetch_record(struct spf_eval *e, const char *domain, unsigned depth,
 	struct spf_dns_answer ans;
 	size_t i, found = 0;
 
-	spf_lookup(e, domain, 16, &ans);
+	spf_lookup(e, domain, DNS_T_TXT, &ans);
 	if (ans.status == DNS_TEMPFAIL)
 		return spf_err(e, SPF_R_TEMPERROR, "DNS failure (TXT)");
 	if (ans.status != DNS_ANSWER) {

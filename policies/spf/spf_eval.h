@@ -69,9 +69,9 @@ struct spf_txt {
 struct spf_dns_answer {
 	enum dns_status	 status;	/* DNS_ANSWER with n == 0 counts as no data */
 	size_t		 n;
-	struct spf_txt	*txt;		/* rrtype 16 */
-	struct ipaddr	*addr;		/* rrtype 1, 28 */
-	const char	**name;		/* rrtype 15 (exchange), 12; "" for the root */
+	struct spf_txt	*txt;		/* DNS_T_TXT */
+	struct ipaddr	*addr;		/* DNS_T_A, DNS_T_AAAA */
+	const char	**name;		/* DNS_T_MX (exchange), DNS_T_PTR; "" for the root */
 };
 
 /*

@@ -15,8 +15,8 @@ PORT=${STORE_BENCH_REDIS_PORT:-30900}
 make --no-print-directory -s BUILD="$BUILD" "$BUILD/libgw.a" || exit 1
 bin=$BUILD/bench_store
 cc -D_GNU_SOURCE -I. -O2 -g -std=c11 -pthread \
-    $(pkg-config --cflags hiredis jansson) tests/bench/bench_store.c \
-    "$BUILD/libgw.a" $(pkg-config --libs hiredis jansson) -lm -o "$bin" || exit 1
+    $(pkg-config --cflags hiredis jansson libsodium) tests/bench/bench_store.c \
+    "$BUILD/libgw.a" $(pkg-config --libs hiredis jansson libsodium) -lm -o "$bin" || exit 1
 
 echo "== store: memory back-end ($KEYS keys, ${SECS}s per run, $(nproc) cores)"
 "$bin" memory "$KEYS" "$SECS" 2>/dev/null

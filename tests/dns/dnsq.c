@@ -66,9 +66,10 @@ static int
 type_parse(const char *s)
 {
 	static const struct { const char *n; int t; } tt[] = {
-		{ "A", 1 }, { "NS", 2 }, { "CNAME", 5 }, { "SOA", 6 },
-		{ "PTR", 12 }, { "MX", 15 }, { "TXT", 16 }, { "AAAA", 28 },
-		{ "SPF", 99 },
+		{ "A", DNS_T_A }, { "NS", DNS_T_NS },
+		{ "CNAME", DNS_T_CNAME }, { "SOA", DNS_T_SOA },
+		{ "PTR", DNS_T_PTR }, { "MX", DNS_T_MX }, { "TXT", DNS_T_TXT },
+		{ "AAAA", DNS_T_AAAA }, { "SPF", DNS_T_SPF },
 	};
 
 	for (size_t i = 0; i < sizeof(tt) / sizeof(tt[0]); i++)
@@ -107,22 +108,22 @@ rr_text(const struct dns_result *res, size_t i, struct arena *a, char *buf,
 
 	buf[0] = '\0';
 	switch (res->rrtype) {
-	case 1: case 28:
+	case DNS_T_A: case DNS_T_AAAA:
 		if (dns_rr_addr(res, i, &ip))
 			ipaddr_ntop(&ip, buf, len);
 		else
 			snprintf(buf, len, "(bad address)");
 		break;
-	case 16: case 99:
+	case DNS_T_TXT: case DNS_T_SPF:
 		s = dns_rr_txt(&res->rr[i], a);
 		snprintf(buf, len, "%s", s != NULL ? s : "(bad TXT)");
 		break;
-	case 15:
+	case DNS_T_MX:
 		s = dns_rr_name(res, i, a);
 		snprintf(buf, len, "%d %s", dns_rr_mx_pref(res, i),
 		    s != NULL ? s : "(bad name)");
 		break;
-	case 2: case 5: case 12:
+	case DNS_T_NS: case DNS_T_CNAME: case DNS_T_PTR:
 		s = dns_rr_name(res, i, a);
 		snprintf(buf, len, "%s", s != NULL ? s : "(bad name)");
 		break;

@@ -17,7 +17,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static const int types[] = { 16, 15, 12, 1, 28 };	/* TXT MX PTR A AAAA */
+	static const int types[] = {
+		DNS_T_TXT, DNS_T_MX, DNS_T_PTR, DNS_T_A, DNS_T_AAAA
+	};
 	struct dns_rr rr[4];
 	struct dns_result res;
 	struct ipaddr ip;
@@ -43,13 +45,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	a = arena_create(0);
 	for (i = 0; i < n; i++) {
 		switch (res.rrtype) {
-		case 16:
+		case DNS_T_TXT:
 			(void)dns_rr_txt(&rr[i], a);
 			break;
-		case 15:
+		case DNS_T_MX:
 			(void)dns_rr_mx_pref(&res, i);
 			/* FALLTHROUGH */
-		case 12:
+		case DNS_T_PTR:
 			name = dns_rr_name(&res, i, a);
 			if (name != NULL)
 				(void)dns_name_valid(name);

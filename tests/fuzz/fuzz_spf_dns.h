@@ -42,7 +42,7 @@ fuzz_lookup(void *arg, const char *name, int rrtype, struct arena *a,
 	unsigned h = fuzz_hash(name) ^ (unsigned)rrtype, i;
 
 	memset(ans, 0, sizeof(*ans));
-	if (rrtype == 16) {
+	if (rrtype == DNS_T_TXT) {
 		ans->status = DNS_ANSWER;
 		ans->n = (h & 7) == 0 ? 2 : 1;	/* sometimes two records */
 		ans->txt = arena_alloc(a, 2 * sizeof(*ans->txt));
@@ -70,9 +70,9 @@ fuzz_lookup(void *arg, const char *name, int rrtype, struct arena *a,
 	ans->addr = arena_alloc(a, ans->n * sizeof(*ans->addr));
 	ans->name = arena_alloc(a, ans->n * sizeof(*ans->name));
 	for (i = 0; i < ans->n; i++) {
-		ans->addr[i].family = rrtype == 28 ? AF_INET6 : AF_INET;
-		ans->addr[i].a[0] = rrtype == 28 ? 0x20 : 192;
-		ans->addr[i].a[1] = rrtype == 28 ? 0x01 : 0;
+		ans->addr[i].family = rrtype == DNS_T_AAAA ? AF_INET6 : AF_INET;
+		ans->addr[i].a[0] = rrtype == DNS_T_AAAA ? 0x20 : 192;
+		ans->addr[i].a[1] = rrtype == DNS_T_AAAA ? 0x01 : 0;
 		ans->addr[i].a[3] = (unsigned char)(h >> (i % 24));
 		ans->name[i] = names[(h >> i) & 3];
 	}

@@ -45,8 +45,9 @@ static const struct {
 	const char	*name;
 	int		 type;
 } st_types[] = {
-	{ "A", 1 }, { "NS", 2 }, { "CNAME", 5 }, { "PTR", 12 }, { "MX", 15 },
-	{ "TXT", 16 }, { "AAAA", 28 }, { "SPF", 99 },
+	{ "A", DNS_T_A }, { "NS", DNS_T_NS }, { "CNAME", DNS_T_CNAME },
+	{ "PTR", DNS_T_PTR }, { "MX", DNS_T_MX }, { "TXT", DNS_T_TXT },
+	{ "AAAA", DNS_T_AAAA }, { "SPF", DNS_T_SPF },
 };
 
 /* st_error - "line N: text" in a per-thread buffer */
@@ -227,21 +228,21 @@ st_parse_line(struct st_state *st, char *line, int lineno)
 		return NULL;
 	}
 	switch (t) {
-	case 1:
+	case DNS_T_A:
 		if (inet_pton(AF_INET, rest, rd) != 1)
 			return st_error(lineno, "bad IPv4 address");
 		rdlen = 4;
 		break;
-	case 28:
+	case DNS_T_AAAA:
 		if (inet_pton(AF_INET6, rest, rd) != 1)
 			return st_error(lineno, "bad IPv6 address");
 		rdlen = 16;
 		break;
-	case 16: case 99:
+	case DNS_T_TXT: case DNS_T_SPF:
 		if (st_txt(rest, rd, sizeof(rd), &rdlen) == -1)
 			return st_error(lineno, "bad TXT data");
 		break;
-	case 15: {
+	case DNS_T_MX: {
 		char *end;
 		unsigned long pref = strtoul(rest, &end, 10);
 
@@ -297,7 +298,7 @@ st_lookup(struct st_state *st, struct dns_query *q, struct arena *a,
 				to_type |= e->type == q->rrtype;
 			else if (e->type == q->rrtype)
 				n++;
-			else if (e->type == 5 && cname == NULL)
+			else if (e->type == DNS_T_CNAME && cname == NULL)
 				cname = e;
 		}
 		memset(res, 0, sizeof(*res));
@@ -332,7 +333,7 @@ st_lookup(struct st_state *st, struct dns_query *q, struct arena *a,
 			}
 			return;
 		}
-		if (cname == NULL || q->rrtype == 5) {
+		if (cname == NULL || q->rrtype == DNS_T_CNAME) {
 			res->status = DNS_NODATA;
 			return;
 		}

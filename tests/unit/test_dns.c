@@ -293,7 +293,7 @@ check_static(void)
 	if (d == NULL)
 		return;
 
-	rc = dns_query(d, NULL, "example.com", 16, a, &res);
+	rc = dns_query(d, NULL, "example.com", DNS_T_TXT, a, &res);
 	T_EQ_INT(rc, 0, "query returns 0");
 	T_EQ_INT(res.status, DNS_ANSWER, "TXT answer");
 	T_EQ_INT(res.nrr, 2, "two TXT records");
@@ -301,75 +301,75 @@ check_static(void)
 	if (res.nrr == 2)
 		T_EQ_STR(dns_rr_txt(&res.rr[1], a), "plain text record",
 		    "unquoted rest of line, right-trimmed");
-	T_EQ_INT(res.rrtype, 16, "rrtype kept");
+	T_EQ_INT(res.rrtype, DNS_T_TXT, "rrtype kept");
 
-	dns_query(d, NULL, "EXAMPLE.COM.", 1, a, &res);
+	dns_query(d, NULL, "EXAMPLE.COM.", DNS_T_A, a, &res);
 	T_EQ_INT(res.status, DNS_ANSWER, "case-insensitive, trailing dot");
 	T_EQ_INT(res.nrr, 2, "two A records");
 	T_CHECK(dns_rr_addr(&res, 1, &ip), "second A");
 	T_EQ_STR(ipaddr_ntop(&ip, buf, sizeof(buf)), "192.0.2.2",
 	    "second A in order");
 
-	dns_query(d, NULL, "upper.example.com", 28, a, &res);
+	dns_query(d, NULL, "upper.example.com", DNS_T_AAAA, a, &res);
 	T_EQ_INT(res.status, DNS_ANSWER, "owner written in upper case");
 
-	dns_query(d, NULL, "example.com", 15, a, &res);
+	dns_query(d, NULL, "example.com", DNS_T_MX, a, &res);
 	T_EQ_INT(res.status, DNS_ANSWER, "MX answer");
 	T_EQ_STR(dns_rr_name(&res, 1, a), "mx2.Example.com", "MX target");
 	T_EQ_INT(dns_rr_mx_pref(&res, 1), 20, "MX preference");
-	dns_query(d, NULL, "nullmx.example.com", 15, a, &res);
+	dns_query(d, NULL, "nullmx.example.com", DNS_T_MX, a, &res);
 	T_EQ_STR(dns_rr_name(&res, 0, a), "", "null MX");
 
-	dns_query(d, NULL, "esc.example.com", 16, a, &res);
+	dns_query(d, NULL, "esc.example.com", DNS_T_TXT, a, &res);
 	T_EQ_STR(first_txt(&res), "a\"b\\cA", "escapes in quoted TXT");
 
-	dns_query(d, NULL, "example.com", 28, a, &res);
+	dns_query(d, NULL, "example.com", DNS_T_AAAA, a, &res);
 	T_EQ_INT(res.status, DNS_NODATA, "other types only: NODATA");
-	dns_query(d, NULL, "nope.example.com", 1, a, &res);
+	dns_query(d, NULL, "nope.example.com", DNS_T_A, a, &res);
 	T_EQ_INT(res.status, DNS_NXDOMAIN, "absent: NXDOMAIN");
 
-	dns_query(d, NULL, "alias2.example.com", 1, a, &res);
+	dns_query(d, NULL, "alias2.example.com", DNS_T_A, a, &res);
 	T_EQ_INT(res.status, DNS_ANSWER, "CNAME chain chased");
 	T_EQ_INT(res.nrr, 2, "records of the target");
-	dns_query(d, NULL, "alias.example.com", 5, a, &res);
+	dns_query(d, NULL, "alias.example.com", DNS_T_CNAME, a, &res);
 	T_EQ_INT(res.status, DNS_ANSWER, "CNAME asked for itself");
 	T_EQ_STR(dns_rr_name(&res, 0, a), "example.com", "CNAME target");
-	dns_query(d, NULL, "dangling.example.com", 1, a, &res);
+	dns_query(d, NULL, "dangling.example.com", DNS_T_A, a, &res);
 	T_EQ_INT(res.status, DNS_NXDOMAIN, "CNAME to nowhere");
-	dns_query(d, NULL, "loop1.example.com", 1, a, &res);
+	dns_query(d, NULL, "loop1.example.com", DNS_T_A, a, &res);
 	T_EQ_INT(res.status, DNS_TEMPFAIL, "CNAME loop");
 
-	dns_query(d, NULL, "1.2.0.192.in-addr.arpa", 12, a, &res);
+	dns_query(d, NULL, "1.2.0.192.in-addr.arpa", DNS_T_PTR, a, &res);
 	T_EQ_STR(dns_rr_name(&res, 0, a), "host.example.com", "PTR");
 
-	dns_query(d, NULL, "broken.example.com", 1, a, &res);
+	dns_query(d, NULL, "broken.example.com", DNS_T_A, a, &res);
 	T_EQ_INT(res.status, DNS_TEMPFAIL, "SERVFAIL");
 	T_EQ_STR(res.why, "SERVFAIL", "SERVFAIL why");
 
-	dns_query(d, NULL, "slow.example.com", 1, a, &res);
+	dns_query(d, NULL, "slow.example.com", DNS_T_A, a, &res);
 	T_EQ_INT(res.status, DNS_TEMPFAIL, "TIMEOUT name, type without data");
 	T_EQ_STR(res.why, "timeout", "timeout why");
-	dns_query(d, NULL, "slow.example.com", 16, a, &res);
+	dns_query(d, NULL, "slow.example.com", DNS_T_TXT, a, &res);
 	T_EQ_INT(res.status, DNS_ANSWER, "TIMEOUT name, type with data");
-	dns_query(d, NULL, "slowtxt.example.com", 16, a, &res);
+	dns_query(d, NULL, "slowtxt.example.com", DNS_T_TXT, a, &res);
 	T_EQ_STR(res.why, "timeout", "TXT TIMEOUT");
-	dns_query(d, NULL, "slowtxt.example.com", 1, a, &res);
+	dns_query(d, NULL, "slowtxt.example.com", DNS_T_A, a, &res);
 	T_EQ_INT(res.status, DNS_ANSWER, "TXT TIMEOUT, A answered");
 
-	rc = dns_query(d, NULL, "bad..name", 1, a, &res);
+	rc = dns_query(d, NULL, "bad..name", DNS_T_A, a, &res);
 	T_EQ_INT(rc, -1, "invalid name returns -1");
 	T_EQ_INT(res.status, DNS_TEMPFAIL, "invalid name is TEMPFAIL");
 	T_EQ_STR(res.why, "invalid name", "invalid name why");
 
 	memset(q, 0, sizeof(q));
 	q[0].name = "example.com";
-	q[0].rrtype = 1;
+	q[0].rrtype = DNS_T_A;
 	q[1].name = "x..y";
-	q[1].rrtype = 1;
+	q[1].rrtype = DNS_T_A;
 	q[2].name = "nope.example.com";
-	q[2].rrtype = 16;
+	q[2].rrtype = DNS_T_TXT;
 	q[3].name = "example.com";
-	q[3].rrtype = 15;
+	q[3].rrtype = DNS_T_MX;
 	rc = dns_query_many(d, NULL, q, 4, a);
 	T_EQ_INT(rc, -1, "query_many with an invalid name returns -1");
 	T_EQ_INT(q[0].res.status, DNS_ANSWER, "many: 0 answered");
@@ -385,7 +385,7 @@ check_static(void)
 
 	d = dns_create_static(NULL, 0, &err);
 	T_CHECK(d != NULL, "empty static resolver");
-	dns_query(d, NULL, "example.com", 1, a, &res);
+	dns_query(d, NULL, "example.com", DNS_T_A, a, &res);
 	T_EQ_INT(res.status, DNS_NXDOMAIN, "empty: NXDOMAIN");
 	dns_destroy(&d);
 }
@@ -411,25 +411,25 @@ check_budget(void)
 	}
 	dns_budget_init(&b, 2500);
 	T_EQ_INT(dns_budget_left_ms(&b), 2500, "fresh budget");
-	dns_query(d, &b, "example.com", 1, a, &res);
+	dns_query(d, &b, "example.com", DNS_T_A, a, &res);
 	T_EQ_INT(res.status, DNS_ANSWER, "answer within budget");
 	T_EQ_INT(b.queries, 1, "one query counted");
 	T_CHECK(b.spent_ms < 50, "an answer costs (almost) nothing");
 
-	dns_query(d, &b, "slow.example.com", 1, a, &res);
+	dns_query(d, &b, "slow.example.com", DNS_T_A, a, &res);
 	T_EQ_STR(res.why, "timeout", "timeout within budget");
 	T_CHECK(b.spent_ms >= 1000 && b.spent_ms < 1100,
 	    "a timeout costs timeout_ms (%lld)", (long long)b.spent_ms);
-	dns_query(d, &b, "slow.example.com", 1, a, &res);
+	dns_query(d, &b, "slow.example.com", DNS_T_A, a, &res);
 	T_CHECK(b.spent_ms >= 2000 && b.spent_ms < 2100, "two timeouts");
 	/* 500 ms left: the wait is cut to what is left */
-	dns_query(d, &b, "slow.example.com", 1, a, &res);
+	dns_query(d, &b, "slow.example.com", DNS_T_A, a, &res);
 	T_EQ_INT(res.status, DNS_TEMPFAIL, "cut timeout fails");
 	T_EQ_STR(res.why, "budget", "cut by the budget");
 	T_EQ_INT(dns_budget_left_ms(&b), 0, "budget spent");
 	T_EQ_INT(b.queries, 4, "four queries");
 
-	dns_query(d, &b, "example.com", 1, a, &res);
+	dns_query(d, &b, "example.com", DNS_T_A, a, &res);
 	T_EQ_INT(res.status, DNS_TEMPFAIL, "spent: refused");
 	T_EQ_STR(res.why, "budget", "spent: why budget");
 	T_EQ_INT(b.queries, 4, "a refusal is not a query");
@@ -438,11 +438,11 @@ check_budget(void)
 	dns_budget_init(&b, 5000);
 	memset(q, 0, sizeof(q));
 	q[0].name = "slow.example.com";
-	q[0].rrtype = 1;
+	q[0].rrtype = DNS_T_A;
 	q[1].name = "slowtxt.example.com";
-	q[1].rrtype = 16;
+	q[1].rrtype = DNS_T_TXT;
 	q[2].name = "example.com";
-	q[2].rrtype = 16;
+	q[2].rrtype = DNS_T_TXT;
 	dns_query_many(d, &b, q, 3, a);
 	T_CHECK(b.spent_ms >= 1000 && b.spent_ms < 1100,
 	    "a batch is charged once (%lld)", (long long)b.spent_ms);
@@ -470,15 +470,15 @@ check_stats(void)
 		return;
 	}
 	dns_stats(&s0);
-	dns_query(d, NULL, "example.com", 16, a, &res);
-	dns_query(d, NULL, "example.com", 28, a, &res);
-	dns_query(d, NULL, "nope.example.com", 16, a, &res);
-	dns_query(d, NULL, "slowtxt.example.com", 16, a, &res);
-	dns_query(d, NULL, "broken.example.com", 16, a, &res);
-	dns_query(d, NULL, "in..valid", 16, a, &res);
+	dns_query(d, NULL, "example.com", DNS_T_TXT, a, &res);
+	dns_query(d, NULL, "example.com", DNS_T_AAAA, a, &res);
+	dns_query(d, NULL, "nope.example.com", DNS_T_TXT, a, &res);
+	dns_query(d, NULL, "slowtxt.example.com", DNS_T_TXT, a, &res);
+	dns_query(d, NULL, "broken.example.com", DNS_T_TXT, a, &res);
+	dns_query(d, NULL, "in..valid", DNS_T_TXT, a, &res);
 	dns_budget_init(&b, 100);
 	b.spent_ms = 100;
-	dns_query(d, &b, "example.com", 15, a, &res);
+	dns_query(d, &b, "example.com", DNS_T_MX, a, &res);
 	dns_stats(&s1);
 #define D(t, f) (s1.type[t].f - s0.type[t].f)
 	T_EQ_INT(D(DNS_ST_TXT, lookups), 4, "TXT lookups (invalid not counted)");
@@ -497,7 +497,7 @@ check_stats(void)
 	    "stats print");
 	free(buf);
 	T_EQ_STR(dns_stat_type_name(DNS_ST_OTHER), "other", "other type");
-	T_EQ_STR(dns_type_name(99), "SPF", "type name");
+	T_EQ_STR(dns_type_name(DNS_T_SPF), "SPF", "type name");
 	T_EQ_STR(dns_type_name(4242), "other", "unknown type name");
 	T_EQ_STR(dns_status_name(DNS_NXDOMAIN), "nxdomain", "status name");
 	dns_destroy(&d);
@@ -534,16 +534,16 @@ check_unbound(void)
 	if (d == NULL)
 		return;
 	dns_budget_init(&b, 1000);
-	dns_query(d, &b, "example.com", 16, a, &res);
+	dns_query(d, &b, "example.com", DNS_T_TXT, a, &res);
 	T_EQ_INT(res.status, DNS_TEMPFAIL, "no server: TEMPFAIL");
 	T_CHECK(b.spent_ms >= 100 && b.spent_ms < 1000,
 	    "within the timeout (%lld ms)", (long long)b.spent_ms);
-	T_EQ_INT(dns_query(d, &b, "a..b", 1, a, &res), -1,
+	T_EQ_INT(dns_query(d, &b, "a..b", DNS_T_A, a, &res), -1,
 	    "invalid name with libunbound");
 	memset(q, 0, sizeof(q));
 	for (size_t i = 0; i < 3; i++) {
 		q[i].name = i == 1 ? "x.test" : "example.org";
-		q[i].rrtype = i == 2 ? 15 : 1;
+		q[i].rrtype = i == 2 ? DNS_T_MX : DNS_T_A;
 	}
 	dns_query_many(d, &b, q, 3, a);
 	for (size_t i = 0; i < 3; i++)

@@ -13,6 +13,7 @@
 #include "filter/conf/conf.h"
 #include "filter/dispatch.h"
 #include "filter/session.h"
+#include "filter/store/gcra.h"
 #include "filter/store/store.h"
 #include "policies/ratelimit/ratelimit_int.h"
 #include "tests/unit/t.h"
@@ -179,22 +180,22 @@ test_gcra_pure(void)
 	struct store_rate_result r;
 	int64_t tat = 0;
 
-	store_gcra(&rate, 1000000, 1, false, &tat, &r);
+	gcra_take(&rate, 1000000, 1, false, &tat, &r);
 	T_EQ_INT(tat, 1000000 + 20000000, "TAT = now + T");
-	store_gcra(&rate, 1000000, 2, false, &tat, &r);
+	gcra_take(&rate, 1000000, 2, false, &tat, &r);
 	T_EQ_INT(tat, 1000000 + 60000000, "TAT = now + 3T");
-	store_gcra(&rate, 1000000, 1, false, &tat, &r);
+	gcra_take(&rate, 1000000, 1, false, &tat, &r);
 	T_CHECK(!r.allowed && tat == 61000000, "refusal leaves TAT");
-	T_EQ_INT(store_rate_remaining(&rate, 60000), 0, "ttl 60 s: none left");
-	T_EQ_INT(store_rate_remaining(&rate, 40000), 1, "ttl 40 s: one");
-	T_EQ_INT(store_rate_remaining(&rate, 39999), 1, "ttl 39.999 s: one");
-	T_EQ_INT(store_rate_remaining(&rate, 0), 3, "ttl 0: full");
-	T_EQ_INT(store_rate_remaining(&rate, -1), 3, "no key: full");
+	T_EQ_INT(gcra_remaining(&rate, 60000), 0, "ttl 60 s: none left");
+	T_EQ_INT(gcra_remaining(&rate, 40000), 1, "ttl 40 s: one");
+	T_EQ_INT(gcra_remaining(&rate, 39999), 1, "ttl 39.999 s: one");
+	T_EQ_INT(gcra_remaining(&rate, 0), 3, "ttl 0: full");
+	T_EQ_INT(gcra_remaining(&rate, -1), 3, "no key: full");
 	/* an odd rate: 7 per minute, T = 8571.43 ms, rounded up */
 	rate.limit = 7;
 	rate.burst = 1;
 	tat = 0;
-	store_gcra(&rate, 0, 1, false, &tat, &r);
+	gcra_take(&rate, 0, 1, false, &tat, &r);
 	T_EQ_INT(tat, 8571429, "T rounded up to the microsecond");
 }
 
@@ -286,6 +287,13 @@ test_keys(void)
 		T_EQ_INT(rl_key_build(&in, fields, 1, buf, sizeof(buf)), 0,
 		    "long key");
 		T_CHECK(strlen(buf) < 200, "long key shortened");
+		/*
+		 * The same name on every host and in every process (Redis
+		 * keys): SipHash-2-4 under the fixed key "gatewarden-rl-v1".
+		 */
+		T_CHECK(strlen(buf) == 117 && strspn(buf, "a") == 100 &&
+		    strcmp(buf + 100, "#b93b71bde92bb24a") == 0,
+		    "shortened key is the head and a fixed-key SipHash");
 		lp[0] = 'b';
 		rl_key_build(&in, fields, 1, buf2, sizeof(buf2));
 		T_CHECK(strcmp(buf, buf2) != 0, "shortened keys still differ");

@@ -1,12 +1,15 @@
 /*
  * test_store_memory.c - the embedded store: values, expiry, LRU eviction,
- * scan, sharing across acquire, and concurrent use from threads.
+ * scan, sharing across acquire, concurrent use from threads, and the keyed
+ * hash that places keys.
  * Time is injected (now_ms), so nothing sleeps.
  */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <sodium.h>
 
 #include "filter/store/store.h"
 #include "filter/store/store_int.h"
@@ -111,7 +114,7 @@ test_acquire_shared(void)
 static void
 test_eviction(void)
 {
-	void *m = store_memory_create(1024, 1);
+	void *m = store_memory_create(1024, 1, NULL);
 	const char *err;
 	struct store_stats s;
 	char key[32];
@@ -298,6 +301,121 @@ test_threads(void)
 	store_release(&st);
 }
 
+/*
+ * Keys that all land in one shard and one bucket of a default-sized store
+ * (1,000,000 entries: 64 shards, 32768 buckets each) under the unkeyed
+ * hash the store used before (64-bit FNV-1a with a final mix): the first
+ * 16 names of the form "rl:helo:h<hex>.example" whose shard and bucket
+ * equal those of "rl:helo:h0.example", found by trying names in order
+ * with that hash.  A sender could send such HELO names to make one chain
+ * as long as it likes.
+ */
+static const char *const fnv_colliding[] = {
+	"rl:helo:h0.example", "rl:helo:h19350b.example",
+	"rl:helo:h4384a2.example", "rl:helo:h4d2fcc.example",
+	"rl:helo:h5f748b.example", "rl:helo:h7b803d.example",
+	"rl:helo:hde581d.example", "rl:helo:h1146039.example",
+	"rl:helo:h14c262d.example", "rl:helo:h1500277.example",
+	"rl:helo:h15f1b3d.example", "rl:helo:h1ad01cf.example",
+	"rl:helo:h1cd87a5.example", "rl:helo:h1dda3e9.example",
+	"rl:helo:h1e0458e.example", "rl:helo:h1ee3510.example",
+};
+#define NCOLL	(sizeof(fnv_colliding) / sizeof(fnv_colliding[0]))
+
+/* places - how many distinct (shard, bucket) places the keys take in m */
+static unsigned
+places(void *m, unsigned shard_r[], uint32_t bucket_r[])
+{
+	unsigned i, j, distinct = 0;
+
+	for (i = 0; i < NCOLL; i++) {
+		store_memory_place(m, fnv_colliding[i], &shard_r[i],
+		    &bucket_r[i]);
+		for (j = 0; j < i; j++)
+			if (shard_r[j] == shard_r[i] &&
+			    bucket_r[j] == bucket_r[i])
+				break;
+		distinct += j == i;
+	}
+	return distinct;
+}
+
+static void
+test_keyed_hash(void)
+{
+	/* SipHash-2-4 reference: key 00..0f; messages "" and 00..0e */
+	unsigned char k0[STORE_MEM_HASH_KEY], k1[STORE_MEM_HASH_KEY];
+	unsigned char k2[STORE_MEM_HASH_KEY], msg[15];
+	unsigned char out[crypto_shorthash_BYTES];
+	unsigned shard1[NCOLL], shard2[NCOLL];
+	uint32_t bucket1[NCOLL], bucket2[NCOLL];
+	void *m0, *m1, *m2, *mp, *mq;
+	const char *err;
+	unsigned i, moved = 0;
+	int64_t v;
+	bool found, stored;
+
+	for (i = 0; i < sizeof(k0); i++) {
+		k0[i] = (unsigned char)i;
+		k1[i] = (unsigned char)(0xa5 ^ i);
+		k2[i] = (unsigned char)(0x3c + 7 * i);
+	}
+	for (i = 0; i < sizeof(msg); i++)
+		msg[i] = (unsigned char)i;
+	T_EQ_INT(crypto_shorthash_KEYBYTES, STORE_MEM_HASH_KEY,
+	    "SipHash key size");
+	crypto_shorthash(out, msg, sizeof(msg), k0);
+	T_CHECK(memcmp(out, "\xe5\x45\xbe\x49\x61\xca\x29\xa1", 8) == 0,
+	    "libsodium crypto_shorthash is SipHash-2-4 (reference vector)");
+
+	m0 = store_memory_create(1024, 1, k0);
+	T_CHECK(store_memory_hash(m0, (const char *)msg, sizeof(msg)) ==
+	    0xa129ca6149be45e5ULL, "store hash = SipHash-2-4 vector (15 B)");
+	T_CHECK(store_memory_hash(m0, "", 0) == 0x726fdb47dd0e0e31ULL,
+	    "store hash = SipHash-2-4 vector (empty)");
+
+	m1 = store_memory_create(1000000, 0, k1);
+	m2 = store_memory_create(1000000, 0, k2);
+	T_CHECK(store_memory_hash(m1, "rl:helo:x", 9) !=
+	    store_memory_hash(m2, "rl:helo:x", 9),
+	    "the hash depends on the key");
+	T_CHECK(places(m1, shard1, bucket1) >= NCOLL - 1,
+	    "FNV-colliding keys spread out under key 1");
+	T_CHECK(places(m2, shard2, bucket2) >= NCOLL - 1,
+	    "FNV-colliding keys spread out under key 2");
+	for (i = 0; i < NCOLL; i++)
+		moved += shard1[i] != shard2[i] || bucket1[i] != bucket2[i];
+	T_CHECK(moved >= NCOLL - 1, "another key places them elsewhere");
+
+	/* the process key: random, the same for every store of the process */
+	mp = store_memory_create(1000000, 0, NULL);
+	mq = store_memory_create(1024, 1, NULL);
+	T_CHECK(store_memory_hash(mp, "rl:helo:x", 9) ==
+	    store_memory_hash(mq, "rl:helo:x", 9),
+	    "one key per process");
+	T_CHECK(store_memory_hash(mp, "", 0) != 0x726fdb47dd0e0e31ULL,
+	    "the process key is not the reference key");
+	T_CHECK(places(mp, shard1, bucket1) >= NCOLL - 1,
+	    "FNV-colliding keys spread out under the process key");
+
+	/* placement aside, the store still answers for every key */
+	for (i = 0; i < NCOLL; i++)
+		store_memory_ops.set(m1, fnv_colliding[i], (int64_t)i, 0, 0, 0,
+		    &stored, &err);
+	for (i = 0, found = true; i < NCOLL && found; i++) {
+		store_memory_ops.get(m1, fnv_colliding[i], 0, &v, &found, &err);
+		found = found && v == (int64_t)i;
+	}
+	T_CHECK(found, "every colliding key stored and read back");
+
+	store_memory_ops.destroy(&m0);
+	store_memory_ops.destroy(&m1);
+	store_memory_ops.destroy(&m2);
+	store_memory_ops.destroy(&mp);
+	store_memory_ops.destroy(&mq);
+	T_CHECK(m0 == NULL && mp == NULL, "destroy clears the pointer");
+}
+
 int
 main(void)
 {
@@ -306,5 +424,6 @@ main(void)
 	test_eviction();
 	test_scan();
 	test_threads();
+	test_keyed_hash();
 	return t_done("store_memory");
 }
