@@ -12,10 +12,12 @@
 
 int	testmode_main(int argc, char **argv);
 int	dkim_keygen_main(int argc, char **argv);	/* policies/dkim */
+int	dmarc_report_main(int argc, char **argv);	/* policies/dmarc */
 
 /* Further subcommands (name, function). */
 #define SUBCMDS_EXTRA \
 	{ "limits", limits_main }, \
-	{ "keygen", dkim_keygen_main },
+	{ "keygen", dkim_keygen_main }, \
+	{ "dmarc-report", dmarc_report_main },
 
 #endif

@@ -10,12 +10,14 @@ extern const struct policy_ops rules_policy;
 extern const struct policy_ops ratelimit_policy;
 extern const struct policy_ops spf_policy;
 extern const struct policy_ops dkim_policy;
+extern const struct policy_ops dmarc_policy;
 
 static const struct policy_ops *const policies[] = {
 	&rules_policy,
 	&ratelimit_policy,
 	&spf_policy,
 	&dkim_policy,
+	&dmarc_policy,
 };
 
 /* policy_find - look a policy up by its configuration name */
