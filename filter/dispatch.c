@@ -637,39 +637,16 @@ dispatch_eom(struct conn *cn, struct decision *d, const struct hdr_edit **edits_
 		*edits_r = build_edits(cn);
 }
 
+/* dispatch_abort - the host's abort: the session runs the abort hooks */
 void
 dispatch_abort(struct conn *cn)
 {
-	const struct conf *c = cn->conf;
-	size_t i;
-
-	if (!cn->msg.active)
-		return;
-	for (i = 0; i < c->npolicies; i++) {
-		struct pol_ctx pc = { .cn = cn, .pol = &c->policies[i],
-		    .stage = POL_EOM };
-
-		if (c->policies[i].ops->abort != NULL)
-			c->policies[i].ops->abort(&pc);
-	}
-	session_msg_end(cn);
+	session_msg_abort(cn);
 }
 
+/* dispatch_close - the host's close: the session runs the close hooks */
 void
 dispatch_close(struct conn *cn)
 {
-	const struct conf *c = cn->conf;
-	size_t i;
-
-	if (cn->closed)
-		return;
-	dispatch_abort(cn);
-	for (i = 0; i < c->npolicies; i++) {
-		struct pol_ctx pc = { .cn = cn, .pol = &c->policies[i],
-		    .stage = POL_EOM };
-
-		if (c->policies[i].ops->close != NULL)
-			c->policies[i].ops->close(&pc);
-	}
-	cn->closed = true;
+	session_conn_close(cn);
 }

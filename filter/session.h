@@ -11,6 +11,12 @@
  * filter/testmode.c (`gatewarden test`) and the unit tests.  The host hands
  * over what it knows as plain values; only milter.c knows libmilter.
  *
+ * Layering: session is below the dispatcher.  dispatch.c calls into this
+ * file; this file never calls or includes dispatch.c.  The lifecycle hooks
+ * that give no verdict (abort, close) are run from here; the hooks that do
+ * (connect .. eom) are run by the dispatcher.  struct decision is only
+ * named here, as the opaque type of a held verdict.
+ *
  * Thread safety: a conn is used by one thread at a time.
  */
 #ifndef GW_SESSION_H
@@ -95,6 +101,8 @@ struct conn {
 
 /* session_conn_new - a connection on generation c (takes its own reference) */
 struct conn	*session_conn_new(struct conf *c, const struct session_client *cl);
+/* session_conn_close - abort a message in flight, run every close hook, once */
+void		 session_conn_close(struct conn *cn);
 /* session_conn_free - close policies if needed, drop everything */
 void		 session_conn_free(struct conn **cp);
 void		 session_set_helo(struct conn *cn, const char *helo);
@@ -107,6 +115,8 @@ void		 session_msg_begin(struct conn *cn, const char *qid);
 void		 session_msg_set_qid(struct conn *cn, const char *qid);
 /* session_msg_end - end it (eom done or abort) and reset the arena */
 void		 session_msg_end(struct conn *cn);
+/* session_msg_abort - run every policy's abort hook, then session_msg_end */
+void		 session_msg_abort(struct conn *cn);
 
 /* Clock used by pol_now_ms(): realtime unless a test injects one. */
 int64_t		 session_now_ms(void);
