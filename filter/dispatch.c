@@ -216,15 +216,31 @@ fill_reply(struct conn *cn, struct decision *d, const struct pol_result *r,
 	    temp ? "Try again later" : "Message rejected");
 }
 
-/* apply - turn one policy verdict into the host's decision */
+/* verdict_ok - is v a verdict the table has a column for? */
+static bool
+verdict_ok(enum pol_verdict v)
+{
+	return (unsigned)v < POL_VERDICT_COUNT;
+}
+
+/*
+ * apply - turn one verdict into the host's decision.  A policy's verdict
+ * is range-checked where its hook returns (run_stage(): out of range is
+ * the policy's internal error, so its on_error applies); the check here
+ * only keeps a bug in the core from indexing past the table.
+ */
 static void
 apply(struct conn *cn, enum pol_stage st, const struct conf_policy *p,
     const struct pol_result *r, struct decision *d)
 {
-	enum disp_action act = disp_table[st][r->verdict];
+	enum disp_action act;
 	struct msg *m = &cn->msg;
 	struct decision *h;
 
+	if (!verdict_ok(r->verdict))
+		panic("dispatch: verdict %d out of range at %s",
+		    (int)r->verdict, stage_smtp[st]);
+	act = disp_table[st][r->verdict];
 	d->stage = st;
 	d->policy = p ? p->ops->name : NULL;
 	d->symbol = r->symbol;
@@ -300,6 +316,7 @@ run_stage(struct conn *cn, enum pol_stage st, const struct stage_args *a,
 {
 	const struct conf *c = cn->conf;
 	size_t i;
+	int rc;
 
 	memset(d, 0, sizeof(*d));
 	d->stage = st;
@@ -313,7 +330,14 @@ run_stage(struct conn *cn, enum pol_stage st, const struct stage_args *a,
 		if (!has_hook(p->ops, st))
 			continue;
 		memset(&r, 0, sizeof(r));
-		if (call_hook(p->ops, &pc, st, a, &r) != 0) {
+		rc = call_hook(p->ops, &pc, st, a, &r);
+		if (rc == 0 && !verdict_ok(r.verdict)) {
+			/* a broken policy, not a verdict: its on_error */
+			r.detail = arena_printf(cur_arena(cn),
+			    "verdict %d out of range", (int)r.verdict);
+			rc = -1;
+		}
+		if (rc != 0) {
 			atomic_fetch_add(&st_errors, 1);
 			log_err("%s: %s: internal error at %s (%s); on_error=%s",
 			    cn->msg.active ? cn->msg.info.qid : "NOQUEUE",

@@ -298,6 +298,66 @@ test_dry_run_and_errors(void)
 	conf_unref(&c);
 }
 
+/* A verdict outside enum pol_verdict is the policy's internal error. */
+static void
+test_bad_verdict(void)
+{
+	static const struct {
+		int verdict;
+		bool dry;
+		enum pol_on_error onerr;
+		enum pol_verdict want;
+		const char *policy, *code, *xcode;
+	} cases[] = {
+		{ POL_VERDICT_COUNT, false, POL_ONERR_TEMPFAIL, POL_TEMPFAIL,
+		  "probe_a", "451", "4.3.0" },
+		{ -1, false, POL_ONERR_TEMPFAIL, POL_TEMPFAIL,
+		  "probe_a", "451", "4.3.0" },
+		{ 1000, false, POL_ONERR_CONTINUE, POL_REJECT,
+		  "probe_b", "550", "5.7.1" },
+		{ 7, false, POL_ONERR_ACCEPT, POL_CONTINUE, NULL, NULL, NULL },
+		/* dry_run: the error is logged and counted, never enforced */
+		{ 99, true, POL_ONERR_TEMPFAIL, POL_CONTINUE, NULL, NULL, NULL },
+	};
+	const struct hdr_edit *edits;
+	struct dispatch_stats before, after;
+	struct decision d;
+	struct conf *c;
+	struct conn *cn;
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		reset_probes();
+		c = make_conf(cases[i].dry, cases[i].onerr);
+		pa.verdict[POL_ENVFROM] = (enum pol_verdict)cases[i].verdict;
+		pa.score[POL_ENVFROM] = 5000;
+		pb.verdict[POL_ENVFROM] = cases[i].onerr == POL_ONERR_CONTINUE ?
+		    POL_REJECT : POL_CONTINUE;
+		cn = open_conn(c, "192.0.2.1");
+		dispatch_connect(cn, &d);
+		dispatch_stats_get(&before);
+		d = run_msg(cn, NULL, &edits);
+		dispatch_stats_get(&after);
+		T_EQ_INT(d.verdict, cases[i].want, "bad verdict %d: on_error",
+		    cases[i].verdict);
+		T_EQ_INT(d.stage, cases[i].want == POL_CONTINUE ? POL_EOM :
+		    POL_ENVFROM, "bad verdict %d: stage", cases[i].verdict);
+		T_EQ_STR(d.policy, cases[i].policy, "bad verdict %d: decided by",
+		    cases[i].verdict);
+		T_EQ_STR(d.code, cases[i].code, "bad verdict %d: code",
+		    cases[i].verdict);
+		T_EQ_STR(d.xcode, cases[i].xcode, "bad verdict %d: xcode",
+		    cases[i].verdict);
+		T_EQ_INT(after.policy_errors - before.policy_errors, 1,
+		    "bad verdict %d: counted once as a policy error",
+		    cases[i].verdict);
+		T_EQ_INT(cn->msg.score, 0, "bad verdict %d: its score is dropped",
+		    cases[i].verdict);
+		session_conn_free(&cn);
+		conf_unref(&c);
+	}
+}
+
 static void
 test_scores_and_edits(void)
 {
@@ -459,6 +519,7 @@ main(void)
 	test_mapping();
 	test_rcpt_only();
 	test_dry_run_and_errors();
+	test_bad_verdict();
 	test_scores_and_edits();
 	test_bounds();
 	test_lifecycle();
