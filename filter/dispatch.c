@@ -378,14 +378,23 @@ run_stage(struct conn *cn, enum pol_stage st, const struct stage_args *a,
 	}
 }
 
-/* overflow - a bound was hit: the message is tempfailed at the next reply */
+/*
+ * overflow - a bound was hit; the message is answered at the next reply.
+ * A message over a bound of the message itself (perm: too many or too
+ * large headers) can never pass and gets limits.reply, 552 5.3.4 by
+ * default, so that the sender does not retry it for days; going over
+ * limits.message_memory is about our memory, not the message, and gets a
+ * temporary failure.  text names the bound in the reply.
+ */
 static void
-overflow(struct conn *cn, const char *why)
+overflow(struct conn *cn, const char *why, bool perm, const char *text)
 {
 	if (cn->msg.overflow)
 		return;
 	cn->msg.overflow = true;
+	cn->msg.overflow_perm = perm;
 	cn->msg.overflow_why = why;
+	cn->msg.overflow_text = text;
 	atomic_fetch_add(&st_overflows, 1);
 	log_warnx("%s: message exceeds %s", cn->msg.info.qid, why);
 }
@@ -393,12 +402,21 @@ overflow(struct conn *cn, const char *why)
 static void
 overflow_decision(struct conn *cn, enum pol_stage st, struct decision *d)
 {
+	const struct conf *c = cn->conf;
 	struct pol_result r = {
 		.verdict = POL_TEMPFAIL, .smtp_code = "452", .esc = "4.3.1",
 		.reason = "Message exceeds local limits", .symbol = "LIMIT",
 		.detail = cn->msg.overflow_why
 	};
 
+	if (cn->msg.overflow_perm) {
+		r.verdict = c->limits.reply_code[0] == '5' ? POL_REJECT :
+		    POL_TEMPFAIL;
+		r.smtp_code = c->limits.reply_code;
+		r.esc = c->limits.reply_xcode;
+		r.reason = c->limits.reply_text ? c->limits.reply_text :
+		    cn->msg.overflow_text;
+	}
 	memset(d, 0, sizeof(*d));
 	apply(cn, st, NULL, &r, d);
 }
@@ -515,12 +533,17 @@ dispatch_header(struct conn *cn, const char *name, const char *value)
 	if (!m->active || m->overflow)
 		return;
 	if ((long long)m->info.nheaders >= cn->conf->limits.max_headers) {
-		overflow(cn, "limits.max_headers");
+		overflow(cn, "limits.max_headers", true, arena_printf(m->arena,
+		    "Too many header fields (limit %lld)",
+		    cn->conf->limits.max_headers));
 		return;
 	}
 	if ((long long)(strlen(name) + strlen(value)) >
 	    cn->conf->limits.max_header_bytes) {
-		overflow(cn, "limits.max_header_bytes");
+		overflow(cn, "limits.max_header_bytes", true,
+		    arena_printf(m->arena, "Header field %.64s too large "
+		    "(limit %lld bytes)", name,
+		    cn->conf->limits.max_header_bytes));
 		return;
 	}
 	if (m->info.nheaders == m->hcap) {
@@ -578,7 +601,7 @@ dispatch_body(struct conn *cn, const unsigned char *buf, size_t len)
 		return;
 	cn->msg.info.body_bytes += len;
 	if (arena_over_budget(cn->msg.arena)) {
-		overflow(cn, "limits.message_memory");
+		overflow(cn, "limits.message_memory", false, NULL);
 		return;
 	}
 	run_stage(cn, POL_BODY, &a, &d);
@@ -644,7 +667,7 @@ dispatch_eom(struct conn *cn, struct decision *d, const struct hdr_edit **edits_
 	if (!m->active)
 		session_msg_begin(cn, NULL);
 	if (!m->overflow && arena_over_budget(m->arena))
-		overflow(cn, "limits.message_memory");
+		overflow(cn, "limits.message_memory", false, NULL);
 	if (m->overflow)
 		overflow_decision(cn, POL_EOM, d);
 	else if (m->pending != NULL)

@@ -74,8 +74,10 @@ struct msg {
 	int			 score;		/* milli-points */
 	bool			 active;	/* between MAIL and eom/abort */
 	bool			 accepted;	/* a policy said accept: skip the rest */
-	bool			 overflow;	/* a bound was hit: tempfail at the next reply */
-	const char		*overflow_why;
+	bool			 overflow;	/* a bound was hit: answer at the next reply */
+	bool			 overflow_perm;	/* the message can never pass: limits.reply */
+	const char		*overflow_why;	/* the limit's name */
+	const char		*overflow_text;	/* the built-in text naming it */
 	const char		*quarantine;	/* reason, applied at eom */
 	struct decision		*pending;	/* header/eoh/body verdict, given at eom */
 };

@@ -21,6 +21,7 @@ struct probe {
 	int		 calls[POL_STAGE_COUNT];
 	int		 aborts, closes;
 	bool		 add_headers;
+	size_t		 hog;		/* bytes to take from the message arena at eoh */
 	const char	*reject_rcpt;	/* reject only this recipient */
 };
 
@@ -39,6 +40,8 @@ probe_do(struct pol_ctx *ctx, enum pol_stage st, struct pol_result *r)
 		}
 		return 0;
 	}
+	if (st == POL_EOH && p->hog > 0)
+		(void)arena_alloc(pol_msg_arena(ctx), p->hog);
 	if (st == POL_EOM && p->add_headers) {
 		pol_add_header(ctx, "X-Probe-Bottom", "1", false);
 		pol_add_header(ctx, "DKIM-Signature", "v=1; first", true);
@@ -96,6 +99,8 @@ make_conf(bool dry_a, enum pol_on_error onerr_a)
 	c->limits.max_header_bytes = 100;
 	c->limits.max_rcpts = 3;
 	c->limits.message_memory = 1 << 20;
+	c->limits.reply_code = "552";	/* conf_load's defaults */
+	c->limits.reply_xcode = "5.3.4";
 	c->dns.message_budget_ms = 1000;
 	c->npolicies = 2;
 	c->policies = arena_alloc(c->arena, 2 * sizeof(*c->policies));
@@ -426,9 +431,13 @@ test_bounds(void)
 	cn = open_conn(c, "192.0.2.1");
 	dispatch_connect(cn, &d);
 	d = run_msg(cn, many, &edits);
-	T_EQ_INT(d.verdict, POL_TEMPFAIL, "too many headers: tempfail");
-	T_EQ_STR(d.code, "452", "too many headers: 452");
-	T_CHECK(edits == NULL, "no edits on tempfail");
+	T_EQ_INT(d.verdict, POL_REJECT, "too many headers: permanent");
+	T_EQ_STR(d.code, "552", "too many headers: 552");
+	T_EQ_STR(d.xcode, "5.3.4", "too many headers: 5.3.4");
+	T_EQ_STR(d.text, "Too many header fields (limit 5)",
+	    "too many headers: the text names the limit");
+	T_EQ_INT(d.stage, POL_EOM, "too many headers: answered at eom");
+	T_CHECK(edits == NULL, "no edits on reject");
 	session_msg_end(cn);
 
 	/* max_rcpts = 3: the 4th is refused with 452 4.5.3 */
@@ -439,6 +448,86 @@ test_bounds(void)
 	T_EQ_INT(cn->msg.info.nrcpt, 3, "three recipients accepted");
 	T_EQ_STR(d.code, "452", "fourth refused");
 	T_EQ_STR(d.xcode, "4.5.3", "fourth refused: 4.5.3");
+	session_conn_free(&cn);
+	conf_unref(&c);
+}
+
+/* The answer to a message over a bound: limits.reply, or 452 for memory. */
+static void
+test_limit_replies(void)
+{
+	static const char *big[] = {
+		"Subject", " ok",
+		"DKIM-Signature", " v=1; b=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+		    "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+		NULL
+	};
+	const struct hdr_edit *edits;
+	struct decision d;
+	struct conf *c;
+	struct conn *cn;
+
+	/* one header over max_header_bytes (100): 552 5.3.4, named */
+	reset_probes();
+	c = make_conf(false, POL_ONERR_TEMPFAIL);
+	cn = open_conn(c, "192.0.2.1");
+	dispatch_connect(cn, &d);
+	d = run_msg(cn, big, &edits);
+	T_EQ_INT(d.verdict, POL_REJECT, "big header: permanent");
+	T_EQ_STR(d.code, "552", "big header: 552");
+	T_EQ_STR(d.xcode, "5.3.4", "big header: 5.3.4");
+	T_EQ_STR(d.text, "Header field DKIM-Signature too large (limit 100 bytes)",
+	    "big header: the text names the field and the limit");
+	T_EQ_STR(d.symbol, "LIMIT", "big header: symbol");
+	T_CHECK(d.policy == NULL, "big header: decided by the core");
+	T_EQ_INT(pa.calls[POL_HEADER], 1, "big header: not given to policies");
+	T_EQ_INT(pa.calls[POL_EOM], 0, "big header: no eom hooks");
+	session_conn_free(&cn);
+	conf_unref(&c);
+
+	/* a configured reply replaces code, xcode and text */
+	reset_probes();
+	c = make_conf(false, POL_ONERR_TEMPFAIL);
+	c->limits.reply_code = "554";
+	c->limits.reply_xcode = "5.6.0";
+	c->limits.reply_text = "Message refused: local limits";
+	cn = open_conn(c, "192.0.2.1");
+	dispatch_connect(cn, &d);
+	d = run_msg(cn, big, &edits);
+	T_EQ_INT(d.verdict, POL_REJECT, "configured reply: reject");
+	T_EQ_STR(d.code, "554", "configured reply: code");
+	T_EQ_STR(d.xcode, "5.6.0", "configured reply: xcode");
+	T_EQ_STR(d.text, "Message refused: local limits", "configured reply: text");
+	session_conn_free(&cn);
+	conf_unref(&c);
+
+	/* a 4XX reply configured: a temporary failure after all */
+	reset_probes();
+	c = make_conf(false, POL_ONERR_TEMPFAIL);
+	c->limits.reply_code = "452";
+	c->limits.reply_xcode = "4.3.1";
+	cn = open_conn(c, "192.0.2.1");
+	dispatch_connect(cn, &d);
+	d = run_msg(cn, big, &edits);
+	T_EQ_INT(d.verdict, POL_TEMPFAIL, "4XX reply: tempfail");
+	T_EQ_STR(d.code, "452", "4XX reply: code");
+	T_EQ_STR(d.text, "Header field DKIM-Signature too large (limit 100 bytes)",
+	    "4XX reply: built-in text");
+	session_conn_free(&cn);
+	conf_unref(&c);
+
+	/* the message arena's budget is our memory: still 452 4.3.1 */
+	reset_probes();
+	c = make_conf(false, POL_ONERR_TEMPFAIL);
+	pa.hog = 2 << 20;
+	cn = open_conn(c, "192.0.2.1");
+	dispatch_connect(cn, &d);
+	d = run_msg(cn, NULL, &edits);
+	T_EQ_INT(d.verdict, POL_TEMPFAIL, "message_memory: tempfail");
+	T_EQ_STR(d.code, "452", "message_memory: 452");
+	T_EQ_STR(d.xcode, "4.3.1", "message_memory: 4.3.1");
+	T_EQ_STR(d.text, "Message exceeds local limits", "message_memory: text");
+	T_EQ_INT(pa.calls[POL_BODY], 0, "message_memory: body not given to policies");
 	session_conn_free(&cn);
 	conf_unref(&c);
 }
@@ -522,6 +611,7 @@ main(void)
 	test_bad_verdict();
 	test_scores_and_edits();
 	test_bounds();
+	test_limit_replies();
 	test_lifecycle();
 	test_trusted();
 	return t_done("dispatch");
