@@ -554,13 +554,20 @@ message(struct conn *c, struct worker *w, long seq)
 
 			if (!(c->prot & SMFIP_HDR_LEADSPC) && *v == ' ')
 				v++;
+			char *hb = buf;
+
 			n = strlen(opt.hdrs[h].name) + 1;
 			k = strlen(v) + 1;
-			if (n + k > sizeof(buf))
-				continue;
-			memcpy(buf, opt.hdrs[h].name, n);
-			memcpy(buf + n, v, k);
-			put(c, SMFIC_HEADER, buf, n + k);
+			/* a header larger than buf is sent too, never dropped */
+			if (n + k > sizeof(buf) && (hb = malloc(n + k)) == NULL) {
+				perror("milterload: malloc");
+				exit(1);
+			}
+			memcpy(hb, opt.hdrs[h].name, n);
+			memcpy(hb + n, v, k);
+			put(c, SMFIC_HEADER, hb, n + k);
+			if (hb != buf)
+				free(hb);
 			if (step(c, w, ST_HEADER, SMFIP_NR_HDR, &cmd) < 0)
 				return -1;
 			if (final(cmd))
