@@ -298,86 +298,6 @@ apply(struct conn *cn, enum pol_stage st, const struct conf_policy *p,
 	}
 }
 
-/* skipped - is nothing left to run for this stage? */
-static bool
-skipped(struct conn *cn, enum pol_stage st)
-{
-	if (cn->accepted)
-		return true;
-	if (st >= POL_ENVFROM && (cn->msg.accepted || cn->msg.pending != NULL))
-		return true;
-	return false;
-}
-
-/* run_stage - every enabled policy with a hook for st, in order */
-static void
-run_stage(struct conn *cn, enum pol_stage st, const struct stage_args *a,
-    struct decision *d)
-{
-	const struct conf *c = cn->conf;
-	size_t i;
-	int rc;
-
-	memset(d, 0, sizeof(*d));
-	d->stage = st;
-	if (skipped(cn, st))
-		return;
-	for (i = 0; i < c->npolicies; i++) {
-		const struct conf_policy *p = &c->policies[i];
-		struct pol_ctx pc = { .cn = cn, .pol = p, .stage = st };
-		struct pol_result r;
-
-		if (!has_hook(p->ops, st))
-			continue;
-		memset(&r, 0, sizeof(r));
-		rc = call_hook(p->ops, &pc, st, a, &r);
-		if (rc == 0 && !verdict_ok(r.verdict)) {
-			/* a broken policy, not a verdict: its on_error */
-			r.detail = arena_printf(cur_arena(cn),
-			    "verdict %d out of range", (int)r.verdict);
-			rc = -1;
-		}
-		if (rc != 0) {
-			atomic_fetch_add(&st_errors, 1);
-			log_err("%s: %s: internal error at %s (%s); on_error=%s",
-			    cn->msg.active ? cn->msg.info.qid : "NOQUEUE",
-			    p->ops->name, stage_smtp[st],
-			    r.detail ? r.detail : "no detail",
-			    p->on_error == POL_ONERR_ACCEPT ? "accept" :
-			    p->on_error == POL_ONERR_CONTINUE ? "continue" : "tempfail");
-			memset(&r, 0, sizeof(r));
-			r.symbol = "ERROR";
-			if (p->on_error == POL_ONERR_TEMPFAIL) {
-				r.verdict = POL_TEMPFAIL;
-				r.smtp_code = "451";
-				r.esc = "4.3.0";
-				r.reason = "Temporary local problem, try again later";
-			} else if (p->on_error == POL_ONERR_ACCEPT) {
-				r.verdict = POL_ACCEPT;
-			}
-			trace_add(cn, st, p->ops->name, &r, "error");
-		} else {
-			trace_add(cn, st, p->ops->name, &r,
-			    p->dry_run && r.verdict != POL_CONTINUE ? "dry_run" : NULL);
-		}
-		if (st <= POL_HELO && !cn->msg.active)
-			cn->score += r.score;
-		else
-			cn->msg.score += r.score;
-		if (r.verdict == POL_CONTINUE)
-			continue;
-		if (p->dry_run) {
-			log_info("%s: %s: dry_run: would %s at %s (%s)",
-			    cn->msg.active ? cn->msg.info.qid : "NOQUEUE",
-			    p->ops->name, dispatch_verdict_name(r.verdict),
-			    stage_smtp[st], r.symbol ? r.symbol : "-");
-			continue;
-		}
-		apply(cn, st, p, &r, d);
-		return;
-	}
-}
-
 /*
  * overflow - a bound was hit; the message is answered at the next reply.
  * A message over a bound of the message itself (perm: too many or too
@@ -419,6 +339,135 @@ overflow_decision(struct conn *cn, enum pol_stage st, struct decision *d)
 	}
 	memset(d, 0, sizeof(*d));
 	apply(cn, st, NULL, &r, d);
+}
+
+/*
+ * over_budget - has this connection or message gone over its memory budget
+ * (limits.message_memory, each)?  Checked before anything is stored and
+ * after every hook, so an arena stops growing at its budget plus what one
+ * hook took; the answer is the temporary 452 4.3.1.
+ */
+static bool
+over_budget(struct conn *cn)
+{
+	if (!cn->overflow && arena_over_budget(cn->arena)) {
+		cn->overflow = true;
+		atomic_fetch_add(&st_overflows, 1);
+		log_warnx("%s: connection exceeds limits.message_memory",
+		    cn->msg.active ? cn->msg.info.qid : "NOQUEUE");
+	}
+	if (cn->msg.active && !cn->msg.overflow &&
+	    arena_over_budget(cn->msg.arena))
+		overflow(cn, "limits.message_memory", false, NULL);
+	return cn->overflow || (cn->msg.active && cn->msg.overflow);
+}
+
+/* budget_decision - the answer once over_budget() is true */
+static void
+budget_decision(struct conn *cn, enum pol_stage st, struct decision *d)
+{
+	struct pol_result r = {
+		.verdict = POL_TEMPFAIL, .smtp_code = "452", .esc = "4.3.1",
+		.reason = "Message exceeds local limits", .symbol = "LIMIT",
+		.detail = "limits.message_memory"
+	};
+
+	if (cn->msg.active && cn->msg.overflow) {
+		overflow_decision(cn, st, d);
+		return;
+	}
+	memset(d, 0, sizeof(*d));
+	apply(cn, st, NULL, &r, d);
+}
+
+/* skipped - is nothing left to run for this stage? */
+static bool
+skipped(struct conn *cn, enum pol_stage st)
+{
+	if (cn->accepted)
+		return true;
+	if (st >= POL_ENVFROM && (cn->msg.accepted || cn->msg.pending != NULL))
+		return true;
+	return false;
+}
+
+/* run_stage - every enabled policy with a hook for st, in order */
+static void
+run_stage(struct conn *cn, enum pol_stage st, const struct stage_args *a,
+    struct decision *d)
+{
+	const struct conf *c = cn->conf;
+	size_t i;
+	int rc;
+
+	memset(d, 0, sizeof(*d));
+	d->stage = st;
+	if (skipped(cn, st))
+		return;
+	if (over_budget(cn)) {
+		if (st < POL_HEADER || st == POL_EOM)	/* else eom answers */
+			budget_decision(cn, st, d);
+		return;
+	}
+	for (i = 0; i < c->npolicies; i++) {
+		const struct conf_policy *p = &c->policies[i];
+		struct pol_ctx pc = { .cn = cn, .pol = p, .stage = st };
+		struct pol_result r;
+
+		if (!has_hook(p->ops, st))
+			continue;
+		memset(&r, 0, sizeof(r));
+		rc = call_hook(p->ops, &pc, st, a, &r);
+		if (rc == 0 && !verdict_ok(r.verdict)) {
+			/* a broken policy, not a verdict: its on_error */
+			r.detail = arena_printf(cur_arena(cn),
+			    "verdict %d out of range", (int)r.verdict);
+			rc = -1;
+		}
+		if (rc != 0) {
+			atomic_fetch_add(&st_errors, 1);
+			log_err("%s: %s: internal error at %s (%s); on_error=%s",
+			    cn->msg.active ? cn->msg.info.qid : "NOQUEUE",
+			    p->ops->name, stage_smtp[st],
+			    r.detail ? r.detail : "no detail",
+			    p->on_error == POL_ONERR_ACCEPT ? "accept" :
+			    p->on_error == POL_ONERR_CONTINUE ? "continue" : "tempfail");
+			memset(&r, 0, sizeof(r));
+			r.symbol = "ERROR";
+			if (p->on_error == POL_ONERR_TEMPFAIL) {
+				r.verdict = POL_TEMPFAIL;
+				r.smtp_code = "451";
+				r.esc = "4.3.0";
+				r.reason = "Temporary local problem, try again later";
+			} else if (p->on_error == POL_ONERR_ACCEPT) {
+				r.verdict = POL_ACCEPT;
+			}
+			trace_add(cn, st, p->ops->name, &r, "error");
+		} else {
+			trace_add(cn, st, p->ops->name, &r,
+			    p->dry_run && r.verdict != POL_CONTINUE ? "dry_run" : NULL);
+		}
+		if (over_budget(cn)) {	/* this hook took too much */
+			if (st < POL_HEADER || st == POL_EOM)
+				budget_decision(cn, st, d);
+			return;
+		}
+		if (st <= POL_HELO && !cn->msg.active)
+			cn->score += r.score;
+		else
+			cn->msg.score += r.score;
+		if (r.verdict == POL_CONTINUE)
+			continue;
+		if (p->dry_run) {
+			log_info("%s: %s: dry_run: would %s at %s (%s)",
+			    cn->msg.active ? cn->msg.info.qid : "NOQUEUE",
+			    p->ops->name, dispatch_verdict_name(r.verdict),
+			    stage_smtp[st], r.symbol ? r.symbol : "-");
+			continue;
+		}
+		apply(cn, st, p, &r, d);
+		return;
+	}
 }
 
 void
@@ -530,7 +579,7 @@ dispatch_header(struct conn *cn, const char *name, const char *value)
 	struct decision d;
 	struct hdr_edit *e;
 
-	if (!m->active || m->overflow)
+	if (!m->active || m->overflow || over_budget(cn))
 		return;
 	if ((long long)m->info.nheaders >= cn->conf->limits.max_headers) {
 		overflow(cn, "limits.max_headers", true, arena_printf(m->arena,
@@ -600,10 +649,8 @@ dispatch_body(struct conn *cn, const unsigned char *buf, size_t len)
 	if (!cn->msg.active || cn->msg.overflow)
 		return;
 	cn->msg.info.body_bytes += len;
-	if (arena_over_budget(cn->msg.arena)) {
-		overflow(cn, "limits.message_memory", false, NULL);
+	if (over_budget(cn))
 		return;
-	}
 	run_stage(cn, POL_BODY, &a, &d);
 }
 
@@ -666,10 +713,8 @@ dispatch_eom(struct conn *cn, struct decision *d, const struct hdr_edit **edits_
 	d->stage = POL_EOM;
 	if (!m->active)
 		session_msg_begin(cn, NULL);
-	if (!m->overflow && arena_over_budget(m->arena))
-		overflow(cn, "limits.message_memory", false, NULL);
-	if (m->overflow)
-		overflow_decision(cn, POL_EOM, d);
+	if (over_budget(cn))
+		budget_decision(cn, POL_EOM, d);
 	else if (m->pending != NULL)
 		*d = *m->pending;
 	else

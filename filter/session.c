@@ -41,7 +41,9 @@ session_conn_new(struct conf *c, const struct session_client *cl)
 	size_t n = c->npolicies ? c->npolicies : 1;
 
 	cn->conf = conf_ref(c);
-	cn->arena = arena_create(0);
+	/* the connection's own facts and the policies' per-connection state:
+	 * small, but a client repeating HELO must not grow it for ever */
+	cn->arena = arena_create((size_t)c->limits.message_memory);
 	cn->slots = arena_alloc(cn->arena, n * sizeof(void *));
 	cn->msg.arena = arena_create((size_t)c->limits.message_memory);
 	cn->msg.slots = xcalloc(n, sizeof(void *));
@@ -93,6 +95,8 @@ session_conn_free(struct conn **cp)
 void
 session_set_helo(struct conn *cn, const char *helo)
 {
+	if (cn->info.helo != NULL && arena_over_budget(cn->arena))
+		return;		/* the dispatcher answers 452 */
 	cn->info.helo = arena_strdup(cn->arena, helo ? helo : "");
 }
 

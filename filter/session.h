@@ -92,6 +92,7 @@ struct conn {
 	struct dns_budget	 budget;	/* connect/helo lookups */
 	int			 score;		/* connect/helo scores, added to each message */
 	bool			 accepted;	/* accept at connect/helo: no more policies */
+	bool			 overflow;	/* the connection arena went over budget */
 	const char		*quarantine;	/* decided at connect/helo: every message */
 	bool			 closed;
 	unsigned		 nmsgs;

@@ -697,7 +697,7 @@ conf_load(const char *path, FILE *errout, int *nerrors_r)
 		conf_syntax(&cc, buf, len, &jerr);
 		goto out;
 	}
-	a = arena_create(0);
+	a = arena_create(CONF_MAX_MEMORY);
 	c = arena_alloc(a, sizeof(*c));
 	atomic_init(&c->refs, 1);
 	c->arena = a;
@@ -707,6 +707,9 @@ conf_load(const char *path, FILE *errout, int *nerrors_r)
 	cc.loc = conf_locate_build(buf, len);
 	conf_dirs(&cc, path);
 	conf_compile(&cc, c, root);
+	if (arena_over_budget(a))
+		conf_error(&cc, "", "the configuration needs more than %u MB "
+		    "once compiled (lists too long?)", CONF_MAX_MEMORY >> 20);
 	if (cc.errors > 0) {
 		arena_destroy(&a);
 		c = NULL;

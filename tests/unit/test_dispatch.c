@@ -21,7 +21,9 @@ struct probe {
 	int		 calls[POL_STAGE_COUNT];
 	int		 aborts, closes;
 	bool		 add_headers;
-	size_t		 hog;		/* bytes to take from the message arena at eoh */
+	size_t		 hog;		/* bytes to take at stage hog_at ... */
+	enum pol_stage	 hog_at;
+	bool		 hog_conn;	/* ... from the connection arena */
 	const char	*reject_rcpt;	/* reject only this recipient */
 };
 
@@ -40,8 +42,9 @@ probe_do(struct pol_ctx *ctx, enum pol_stage st, struct pol_result *r)
 		}
 		return 0;
 	}
-	if (st == POL_EOH && p->hog > 0)
-		(void)arena_alloc(pol_msg_arena(ctx), p->hog);
+	if (p->hog > 0 && st == p->hog_at)
+		(void)arena_alloc(p->hog_conn ? pol_conn_arena(ctx) :
+		    pol_msg_arena(ctx), p->hog);
 	if (st == POL_EOM && p->add_headers) {
 		pol_add_header(ctx, "X-Probe-Bottom", "1", false);
 		pol_add_header(ctx, "DKIM-Signature", "v=1; first", true);
@@ -520,6 +523,7 @@ test_limit_replies(void)
 	reset_probes();
 	c = make_conf(false, POL_ONERR_TEMPFAIL);
 	pa.hog = 2 << 20;
+	pa.hog_at = POL_EOH;
 	cn = open_conn(c, "192.0.2.1");
 	dispatch_connect(cn, &d);
 	d = run_msg(cn, NULL, &edits);
@@ -528,6 +532,91 @@ test_limit_replies(void)
 	T_EQ_STR(d.xcode, "4.3.1", "message_memory: 4.3.1");
 	T_EQ_STR(d.text, "Message exceeds local limits", "message_memory: text");
 	T_EQ_INT(pa.calls[POL_BODY], 0, "message_memory: body not given to policies");
+	session_conn_free(&cn);
+	conf_unref(&c);
+}
+
+/* Every arena has a budget, and growth stops once it is spent. */
+static void
+test_budgets(void)
+{
+	static const char *hdrs[] = {
+		"A", "1", "B", "2", "C", "3", NULL
+	};
+	const struct hdr_edit *edits;
+	struct dispatch_stats before, after;
+	struct decision d;
+	struct conf *c;
+	struct conn *cn;
+
+	/* a header hook takes too much: no more headers stored, no more
+	 * hooks, 452 4.3.1 at eom */
+	reset_probes();
+	c = make_conf(false, POL_ONERR_TEMPFAIL);
+	pa.hog = (1 << 20) + 1;
+	pa.hog_at = POL_HEADER;
+	cn = open_conn(c, "192.0.2.1");
+	dispatch_connect(cn, &d);
+	dispatch_stats_get(&before);
+	d = run_msg(cn, hdrs, &edits);
+	dispatch_stats_get(&after);
+	T_EQ_INT(d.verdict, POL_TEMPFAIL, "message arena: tempfail");
+	T_EQ_STR(d.code, "452", "message arena: 452");
+	T_EQ_STR(d.xcode, "4.3.1", "message arena: 4.3.1");
+	T_EQ_INT(d.stage, POL_EOM, "message arena: answered at eom");
+	T_EQ_INT(pa.calls[POL_HEADER], 1, "message arena: no hook after the first header");
+	T_EQ_INT(pb.calls[POL_HEADER], 0, "message arena: the chain stops at once");
+	T_EQ_INT(cn->msg.info.nheaders, 1, "message arena: later headers not stored");
+	T_EQ_INT(pa.calls[POL_EOH] + pa.calls[POL_BODY] + pa.calls[POL_EOM], 0,
+	    "message arena: no eoh, body or eom hooks");
+	T_CHECK(arena_used(cn->msg.arena) < (2 << 20) + 65536,
+	    "message arena: growth stopped near budget + one hook (%zu)",
+	    arena_used(cn->msg.arena));
+	T_EQ_INT(after.overflows - before.overflows, 1, "message arena: counted once");
+	session_msg_end(cn);
+	/* the next message on the connection starts afresh */
+	reset_probes();
+	d = run_msg(cn, hdrs, &edits);
+	T_EQ_INT(d.verdict, POL_CONTINUE, "message arena: next message accepted");
+	session_conn_free(&cn);
+	conf_unref(&c);
+
+	/* at MAIL: answered at once, the next policy not asked */
+	reset_probes();
+	c = make_conf(false, POL_ONERR_TEMPFAIL);
+	pa.hog = (1 << 20) + 1;
+	pa.hog_at = POL_ENVFROM;
+	cn = open_conn(c, "192.0.2.1");
+	dispatch_connect(cn, &d);
+	d = run_msg(cn, NULL, &edits);
+	T_EQ_INT(d.verdict, POL_TEMPFAIL, "message arena at MAIL: tempfail");
+	T_EQ_INT(d.stage, POL_ENVFROM, "message arena at MAIL: answered at MAIL");
+	T_EQ_STR(d.code, "452", "message arena at MAIL: 452");
+	T_EQ_INT(pb.calls[POL_ENVFROM], 0, "message arena at MAIL: B not asked");
+	session_conn_free(&cn);
+	conf_unref(&c);
+
+	/* the connection arena: every later stage answers 452 4.3.1 and a
+	 * repeated HELO is not stored */
+	reset_probes();
+	c = make_conf(false, POL_ONERR_TEMPFAIL);
+	pa.hog = (1 << 20) + 1;
+	pa.hog_at = POL_CONNECT;
+	pa.hog_conn = true;
+	cn = open_conn(c, "192.0.2.1");
+	dispatch_connect(cn, &d);
+	T_EQ_INT(d.verdict, POL_TEMPFAIL, "connection arena: tempfail at connect");
+	T_EQ_STR(d.code, "452", "connection arena: 452");
+	T_EQ_INT(pb.calls[POL_CONNECT], 0, "connection arena: B not asked");
+	dispatch_helo(cn, "first.example", &d);
+	dispatch_helo(cn, "second.example", &d);
+	T_EQ_INT(d.verdict, POL_TEMPFAIL, "connection arena: tempfail at HELO");
+	T_EQ_INT(pa.calls[POL_HELO], 0, "connection arena: no HELO hooks");
+	T_EQ_STR(cn->info.helo, "first.example", "connection arena: HELO kept, not grown");
+	session_msg_begin(cn, "QIDB");
+	dispatch_envfrom(cn, (const char *[]){ "<a@example.com>", NULL }, &d);
+	T_EQ_INT(d.verdict, POL_TEMPFAIL, "connection arena: tempfail at MAIL");
+	T_EQ_STR(d.xcode, "4.3.1", "connection arena: 4.3.1");
 	session_conn_free(&cn);
 	conf_unref(&c);
 }
@@ -612,6 +701,7 @@ main(void)
 	test_scores_and_edits();
 	test_bounds();
 	test_limit_replies();
+	test_budgets();
 	test_lifecycle();
 	test_trusted();
 	return t_done("dispatch");
