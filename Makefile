@@ -114,7 +114,7 @@ run: deps
 	$(BUILD)/gatewarden -f -c conf/gatewarden.json
 
 test: deps-test
-	@$(MAKE) --no-print-directory all $(UNIT_BIN)
+	@$(MAKE) --no-print-directory all $(UNIT_BIN) $(BUILD)/bench/milterload
 	@tests/run-all.sh
 
 bench: deps-test

@@ -216,15 +216,31 @@ fill_reply(struct conn *cn, struct decision *d, const struct pol_result *r,
 	    temp ? "Try again later" : "Message rejected");
 }
 
-/* apply - turn one policy verdict into the host's decision */
+/* verdict_ok - is v a verdict the table has a column for? */
+static bool
+verdict_ok(enum pol_verdict v)
+{
+	return (unsigned)v < POL_VERDICT_COUNT;
+}
+
+/*
+ * apply - turn one verdict into the host's decision.  A policy's verdict
+ * is range-checked where its hook returns (run_stage(): out of range is
+ * the policy's internal error, so its on_error applies); the check here
+ * only keeps a bug in the core from indexing past the table.
+ */
 static void
 apply(struct conn *cn, enum pol_stage st, const struct conf_policy *p,
     const struct pol_result *r, struct decision *d)
 {
-	enum disp_action act = disp_table[st][r->verdict];
+	enum disp_action act;
 	struct msg *m = &cn->msg;
 	struct decision *h;
 
+	if (!verdict_ok(r->verdict))
+		panic("dispatch: verdict %d out of range at %s",
+		    (int)r->verdict, stage_smtp[st]);
+	act = disp_table[st][r->verdict];
 	d->stage = st;
 	d->policy = p ? p->ops->name : NULL;
 	d->symbol = r->symbol;
@@ -282,6 +298,88 @@ apply(struct conn *cn, enum pol_stage st, const struct conf_policy *p,
 	}
 }
 
+/*
+ * overflow - a bound was hit; the message is answered at the next reply.
+ * A message over a bound of the message itself (perm: too many or too
+ * large headers) can never pass and gets limits.reply, 552 5.3.4 by
+ * default, so that the sender does not retry it for days; going over
+ * limits.message_memory is about our memory, not the message, and gets a
+ * temporary failure.  text names the bound in the reply.
+ */
+static void
+overflow(struct conn *cn, const char *why, bool perm, const char *text)
+{
+	if (cn->msg.overflow)
+		return;
+	cn->msg.overflow = true;
+	cn->msg.overflow_perm = perm;
+	cn->msg.overflow_why = why;
+	cn->msg.overflow_text = text;
+	atomic_fetch_add(&st_overflows, 1);
+	log_warnx("%s: message exceeds %s", cn->msg.info.qid, why);
+}
+
+static void
+overflow_decision(struct conn *cn, enum pol_stage st, struct decision *d)
+{
+	const struct conf *c = cn->conf;
+	struct pol_result r = {
+		.verdict = POL_TEMPFAIL, .smtp_code = "452", .esc = "4.3.1",
+		.reason = "Message exceeds local limits", .symbol = "LIMIT",
+		.detail = cn->msg.overflow_why
+	};
+
+	if (cn->msg.overflow_perm) {
+		r.verdict = c->limits.reply_code[0] == '5' ? POL_REJECT :
+		    POL_TEMPFAIL;
+		r.smtp_code = c->limits.reply_code;
+		r.esc = c->limits.reply_xcode;
+		r.reason = c->limits.reply_text ? c->limits.reply_text :
+		    cn->msg.overflow_text;
+	}
+	memset(d, 0, sizeof(*d));
+	apply(cn, st, NULL, &r, d);
+}
+
+/*
+ * over_budget - has this connection or message gone over its memory budget
+ * (limits.message_memory, each)?  Checked before anything is stored and
+ * after every hook, so an arena stops growing at its budget plus what one
+ * hook took; the answer is the temporary 452 4.3.1.
+ */
+static bool
+over_budget(struct conn *cn)
+{
+	if (!cn->overflow && arena_over_budget(cn->arena)) {
+		cn->overflow = true;
+		atomic_fetch_add(&st_overflows, 1);
+		log_warnx("%s: connection exceeds limits.message_memory",
+		    cn->msg.active ? cn->msg.info.qid : "NOQUEUE");
+	}
+	if (cn->msg.active && !cn->msg.overflow &&
+	    arena_over_budget(cn->msg.arena))
+		overflow(cn, "limits.message_memory", false, NULL);
+	return cn->overflow || (cn->msg.active && cn->msg.overflow);
+}
+
+/* budget_decision - the answer once over_budget() is true */
+static void
+budget_decision(struct conn *cn, enum pol_stage st, struct decision *d)
+{
+	struct pol_result r = {
+		.verdict = POL_TEMPFAIL, .smtp_code = "452", .esc = "4.3.1",
+		.reason = "Message exceeds local limits", .symbol = "LIMIT",
+		.detail = "limits.message_memory"
+	};
+
+	if (cn->msg.active && cn->msg.overflow) {
+		overflow_decision(cn, st, d);
+		return;
+	}
+	memset(d, 0, sizeof(*d));
+	apply(cn, st, NULL, &r, d);
+}
+
 /* skipped - is nothing left to run for this stage? */
 static bool
 skipped(struct conn *cn, enum pol_stage st)
@@ -300,11 +398,17 @@ run_stage(struct conn *cn, enum pol_stage st, const struct stage_args *a,
 {
 	const struct conf *c = cn->conf;
 	size_t i;
+	int rc;
 
 	memset(d, 0, sizeof(*d));
 	d->stage = st;
 	if (skipped(cn, st))
 		return;
+	if (over_budget(cn)) {
+		if (st < POL_HEADER || st == POL_EOM)	/* else eom answers */
+			budget_decision(cn, st, d);
+		return;
+	}
 	for (i = 0; i < c->npolicies; i++) {
 		const struct conf_policy *p = &c->policies[i];
 		struct pol_ctx pc = { .cn = cn, .pol = p, .stage = st };
@@ -313,7 +417,14 @@ run_stage(struct conn *cn, enum pol_stage st, const struct stage_args *a,
 		if (!has_hook(p->ops, st))
 			continue;
 		memset(&r, 0, sizeof(r));
-		if (call_hook(p->ops, &pc, st, a, &r) != 0) {
+		rc = call_hook(p->ops, &pc, st, a, &r);
+		if (rc == 0 && !verdict_ok(r.verdict)) {
+			/* a broken policy, not a verdict: its on_error */
+			r.detail = arena_printf(cur_arena(cn),
+			    "verdict %d out of range", (int)r.verdict);
+			rc = -1;
+		}
+		if (rc != 0) {
 			atomic_fetch_add(&st_errors, 1);
 			log_err("%s: %s: internal error at %s (%s); on_error=%s",
 			    cn->msg.active ? cn->msg.info.qid : "NOQUEUE",
@@ -336,6 +447,11 @@ run_stage(struct conn *cn, enum pol_stage st, const struct stage_args *a,
 			trace_add(cn, st, p->ops->name, &r,
 			    p->dry_run && r.verdict != POL_CONTINUE ? "dry_run" : NULL);
 		}
+		if (over_budget(cn)) {	/* this hook took too much */
+			if (st < POL_HEADER || st == POL_EOM)
+				budget_decision(cn, st, d);
+			return;
+		}
 		if (st <= POL_HELO && !cn->msg.active)
 			cn->score += r.score;
 		else
@@ -352,31 +468,6 @@ run_stage(struct conn *cn, enum pol_stage st, const struct stage_args *a,
 		apply(cn, st, p, &r, d);
 		return;
 	}
-}
-
-/* overflow - a bound was hit: the message is tempfailed at the next reply */
-static void
-overflow(struct conn *cn, const char *why)
-{
-	if (cn->msg.overflow)
-		return;
-	cn->msg.overflow = true;
-	cn->msg.overflow_why = why;
-	atomic_fetch_add(&st_overflows, 1);
-	log_warnx("%s: message exceeds %s", cn->msg.info.qid, why);
-}
-
-static void
-overflow_decision(struct conn *cn, enum pol_stage st, struct decision *d)
-{
-	struct pol_result r = {
-		.verdict = POL_TEMPFAIL, .smtp_code = "452", .esc = "4.3.1",
-		.reason = "Message exceeds local limits", .symbol = "LIMIT",
-		.detail = cn->msg.overflow_why
-	};
-
-	memset(d, 0, sizeof(*d));
-	apply(cn, st, NULL, &r, d);
 }
 
 void
@@ -488,15 +579,20 @@ dispatch_header(struct conn *cn, const char *name, const char *value)
 	struct decision d;
 	struct hdr_edit *e;
 
-	if (!m->active || m->overflow)
+	if (!m->active || m->overflow || over_budget(cn))
 		return;
 	if ((long long)m->info.nheaders >= cn->conf->limits.max_headers) {
-		overflow(cn, "limits.max_headers");
+		overflow(cn, "limits.max_headers", true, arena_printf(m->arena,
+		    "Too many header fields (limit %lld)",
+		    cn->conf->limits.max_headers));
 		return;
 	}
 	if ((long long)(strlen(name) + strlen(value)) >
 	    cn->conf->limits.max_header_bytes) {
-		overflow(cn, "limits.max_header_bytes");
+		overflow(cn, "limits.max_header_bytes", true,
+		    arena_printf(m->arena, "Header field %.64s too large "
+		    "(limit %lld bytes)", name,
+		    cn->conf->limits.max_header_bytes));
 		return;
 	}
 	if (m->info.nheaders == m->hcap) {
@@ -553,10 +649,8 @@ dispatch_body(struct conn *cn, const unsigned char *buf, size_t len)
 	if (!cn->msg.active || cn->msg.overflow)
 		return;
 	cn->msg.info.body_bytes += len;
-	if (arena_over_budget(cn->msg.arena)) {
-		overflow(cn, "limits.message_memory");
+	if (over_budget(cn))
 		return;
-	}
 	run_stage(cn, POL_BODY, &a, &d);
 }
 
@@ -619,10 +713,8 @@ dispatch_eom(struct conn *cn, struct decision *d, const struct hdr_edit **edits_
 	d->stage = POL_EOM;
 	if (!m->active)
 		session_msg_begin(cn, NULL);
-	if (!m->overflow && arena_over_budget(m->arena))
-		overflow(cn, "limits.message_memory");
-	if (m->overflow)
-		overflow_decision(cn, POL_EOM, d);
+	if (over_budget(cn))
+		budget_decision(cn, POL_EOM, d);
 	else if (m->pending != NULL)
 		*d = *m->pending;
 	else
@@ -637,39 +729,16 @@ dispatch_eom(struct conn *cn, struct decision *d, const struct hdr_edit **edits_
 		*edits_r = build_edits(cn);
 }
 
+/* dispatch_abort - the host's abort: the session runs the abort hooks */
 void
 dispatch_abort(struct conn *cn)
 {
-	const struct conf *c = cn->conf;
-	size_t i;
-
-	if (!cn->msg.active)
-		return;
-	for (i = 0; i < c->npolicies; i++) {
-		struct pol_ctx pc = { .cn = cn, .pol = &c->policies[i],
-		    .stage = POL_EOM };
-
-		if (c->policies[i].ops->abort != NULL)
-			c->policies[i].ops->abort(&pc);
-	}
-	session_msg_end(cn);
+	session_msg_abort(cn);
 }
 
+/* dispatch_close - the host's close: the session runs the close hooks */
 void
 dispatch_close(struct conn *cn)
 {
-	const struct conf *c = cn->conf;
-	size_t i;
-
-	if (cn->closed)
-		return;
-	dispatch_abort(cn);
-	for (i = 0; i < c->npolicies; i++) {
-		struct pol_ctx pc = { .cn = cn, .pol = &c->policies[i],
-		    .stage = POL_EOM };
-
-		if (c->policies[i].ops->close != NULL)
-			c->policies[i].ops->close(&pc);
-	}
-	cn->closed = true;
+	session_conn_close(cn);
 }

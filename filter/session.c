@@ -12,7 +12,6 @@
 
 #include "filter/util/arena.h"
 #include "filter/authres.h"
-#include "filter/dispatch.h"
 #include "filter/util/log.h"
 #include "filter/polctx.h"
 #include "filter/session.h"
@@ -42,7 +41,9 @@ session_conn_new(struct conf *c, const struct session_client *cl)
 	size_t n = c->npolicies ? c->npolicies : 1;
 
 	cn->conf = conf_ref(c);
-	cn->arena = arena_create(0);
+	/* the connection's own facts and the policies' per-connection state:
+	 * small, but a client repeating HELO must not grow it for ever */
+	cn->arena = arena_create((size_t)c->limits.message_memory);
 	cn->slots = arena_alloc(cn->arena, n * sizeof(void *));
 	cn->msg.arena = arena_create((size_t)c->limits.message_memory);
 	cn->msg.slots = xcalloc(n, sizeof(void *));
@@ -79,8 +80,7 @@ session_conn_free(struct conn **cp)
 
 	if (cn == NULL)
 		return;
-	if (!cn->closed)
-		dispatch_close(cn);
+	session_conn_close(cn);
 	arena_destroy(&cn->msg.arena);
 	free(cn->msg.slots);
 	arena_destroy(&cn->arena);
@@ -95,6 +95,8 @@ session_conn_free(struct conn **cp)
 void
 session_set_helo(struct conn *cn, const char *helo)
 {
+	if (cn->info.helo != NULL && arena_over_budget(cn->arena))
+		return;		/* the dispatcher answers 452 */
 	cn->info.helo = arena_strdup(cn->arena, helo ? helo : "");
 }
 
@@ -129,8 +131,8 @@ session_msg_begin(struct conn *cn, const char *qid)
 {
 	struct msg *m = &cn->msg;
 
-	if (m->active)
-		session_msg_end(cn);
+	if (m->active)		/* never finished: it was aborted */
+		session_msg_abort(cn);
 	m->active = true;
 	cn->nmsgs++;
 	m->info.qid = arena_strdup(m->arena, qid && *qid ? qid : "NOQUEUE");
@@ -165,6 +167,45 @@ session_msg_end(struct conn *cn)
 	memset(m, 0, sizeof(*m));
 	m->arena = a;
 	m->slots = slots;
+}
+
+/* session_msg_abort - tell every policy the message is gone, then end it */
+void
+session_msg_abort(struct conn *cn)
+{
+	const struct conf *c = cn->conf;
+	size_t i;
+
+	if (!cn->msg.active)
+		return;
+	for (i = 0; i < c->npolicies; i++) {
+		struct pol_ctx pc = { .cn = cn, .pol = &c->policies[i],
+		    .stage = POL_EOM };
+
+		if (c->policies[i].ops->abort != NULL)
+			c->policies[i].ops->abort(&pc);
+	}
+	session_msg_end(cn);
+}
+
+/* session_conn_close - abort a message in flight, then every close hook, once */
+void
+session_conn_close(struct conn *cn)
+{
+	const struct conf *c = cn->conf;
+	size_t i;
+
+	if (cn->closed)
+		return;
+	session_msg_abort(cn);
+	for (i = 0; i < c->npolicies; i++) {
+		struct pol_ctx pc = { .cn = cn, .pol = &c->policies[i],
+		    .stage = POL_EOM };
+
+		if (c->policies[i].ops->close != NULL)
+			c->policies[i].ops->close(&pc);
+	}
+	cn->closed = true;
 }
 
 /* --- pol_* services ---------------------------------------------------- */

@@ -11,6 +11,12 @@
  * filter/testmode.c (`gatewarden test`) and the unit tests.  The host hands
  * over what it knows as plain values; only milter.c knows libmilter.
  *
+ * Layering: session is below the dispatcher.  dispatch.c calls into this
+ * file; this file never calls or includes dispatch.c.  The lifecycle hooks
+ * that give no verdict (abort, close) are run from here; the hooks that do
+ * (connect .. eom) are run by the dispatcher.  struct decision is only
+ * named here, as the opaque type of a held verdict.
+ *
  * Thread safety: a conn is used by one thread at a time.
  */
 #ifndef GW_SESSION_H
@@ -68,8 +74,10 @@ struct msg {
 	int			 score;		/* milli-points */
 	bool			 active;	/* between MAIL and eom/abort */
 	bool			 accepted;	/* a policy said accept: skip the rest */
-	bool			 overflow;	/* a bound was hit: tempfail at the next reply */
-	const char		*overflow_why;
+	bool			 overflow;	/* a bound was hit: answer at the next reply */
+	bool			 overflow_perm;	/* the message can never pass: limits.reply */
+	const char		*overflow_why;	/* the limit's name */
+	const char		*overflow_text;	/* the built-in text naming it */
 	const char		*quarantine;	/* reason, applied at eom */
 	struct decision		*pending;	/* header/eoh/body verdict, given at eom */
 };
@@ -84,6 +92,7 @@ struct conn {
 	struct dns_budget	 budget;	/* connect/helo lookups */
 	int			 score;		/* connect/helo scores, added to each message */
 	bool			 accepted;	/* accept at connect/helo: no more policies */
+	bool			 overflow;	/* the connection arena went over budget */
 	const char		*quarantine;	/* decided at connect/helo: every message */
 	bool			 closed;
 	unsigned		 nmsgs;
@@ -95,6 +104,8 @@ struct conn {
 
 /* session_conn_new - a connection on generation c (takes its own reference) */
 struct conn	*session_conn_new(struct conf *c, const struct session_client *cl);
+/* session_conn_close - abort a message in flight, run every close hook, once */
+void		 session_conn_close(struct conn *cn);
 /* session_conn_free - close policies if needed, drop everything */
 void		 session_conn_free(struct conn **cp);
 void		 session_set_helo(struct conn *cn, const char *helo);
@@ -107,6 +118,8 @@ void		 session_msg_begin(struct conn *cn, const char *qid);
 void		 session_msg_set_qid(struct conn *cn, const char *qid);
 /* session_msg_end - end it (eom done or abort) and reset the arena */
 void		 session_msg_end(struct conn *cn);
+/* session_msg_abort - run every policy's abort hook, then session_msg_end */
+void		 session_msg_abort(struct conn *cn);
 
 /* Clock used by pol_now_ms(): realtime unless a test injects one. */
 int64_t		 session_now_ms(void);

@@ -103,14 +103,62 @@ line_end(const char *p, const char *end, const char **next_r)
 }
 
 /*
+ * header_end - the end of the header field that starts at p: its first
+ * line and every continuation line (starting with a space or a tab).
+ * *vlen_r is the length of the value after the colon once the lines are
+ * joined with "\n", so that the caller can copy it in one go: appending
+ * line by line would copy the value so far for each line, quadratic in
+ * the number of lines.
+ */
+static const char *
+header_end(const char *colon, const char *e, const char *next,
+    const char *end, size_t *vlen_r)
+{
+	const char *p = next;
+
+	*vlen_r = (size_t)(e - colon - 1);
+	while (p < end && (*p == ' ' || *p == '\t')) {
+		e = line_end(p, end, &next);
+		*vlen_r += 1 + (size_t)(e - p);
+		p = next;
+	}
+	return p;
+}
+
+/* header_value - the value from colon to stop, lines joined with "\n" */
+static char *
+header_value(struct arena *a, const char *colon, const char *stop,
+    size_t vlen)
+{
+	char *value = arena_alloc(a, vlen + 1), *v = value;
+	const char *p = colon + 1, *e, *next;
+
+	for (;;) {
+		e = line_end(p, stop, &next);
+		memcpy(v, p, (size_t)(e - p));
+		v += e - p;
+		if (next >= stop)
+			break;
+		*v++ = '\n';
+		p = next;
+	}
+	*v = '\0';
+	return value;
+}
+
+/*
  * feed_message - headers (unfolded as the MTA passes them), eoh, the body
- * in chunks with CRLF line ends.
+ * in chunks with CRLF line ends.  Memory is linear in the message: each
+ * header is copied once into a scratch arena that is reset after the
+ * dispatcher has taken its own copy, so the arena holds one header at a
+ * time and its budget, the largest message test mode reads, is never
+ * reached.
  */
 static void
 feed_message(struct conn *cn, const char *buf, size_t len)
 {
-	const char *p = buf, *end = buf + len, *e, *next, *colon;
-	struct arena *a = arena_create(0);
+	const char *p = buf, *end = buf + len, *e, *next, *colon, *stop;
+	struct arena *a = arena_create(TM_MAX_MSG + TM_CHUNK);
 	char *name, *value, *chunk;
 	size_t vlen, clen = 0;
 
@@ -121,23 +169,12 @@ feed_message(struct conn *cn, const char *buf, size_t len)
 		colon = memchr(p, ':', (size_t)(e - p));
 		if (colon == NULL || *p == ' ' || *p == '\t')
 			break;		/* not a header: the body starts here */
+		stop = header_end(colon, e, next, end, &vlen);
 		name = arena_strndup(a, p, (size_t)(colon - p));
-		value = arena_strndup(a, colon + 1, (size_t)(e - colon - 1));
-		p = next;
-		while (p < end && (*p == ' ' || *p == '\t')) {
-			e = line_end(p, end, &next);
-			vlen = strlen(value);
-			{
-				char *v = arena_alloc(a, vlen + (size_t)(e - p) + 2);
-
-				memcpy(v, value, vlen);
-				v[vlen] = '\n';
-				memcpy(v + vlen + 1, p, (size_t)(e - p));
-				value = v;
-			}
-			p = next;
-		}
+		value = header_value(a, colon, stop, vlen);
+		p = stop;
 		dispatch_header(cn, name, value);
+		arena_reset(a);
 	}
 	dispatch_eoh(cn);
 	chunk = xmalloc(TM_CHUNK + 2);

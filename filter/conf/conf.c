@@ -8,7 +8,8 @@
  *	log		level, facility, stderr
  *	dns		dns_config() (dns.c)
  *	trusted		networks, authenticated
- *	limits		max_headers, max_header_bytes, max_rcpts, message_memory
+ *	limits		max_headers, max_header_bytes, max_rcpts, message_memory,
+ *			reply { code, xcode, text }
  *	store		store_config() (store.c)
  *	policies	NAME: { enabled, dry_run, on_error, ...the policy's keys }
  *
@@ -299,6 +300,65 @@ bad:
 	return -1;
 }
 
+static const struct conf_key conf_limits_reply_keys[] = {
+	{ .key = "code", .type = CONF_STRING, .min = 3, .max = 3,
+	    .off = offsetof(struct conf, limits.reply_code) },
+	{ .key = "xcode", .type = CONF_STRING, .min = 5, .max = 11,
+	    .off = offsetof(struct conf, limits.reply_xcode) },
+	{ .key = "text", .type = CONF_STRING, .min = 1, .max = 400,
+	    .off = offsetof(struct conf, limits.reply_text) },
+	{ .key = NULL }
+};
+
+/* conf_reply_code_ok - "4XX" or "5XX" */
+static bool
+conf_reply_code_ok(const char *s)
+{
+	return (s[0] == '4' || s[0] == '5') && strspn(s, "0123456789") == 3;
+}
+
+/* conf_reply_xcode_ok - "C.X.Y" with class C, 1..3 digits each after */
+static bool
+conf_reply_xcode_ok(const char *s, char cls)
+{
+	size_t n1, n2;
+
+	if (s[0] != cls || s[1] != '.')
+		return false;
+	n1 = strspn(s + 2, "0123456789");
+	if (n1 < 1 || n1 > 3 || s[2 + n1] != '.')
+		return false;
+	n2 = strspn(s + 3 + n1, "0123456789");
+	return n2 >= 1 && n2 <= 3 && s[3 + n1 + n2] == '\0';
+}
+
+/* conf_limits_reply - "limits.reply": the answer to a message over a bound */
+static int
+conf_limits_reply(struct conf_ctx *cc, const json_t *v, const char *ptr,
+    void *dst)
+{
+	struct conf *c = cc->c;
+	int n;
+
+	(void)dst;
+	if ((n = conf_apply(cc, v, ptr, conf_limits_reply_keys, c)) != 0)
+		return -1;
+	if (!conf_reply_code_ok(c->limits.reply_code)) {
+		conf_error(cc, conf_ptr(cc, ptr, "code"), "must be a 4XX or "
+		    "5XX reply code (got %s)", c->limits.reply_code);
+		return -1;
+	}
+	if (!conf_reply_xcode_ok(c->limits.reply_xcode,
+	    c->limits.reply_code[0])) {
+		conf_error(cc, conf_ptr(cc, ptr, "xcode"), "must be an "
+		    "enhanced status code %c.X.Y matching code %s (got %s)",
+		    c->limits.reply_code[0], c->limits.reply_code,
+		    c->limits.reply_xcode);
+		return -1;
+	}
+	return 0;
+}
+
 static const struct conf_key conf_limits_keys[] = {
 	{ .key = "max_headers", .type = CONF_INT, .min = 1, .max = 100000,
 	    .off = offsetof(struct conf, limits.max_headers) },
@@ -308,6 +368,7 @@ static const struct conf_key conf_limits_keys[] = {
 	    .off = offsetof(struct conf, limits.max_rcpts) },
 	{ .key = "message_memory", .type = CONF_CUSTOM, .parse = conf_bytes,
 	    .off = offsetof(struct conf, limits.message_memory) },
+	{ .key = "reply", .type = CONF_CUSTOM, .parse = conf_limits_reply },
 	{ .key = NULL }
 };
 
@@ -521,6 +582,8 @@ conf_defaults(struct conf_ctx *cc, struct conf *c)
 	c->limits.max_header_bytes = 65536;
 	c->limits.max_rcpts = 1000;
 	c->limits.message_memory = 64LL << 20;
+	c->limits.reply_code = "552";	/* RFC 3463: 5.3.4 message too big */
+	c->limits.reply_xcode = "5.3.4";
 }
 
 /* conf_read - the whole file into a malloc'd buffer; -1 + error_r */
@@ -634,7 +697,7 @@ conf_load(const char *path, FILE *errout, int *nerrors_r)
 		conf_syntax(&cc, buf, len, &jerr);
 		goto out;
 	}
-	a = arena_create(0);
+	a = arena_create(CONF_MAX_MEMORY);
 	c = arena_alloc(a, sizeof(*c));
 	atomic_init(&c->refs, 1);
 	c->arena = a;
@@ -644,6 +707,9 @@ conf_load(const char *path, FILE *errout, int *nerrors_r)
 	cc.loc = conf_locate_build(buf, len);
 	conf_dirs(&cc, path);
 	conf_compile(&cc, c, root);
+	if (arena_over_budget(a))
+		conf_error(&cc, "", "the configuration needs more than %u MB "
+		    "once compiled (lists too long?)", CONF_MAX_MEMORY >> 20);
 	if (cc.errors > 0) {
 		arena_destroy(&a);
 		c = NULL;

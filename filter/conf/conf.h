@@ -157,6 +157,10 @@ struct conf {
 		long long	 max_header_bytes;	/* one header, name + value */
 		long long	 max_rcpts;
 		long long	 message_memory;	/* message arena budget, bytes */
+		/* the answer to a message that can never pass a bound
+		 * (max_headers, max_header_bytes); text NULL: built in,
+		 * naming the bound */
+		const char	*reply_code, *reply_xcode, *reply_text;
 	} limits;
 	struct dns_conf		 dns;
 	struct store_conf	 store;

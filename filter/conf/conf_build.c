@@ -497,6 +497,8 @@ list_file(struct conf_ctx *cc, const char *name, const char *ptr,
 			    "too many entries (at most %d)", CONF_MAX_LIST);
 			break;
 		}
+		if (arena_over_budget(cc->arena))
+			break;		/* conf_load reports it */
 		list_file_line(cc, e, ptr, show, lineno, line, (size_t)n);
 	}
 	if (ferror(fp))

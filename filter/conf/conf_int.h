@@ -16,6 +16,7 @@
 #define CONF_MAX_FILE		(64u << 20)	/* configuration file */
 #define CONF_MAX_LIST		1000000		/* entries in one list */
 #define CONF_MAX_LINE		4096		/* one line of a list file */
+#define CONF_MAX_MEMORY		(512u << 20)	/* a compiled generation's arena */
 #define CONF_GOT_MAX		60		/* a value quoted in a message */
 
 struct conf_ctx {

@@ -12,10 +12,12 @@
  * a message-arena string kept in connection state dangles after the next
  * reset.  (The same warning Dovecot gives for its data stack.)
  *
- * Budgets: an arena created with a budget counts its bytes; when an
- * allocation takes it over budget the allocation still succeeds (so callers
- * need no NULL checks) but arena_over_budget() becomes true, and the
- * dispatcher answers tempfail for the message.
+ * Budgets: every arena of the core is created with one (configuration,
+ * connection, message, test mode; docs/ARCHITECTURE.md lists them).  An
+ * arena counts its bytes; when an allocation takes it over budget the
+ * allocation still succeeds (so callers need no NULL checks) but
+ * arena_over_budget() becomes true: the dispatcher then stores nothing
+ * more, runs no further hook and answers 452 4.3.1, and conf_load() fails.
  *
  * Thread safety: an arena belongs to one thread at a time; no locking.
  */

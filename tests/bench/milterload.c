@@ -554,13 +554,20 @@ message(struct conn *c, struct worker *w, long seq)
 
 			if (!(c->prot & SMFIP_HDR_LEADSPC) && *v == ' ')
 				v++;
+			char *hb = buf;
+
 			n = strlen(opt.hdrs[h].name) + 1;
 			k = strlen(v) + 1;
-			if (n + k > sizeof(buf))
-				continue;
-			memcpy(buf, opt.hdrs[h].name, n);
-			memcpy(buf + n, v, k);
-			put(c, SMFIC_HEADER, buf, n + k);
+			/* a header larger than buf is sent too, never dropped */
+			if (n + k > sizeof(buf) && (hb = malloc(n + k)) == NULL) {
+				perror("milterload: malloc");
+				exit(1);
+			}
+			memcpy(hb, opt.hdrs[h].name, n);
+			memcpy(hb + n, v, k);
+			put(c, SMFIC_HEADER, hb, n + k);
+			if (hb != buf)
+				free(hb);
 			if (step(c, w, ST_HEADER, SMFIP_NR_HDR, &cmd) < 0)
 				return -1;
 			if (final(cmd))
@@ -693,7 +700,7 @@ load_message(const char *path)
 {
 	FILE *f;
 	char *line = NULL, *colon;
-	size_t cap = 0, bcap = 0;
+	size_t cap = 0, bcap = 0, vlen = 0, vcap = 0;	/* last header's value */
 	ssize_t len;
 	bool inbody = false;
 
@@ -715,17 +722,23 @@ load_message(const char *path)
 			inbody = true;
 		} else if ((line[0] == ' ' || line[0] == '\t') && opt.nhdrs > 0) {
 			struct hdr *h = &opt.hdrs[opt.nhdrs - 1];
-			size_t ol = strlen(h->value);
 
-			h->value = realloc(h->value, ol + (size_t)len + 3);
-			memcpy(h->value + ol, "\r\n", 2);
-			memcpy(h->value + ol + 2, line, (size_t)len + 1);
+			/* grown geometrically: linear in the folded lines */
+			if (vlen + (size_t)len + 3 > vcap) {
+				vcap = (vlen + (size_t)len + 3) * 2;
+				h->value = realloc(h->value, vcap);
+			}
+			memcpy(h->value + vlen, "\r\n", 2);
+			memcpy(h->value + vlen + 2, line, (size_t)len + 1);
+			vlen += (size_t)len + 2;
 		} else if ((colon = strchr(line, ':')) != NULL) {
 			opt.hdrs = realloc(opt.hdrs, (opt.nhdrs + 1) *
 			    sizeof(*opt.hdrs));
 			*colon = '\0';
 			opt.hdrs[opt.nhdrs].name = strdup(line);
 			opt.hdrs[opt.nhdrs].value = strdup(colon + 1);
+			vlen = strlen(colon + 1);
+			vcap = vlen + 1;
 			opt.nhdrs++;
 		}
 	}

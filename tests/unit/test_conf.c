@@ -123,6 +123,9 @@ test_defaults(void)
 	T_EQ_INT(c->limits.max_header_bytes, 65536, "max_header_bytes");
 	T_EQ_INT(c->limits.max_rcpts, 1000, "max_rcpts");
 	T_EQ_INT(c->limits.message_memory, 64LL << 20, "message_memory");
+	T_EQ_STR(c->limits.reply_code, "552", "limits.reply.code");
+	T_EQ_STR(c->limits.reply_xcode, "5.3.4", "limits.reply.xcode");
+	T_CHECK(c->limits.reply_text == NULL, "limits.reply.text built in");
 	T_EQ_INT(c->dns.timeout_ms, 5000, "dns timeout");
 	T_EQ_INT(c->dns.message_budget_ms, 20000, "dns budget");
 	T_EQ_INT(c->store.backend, STORE_MEMORY, "store backend");
@@ -263,6 +266,10 @@ test_types(void)
 		"{\"limits\": {\"message_memory\": \"1024K\"}}",
 		"{\"limits\": {\"message_memory\": \"64M\"}}",
 		"{\"limits\": {\"max_header_bytes\": 1048576}}",
+		"{\"limits\": {\"reply\": {}}}",
+		"{\"limits\": {\"reply\": {\"code\": \"554\", \"xcode\": \"5.6.0\", \"text\": \"no\"}}}",
+		"{\"limits\": {\"reply\": {\"code\": \"452\", \"xcode\": \"4.3.1\"}}}",
+		"{\"limits\": {\"reply\": {\"code\": \"552\", \"xcode\": \"5.123.456\"}}}",
 		"{\"trusted\": {\"networks\": []}}",
 		"{\"trusted\": {\"networks\": [\"10.1.2.3\"]}}",
 		"{\"dns\": {\"servers\": []}}",
@@ -307,6 +314,17 @@ test_types(void)
 		"{\"limits\": {\"max_header_bytes\": 255}}",
 		"{\"limits\": {\"max_rcpts\": 100001}}",
 		"{\"limits\": {\"max_headers\": -1}}",
+		"{\"limits\": {\"reply\": \"552\"}}",
+		"{\"limits\": {\"reply\": {\"code\": 552}}}",
+		"{\"limits\": {\"reply\": {\"code\": \"250\"}}}",
+		"{\"limits\": {\"reply\": {\"code\": \"5x2\"}}}",
+		"{\"limits\": {\"reply\": {\"code\": \"452\"}}}",
+		"{\"limits\": {\"reply\": {\"xcode\": \"4.3.4\"}}}",
+		"{\"limits\": {\"reply\": {\"xcode\": \"5.3\"}}}",
+		"{\"limits\": {\"reply\": {\"xcode\": \"5.3.4.1\"}}}",
+		"{\"limits\": {\"reply\": {\"xcode\": \"5.3.\"}}}",
+		"{\"limits\": {\"reply\": {\"text\": \"\"}}}",
+		"{\"limits\": {\"reply\": {\"size\": 1}}}",
 		"{\"trusted\": {\"networks\": \"10.0.0.0/8\"}}",
 		"{\"trusted\": {\"networks\": [\"10.0.0.0/33\"]}}",
 		"{\"trusted\": {\"networks\": [\"example.com\"]}}",

@@ -21,6 +21,9 @@ struct probe {
 	int		 calls[POL_STAGE_COUNT];
 	int		 aborts, closes;
 	bool		 add_headers;
+	size_t		 hog;		/* bytes to take at stage hog_at ... */
+	enum pol_stage	 hog_at;
+	bool		 hog_conn;	/* ... from the connection arena */
 	const char	*reject_rcpt;	/* reject only this recipient */
 };
 
@@ -39,6 +42,9 @@ probe_do(struct pol_ctx *ctx, enum pol_stage st, struct pol_result *r)
 		}
 		return 0;
 	}
+	if (p->hog > 0 && st == p->hog_at)
+		(void)arena_alloc(p->hog_conn ? pol_conn_arena(ctx) :
+		    pol_msg_arena(ctx), p->hog);
 	if (st == POL_EOM && p->add_headers) {
 		pol_add_header(ctx, "X-Probe-Bottom", "1", false);
 		pol_add_header(ctx, "DKIM-Signature", "v=1; first", true);
@@ -96,6 +102,8 @@ make_conf(bool dry_a, enum pol_on_error onerr_a)
 	c->limits.max_header_bytes = 100;
 	c->limits.max_rcpts = 3;
 	c->limits.message_memory = 1 << 20;
+	c->limits.reply_code = "552";	/* conf_load's defaults */
+	c->limits.reply_xcode = "5.3.4";
 	c->dns.message_budget_ms = 1000;
 	c->npolicies = 2;
 	c->policies = arena_alloc(c->arena, 2 * sizeof(*c->policies));
@@ -298,6 +306,66 @@ test_dry_run_and_errors(void)
 	conf_unref(&c);
 }
 
+/* A verdict outside enum pol_verdict is the policy's internal error. */
+static void
+test_bad_verdict(void)
+{
+	static const struct {
+		int verdict;
+		bool dry;
+		enum pol_on_error onerr;
+		enum pol_verdict want;
+		const char *policy, *code, *xcode;
+	} cases[] = {
+		{ POL_VERDICT_COUNT, false, POL_ONERR_TEMPFAIL, POL_TEMPFAIL,
+		  "probe_a", "451", "4.3.0" },
+		{ -1, false, POL_ONERR_TEMPFAIL, POL_TEMPFAIL,
+		  "probe_a", "451", "4.3.0" },
+		{ 1000, false, POL_ONERR_CONTINUE, POL_REJECT,
+		  "probe_b", "550", "5.7.1" },
+		{ 7, false, POL_ONERR_ACCEPT, POL_CONTINUE, NULL, NULL, NULL },
+		/* dry_run: the error is logged and counted, never enforced */
+		{ 99, true, POL_ONERR_TEMPFAIL, POL_CONTINUE, NULL, NULL, NULL },
+	};
+	const struct hdr_edit *edits;
+	struct dispatch_stats before, after;
+	struct decision d;
+	struct conf *c;
+	struct conn *cn;
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		reset_probes();
+		c = make_conf(cases[i].dry, cases[i].onerr);
+		pa.verdict[POL_ENVFROM] = (enum pol_verdict)cases[i].verdict;
+		pa.score[POL_ENVFROM] = 5000;
+		pb.verdict[POL_ENVFROM] = cases[i].onerr == POL_ONERR_CONTINUE ?
+		    POL_REJECT : POL_CONTINUE;
+		cn = open_conn(c, "192.0.2.1");
+		dispatch_connect(cn, &d);
+		dispatch_stats_get(&before);
+		d = run_msg(cn, NULL, &edits);
+		dispatch_stats_get(&after);
+		T_EQ_INT(d.verdict, cases[i].want, "bad verdict %d: on_error",
+		    cases[i].verdict);
+		T_EQ_INT(d.stage, cases[i].want == POL_CONTINUE ? POL_EOM :
+		    POL_ENVFROM, "bad verdict %d: stage", cases[i].verdict);
+		T_EQ_STR(d.policy, cases[i].policy, "bad verdict %d: decided by",
+		    cases[i].verdict);
+		T_EQ_STR(d.code, cases[i].code, "bad verdict %d: code",
+		    cases[i].verdict);
+		T_EQ_STR(d.xcode, cases[i].xcode, "bad verdict %d: xcode",
+		    cases[i].verdict);
+		T_EQ_INT(after.policy_errors - before.policy_errors, 1,
+		    "bad verdict %d: counted once as a policy error",
+		    cases[i].verdict);
+		T_EQ_INT(cn->msg.score, 0, "bad verdict %d: its score is dropped",
+		    cases[i].verdict);
+		session_conn_free(&cn);
+		conf_unref(&c);
+	}
+}
+
 static void
 test_scores_and_edits(void)
 {
@@ -366,9 +434,13 @@ test_bounds(void)
 	cn = open_conn(c, "192.0.2.1");
 	dispatch_connect(cn, &d);
 	d = run_msg(cn, many, &edits);
-	T_EQ_INT(d.verdict, POL_TEMPFAIL, "too many headers: tempfail");
-	T_EQ_STR(d.code, "452", "too many headers: 452");
-	T_CHECK(edits == NULL, "no edits on tempfail");
+	T_EQ_INT(d.verdict, POL_REJECT, "too many headers: permanent");
+	T_EQ_STR(d.code, "552", "too many headers: 552");
+	T_EQ_STR(d.xcode, "5.3.4", "too many headers: 5.3.4");
+	T_EQ_STR(d.text, "Too many header fields (limit 5)",
+	    "too many headers: the text names the limit");
+	T_EQ_INT(d.stage, POL_EOM, "too many headers: answered at eom");
+	T_CHECK(edits == NULL, "no edits on reject");
 	session_msg_end(cn);
 
 	/* max_rcpts = 3: the 4th is refused with 452 4.5.3 */
@@ -379,6 +451,172 @@ test_bounds(void)
 	T_EQ_INT(cn->msg.info.nrcpt, 3, "three recipients accepted");
 	T_EQ_STR(d.code, "452", "fourth refused");
 	T_EQ_STR(d.xcode, "4.5.3", "fourth refused: 4.5.3");
+	session_conn_free(&cn);
+	conf_unref(&c);
+}
+
+/* The answer to a message over a bound: limits.reply, or 452 for memory. */
+static void
+test_limit_replies(void)
+{
+	static const char *big[] = {
+		"Subject", " ok",
+		"DKIM-Signature", " v=1; b=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+		    "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+		NULL
+	};
+	const struct hdr_edit *edits;
+	struct decision d;
+	struct conf *c;
+	struct conn *cn;
+
+	/* one header over max_header_bytes (100): 552 5.3.4, named */
+	reset_probes();
+	c = make_conf(false, POL_ONERR_TEMPFAIL);
+	cn = open_conn(c, "192.0.2.1");
+	dispatch_connect(cn, &d);
+	d = run_msg(cn, big, &edits);
+	T_EQ_INT(d.verdict, POL_REJECT, "big header: permanent");
+	T_EQ_STR(d.code, "552", "big header: 552");
+	T_EQ_STR(d.xcode, "5.3.4", "big header: 5.3.4");
+	T_EQ_STR(d.text, "Header field DKIM-Signature too large (limit 100 bytes)",
+	    "big header: the text names the field and the limit");
+	T_EQ_STR(d.symbol, "LIMIT", "big header: symbol");
+	T_CHECK(d.policy == NULL, "big header: decided by the core");
+	T_EQ_INT(pa.calls[POL_HEADER], 1, "big header: not given to policies");
+	T_EQ_INT(pa.calls[POL_EOM], 0, "big header: no eom hooks");
+	session_conn_free(&cn);
+	conf_unref(&c);
+
+	/* a configured reply replaces code, xcode and text */
+	reset_probes();
+	c = make_conf(false, POL_ONERR_TEMPFAIL);
+	c->limits.reply_code = "554";
+	c->limits.reply_xcode = "5.6.0";
+	c->limits.reply_text = "Message refused: local limits";
+	cn = open_conn(c, "192.0.2.1");
+	dispatch_connect(cn, &d);
+	d = run_msg(cn, big, &edits);
+	T_EQ_INT(d.verdict, POL_REJECT, "configured reply: reject");
+	T_EQ_STR(d.code, "554", "configured reply: code");
+	T_EQ_STR(d.xcode, "5.6.0", "configured reply: xcode");
+	T_EQ_STR(d.text, "Message refused: local limits", "configured reply: text");
+	session_conn_free(&cn);
+	conf_unref(&c);
+
+	/* a 4XX reply configured: a temporary failure after all */
+	reset_probes();
+	c = make_conf(false, POL_ONERR_TEMPFAIL);
+	c->limits.reply_code = "452";
+	c->limits.reply_xcode = "4.3.1";
+	cn = open_conn(c, "192.0.2.1");
+	dispatch_connect(cn, &d);
+	d = run_msg(cn, big, &edits);
+	T_EQ_INT(d.verdict, POL_TEMPFAIL, "4XX reply: tempfail");
+	T_EQ_STR(d.code, "452", "4XX reply: code");
+	T_EQ_STR(d.text, "Header field DKIM-Signature too large (limit 100 bytes)",
+	    "4XX reply: built-in text");
+	session_conn_free(&cn);
+	conf_unref(&c);
+
+	/* the message arena's budget is our memory: still 452 4.3.1 */
+	reset_probes();
+	c = make_conf(false, POL_ONERR_TEMPFAIL);
+	pa.hog = 2 << 20;
+	pa.hog_at = POL_EOH;
+	cn = open_conn(c, "192.0.2.1");
+	dispatch_connect(cn, &d);
+	d = run_msg(cn, NULL, &edits);
+	T_EQ_INT(d.verdict, POL_TEMPFAIL, "message_memory: tempfail");
+	T_EQ_STR(d.code, "452", "message_memory: 452");
+	T_EQ_STR(d.xcode, "4.3.1", "message_memory: 4.3.1");
+	T_EQ_STR(d.text, "Message exceeds local limits", "message_memory: text");
+	T_EQ_INT(pa.calls[POL_BODY], 0, "message_memory: body not given to policies");
+	session_conn_free(&cn);
+	conf_unref(&c);
+}
+
+/* Every arena has a budget, and growth stops once it is spent. */
+static void
+test_budgets(void)
+{
+	static const char *hdrs[] = {
+		"A", "1", "B", "2", "C", "3", NULL
+	};
+	const struct hdr_edit *edits;
+	struct dispatch_stats before, after;
+	struct decision d;
+	struct conf *c;
+	struct conn *cn;
+
+	/* a header hook takes too much: no more headers stored, no more
+	 * hooks, 452 4.3.1 at eom */
+	reset_probes();
+	c = make_conf(false, POL_ONERR_TEMPFAIL);
+	pa.hog = (1 << 20) + 1;
+	pa.hog_at = POL_HEADER;
+	cn = open_conn(c, "192.0.2.1");
+	dispatch_connect(cn, &d);
+	dispatch_stats_get(&before);
+	d = run_msg(cn, hdrs, &edits);
+	dispatch_stats_get(&after);
+	T_EQ_INT(d.verdict, POL_TEMPFAIL, "message arena: tempfail");
+	T_EQ_STR(d.code, "452", "message arena: 452");
+	T_EQ_STR(d.xcode, "4.3.1", "message arena: 4.3.1");
+	T_EQ_INT(d.stage, POL_EOM, "message arena: answered at eom");
+	T_EQ_INT(pa.calls[POL_HEADER], 1, "message arena: no hook after the first header");
+	T_EQ_INT(pb.calls[POL_HEADER], 0, "message arena: the chain stops at once");
+	T_EQ_INT(cn->msg.info.nheaders, 1, "message arena: later headers not stored");
+	T_EQ_INT(pa.calls[POL_EOH] + pa.calls[POL_BODY] + pa.calls[POL_EOM], 0,
+	    "message arena: no eoh, body or eom hooks");
+	T_CHECK(arena_used(cn->msg.arena) < (2 << 20) + 65536,
+	    "message arena: growth stopped near budget + one hook (%zu)",
+	    arena_used(cn->msg.arena));
+	T_EQ_INT(after.overflows - before.overflows, 1, "message arena: counted once");
+	session_msg_end(cn);
+	/* the next message on the connection starts afresh */
+	reset_probes();
+	d = run_msg(cn, hdrs, &edits);
+	T_EQ_INT(d.verdict, POL_CONTINUE, "message arena: next message accepted");
+	session_conn_free(&cn);
+	conf_unref(&c);
+
+	/* at MAIL: answered at once, the next policy not asked */
+	reset_probes();
+	c = make_conf(false, POL_ONERR_TEMPFAIL);
+	pa.hog = (1 << 20) + 1;
+	pa.hog_at = POL_ENVFROM;
+	cn = open_conn(c, "192.0.2.1");
+	dispatch_connect(cn, &d);
+	d = run_msg(cn, NULL, &edits);
+	T_EQ_INT(d.verdict, POL_TEMPFAIL, "message arena at MAIL: tempfail");
+	T_EQ_INT(d.stage, POL_ENVFROM, "message arena at MAIL: answered at MAIL");
+	T_EQ_STR(d.code, "452", "message arena at MAIL: 452");
+	T_EQ_INT(pb.calls[POL_ENVFROM], 0, "message arena at MAIL: B not asked");
+	session_conn_free(&cn);
+	conf_unref(&c);
+
+	/* the connection arena: every later stage answers 452 4.3.1 and a
+	 * repeated HELO is not stored */
+	reset_probes();
+	c = make_conf(false, POL_ONERR_TEMPFAIL);
+	pa.hog = (1 << 20) + 1;
+	pa.hog_at = POL_CONNECT;
+	pa.hog_conn = true;
+	cn = open_conn(c, "192.0.2.1");
+	dispatch_connect(cn, &d);
+	T_EQ_INT(d.verdict, POL_TEMPFAIL, "connection arena: tempfail at connect");
+	T_EQ_STR(d.code, "452", "connection arena: 452");
+	T_EQ_INT(pb.calls[POL_CONNECT], 0, "connection arena: B not asked");
+	dispatch_helo(cn, "first.example", &d);
+	dispatch_helo(cn, "second.example", &d);
+	T_EQ_INT(d.verdict, POL_TEMPFAIL, "connection arena: tempfail at HELO");
+	T_EQ_INT(pa.calls[POL_HELO], 0, "connection arena: no HELO hooks");
+	T_EQ_STR(cn->info.helo, "first.example", "connection arena: HELO kept, not grown");
+	session_msg_begin(cn, "QIDB");
+	dispatch_envfrom(cn, (const char *[]){ "<a@example.com>", NULL }, &d);
+	T_EQ_INT(d.verdict, POL_TEMPFAIL, "connection arena: tempfail at MAIL");
+	T_EQ_STR(d.xcode, "4.3.1", "connection arena: 4.3.1");
 	session_conn_free(&cn);
 	conf_unref(&c);
 }
@@ -459,8 +697,11 @@ main(void)
 	test_mapping();
 	test_rcpt_only();
 	test_dry_run_and_errors();
+	test_bad_verdict();
 	test_scores_and_edits();
 	test_bounds();
+	test_limit_replies();
+	test_budgets();
 	test_lifecycle();
 	test_trusted();
 	return t_done("dispatch");
