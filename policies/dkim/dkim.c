@@ -541,9 +541,9 @@ apply_action(struct pol_ctx *ctx, const struct dkim_conf *dc,
 		return;
 	}
 	res->verdict = dkim_act_verdict[act->action];
-	res->smtp_code = act->code;
-	res->esc = act->xcode;
-	res->reason = act->text;
+	res->smtp_code = act->reply.code;
+	res->esc = act->reply.xcode;
+	res->reason = act->reply.text;
 	if (res->reason == NULL && act->action == DKIM_ACT_TEMPFAIL)
 		res->reason = "DKIM key lookup failed; try again later";
 	if (res->reason == NULL && act->action == DKIM_ACT_REJECT)

@@ -58,18 +58,14 @@ static const struct conf_key dkim_verify_keys[] = {
 static const struct conf_key dkim_action_keys[] = {
 	{ .key = "action", .type = CONF_ENUM, .names = dkim_act_names,
 	    .off = offsetof(struct dkim_action, action) },
-	{ .key = "code", .type = CONF_STRING, .min = 3, .max = 3,
-	    .off = offsetof(struct dkim_action, code) },
-	{ .key = "xcode", .type = CONF_STRING, .min = 5, .max = 11,
-	    .off = offsetof(struct dkim_action, xcode) },
-	{ .key = "text", .type = CONF_STRING, .min = 1, .max = 400,
-	    .off = offsetof(struct dkim_action, text) },
+	CONF_REPLY_KEYS(struct dkim_action, reply),
 	{ .key = "dry_run", .type = CONF_BOOL,
 	    .off = offsetof(struct dkim_action, dry_run) },
 	{ .key = NULL }
 };
 
-/* dkim_conf_action - one actions.RESULT object */
+/* dkim_conf_action - one actions.RESULT object; a reply is checked against
+ * the class tempfail or reject needs, and is 4xx/5xx for the others */
 static int
 dkim_conf_action(struct conf_ctx *cc, const json_t *v, const char *ptr,
     void *dst)
@@ -78,19 +74,11 @@ dkim_conf_action(struct conf_ctx *cc, const json_t *v, const char *ptr,
 	int n;
 
 	n = conf_apply(cc, v, ptr, dkim_action_keys, a);
-	if (n == 0 && a->code != NULL &&
-	    (a->code[0] < '2' || a->code[0] > '5' || strspn(a->code,
-	    "0123456789") != 3)) {
-		conf_error(cc, conf_ptr(cc, ptr, "code"), "not an SMTP reply "
-		    "code");
-		n++;
-	}
-	if (n == 0 && a->code != NULL && a->xcode != NULL &&
-	    a->code[0] != a->xcode[0]) {
-		conf_error(cc, conf_ptr(cc, ptr, "xcode"), "class %c does not "
-		    "match code %s", a->xcode[0], a->code);
-		n++;
-	}
+	if (n == 0)
+		n = conf_reply_check(cc, ptr, &a->reply,
+		    dkim_act_names[a->action],
+		    a->action == DKIM_ACT_REJECT ? '5' :
+		    a->action == DKIM_ACT_TEMPFAIL ? '4' : 0);
 	return n;
 }
 

@@ -188,7 +188,7 @@ enum dkim_check { DKIM_CHECK_OFF = 0, DKIM_CHECK_WARN, DKIM_CHECK_REFUSE };
 
 struct dkim_action {
 	int		 action;	/* enum dkim_act */
-	const char	*code, *xcode, *text;
+	struct conf_reply reply;	/* NULL members: the core's default */
 	bool		 dry_run;
 };
 

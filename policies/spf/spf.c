@@ -59,9 +59,7 @@ enum spf_act {
 
 struct spf_action {
 	int		 action;	/* enum spf_act */
-	const char	*code;
-	const char	*xcode;
-	const char	*text;		/* NULL: the built-in text */
+	struct conf_reply reply;	/* text NULL: the built-in text */
 	long long	 score;
 	bool		 dry_run;
 };
@@ -94,13 +92,7 @@ static const char *const spf_act_names[] = {
 static const struct conf_key spf_action_keys[] = {
 	{ .key = "action", .type = CONF_ENUM,
 	  .off = offsetof(struct spf_action, action), .names = spf_act_names },
-	{ .key = "code", .type = CONF_STRING,
-	  .off = offsetof(struct spf_action, code), .min = 3, .max = 3 },
-	{ .key = "xcode", .type = CONF_STRING,
-	  .off = offsetof(struct spf_action, xcode), .min = 5, .max = 11 },
-	{ .key = "text", .type = CONF_STRING,
-	  .off = offsetof(struct spf_action, text), .min = 1,
-	  .max = SPF_TEXT_MAX },
+	CONF_REPLY_KEYS(struct spf_action, reply),
 	{ .key = "score", .type = CONF_INT,
 	  .off = offsetof(struct spf_action, score), .min = -1000000,
 	  .max = 1000000 },
@@ -108,31 +100,6 @@ static const struct conf_key spf_action_keys[] = {
 	  .off = offsetof(struct spf_action, dry_run) },
 	{ .key = NULL }
 };
-
-/* spf_reply_ok - "4xx"/"5xx" and a matching enhanced code "4.x.y" */
-static const char *
-spf_reply_check(const struct spf_action *a)
-{
-	const char *x = a->xcode;
-	int dots = 0;
-
-	if (a->action == SPF_ACT_ACCEPT)
-		return NULL;
-	if (!isdigit((unsigned char)a->code[1]) ||
-	    !isdigit((unsigned char)a->code[2]) ||
-	    a->code[0] != (a->action == SPF_ACT_REJECT ? '5' : '4'))
-		return a->action == SPF_ACT_REJECT ?
-		    "reject needs a 5xx code" : "tempfail needs a 4xx code";
-	if (x[0] != a->code[0] || x[1] != '.')
-		return "xcode must start with the code's class, e.g. 5.7.23";
-	for (x += 2; *x != '\0'; x++) {
-		if (*x == '.')
-			dots++;
-		else if (!isdigit((unsigned char)*x))
-			return "xcode must be N.N.N";
-	}
-	return dots == 1 ? NULL : "xcode must be N.N.N";
-}
 
 /* spf_action_defaults - RFC-minded defaults per result */
 static void
@@ -142,14 +109,14 @@ spf_action_defaults(struct spf_action *act)
 
 	for (i = 0; i < SPF_R_COUNT; i++) {
 		act[i].action = SPF_ACT_ACCEPT;
-		act[i].code = "550";
-		act[i].xcode = "5.7.23";
+		act[i].reply.code = "550";
+		act[i].reply.xcode = "5.7.23";
 	}
 	act[SPF_R_FAIL].action = SPF_ACT_REJECT;
 	act[SPF_R_TEMPERROR].action = SPF_ACT_TEMPFAIL;
-	act[SPF_R_TEMPERROR].code = "451";
-	act[SPF_R_TEMPERROR].xcode = "4.4.3";
-	act[SPF_R_PERMERROR].xcode = "5.7.24";	/* RFC 7372 */
+	act[SPF_R_TEMPERROR].reply.code = "451";
+	act[SPF_R_TEMPERROR].reply.xcode = "4.4.3";
+	act[SPF_R_PERMERROR].reply.xcode = "5.7.24";	/* RFC 7372 */
 }
 
 /* spf_conf_actions - the "actions" object: one entry per result name */
@@ -158,7 +125,7 @@ spf_conf_actions(struct conf_ctx *cc, const json_t *v, const char *ptr,
     void *dst)
 {
 	struct spf_action *act = dst;
-	const char *name, *why, *p;
+	const char *name, *p;
 	json_t *av;
 	int r, bad = 0;
 
@@ -189,14 +156,15 @@ spf_conf_actions(struct conf_ctx *cc, const json_t *v, const char *ptr,
 		}
 		/* switching to tempfail without codes takes 451 4.7.24 */
 		if (a.action == SPF_ACT_TEMPFAIL && !had_code)
-			a.code = "451";
+			a.reply.code = "451";
 		if (a.action == SPF_ACT_TEMPFAIL && !had_xcode)
-			a.xcode = r == SPF_R_TEMPERROR ? "4.4.3" : "4.7.24";
+			a.reply.xcode = r == SPF_R_TEMPERROR ? "4.4.3" :
+			    "4.7.24";
 		if (a.action == SPF_ACT_REJECT && !had_code)
-			a.code = "550";
-		if ((why = spf_reply_check(&a)) != NULL) {
-			conf_error(cc, p, "%s (got %s %s)", why, a.code,
-			    a.xcode);
+			a.reply.code = "550";
+		if (a.action != SPF_ACT_ACCEPT && conf_reply_check(cc, p,
+		    &a.reply, spf_act_names[a.action],
+		    a.action == SPF_ACT_REJECT ? '5' : '4') != 0) {
 			bad++;
 			continue;
 		}
@@ -445,8 +413,8 @@ spf_decide(struct pol_ctx *ctx, const struct spf_conf *c,
 	res->score = (int)a->score;
 	if (a->action == SPF_ACT_ACCEPT)
 		return;
-	if (a->text != NULL)
-		text = a->text;
+	if (a->reply.text != NULL)
+		text = a->reply.text;
 	else if (r == SPF_R_FAIL && resp->explanation != NULL)
 		text = resp->explanation;
 	else if (r == SPF_R_FAIL && c->default_explanation != NULL)
@@ -463,12 +431,13 @@ spf_decide(struct pol_ctx *ctx, const struct spf_conf *c,
 	text = spf_text(ar, text);
 	if (a->dry_run) {
 		res->detail = arena_printf(ar, "dry_run: would %s %s %s %s",
-		    spf_act_names[a->action], a->code, a->xcode, text);
+		    spf_act_names[a->action], a->reply.code, a->reply.xcode,
+		    text);
 		return;
 	}
 	res->verdict = a->action == SPF_ACT_REJECT ? POL_REJECT : POL_TEMPFAIL;
-	res->smtp_code = a->code;
-	res->esc = a->xcode;
+	res->smtp_code = a->reply.code;
+	res->esc = a->reply.xcode;
 	res->reason = text;
 }
 

@@ -673,6 +673,73 @@ test_misc(void)
 	T_CHECK(c == NULL, "NULL errout on failure");
 }
 
+/*
+ * test_replies - one reply parser: the same mistake gives the same message
+ * in every policy that takes code / xcode / text
+ */
+static void
+test_replies(void)
+{
+	static const struct {
+		const char	*pre, *post;	/* around the reply keys */
+		const char	*ptr;
+	} pols[] = {
+		{ "{\"policies\": {\"spf\": {\"actions\": {\"fail\": "
+		  "{\"action\": \"reject\", ", "}}}}}",
+		  "/policies/spf/actions/fail" },
+		{ "{\"policies\": {\"dkim\": {\"actions\": {\"fail\": "
+		  "{\"action\": \"reject\", ", "}}}}}",
+		  "/policies/dkim/actions/fail" },
+		{ "{\"policies\": {\"ratelimit\": {\"limits\": [{\"name\": "
+		  "\"a\", \"key\": \"client_ip\", \"rate\": \"1/1s\", "
+		  "\"action\": \"reject\", ", "}]}}}",
+		  "/policies/ratelimit/limits/0" },
+		{ "{\"policies\": {\"rules\": {\"rules\": [{\"name\": \"r\", "
+		  "\"stage\": \"mail\", \"action\": \"reject\", ", "}]}}}",
+		  "/policies/rules/rules/0" },
+	};
+	static const struct {
+		const char	*keys;
+		const char	*want;	/* after the section's pointer */
+	} cases[] = {
+		{ "\"code\": \"451\"",
+		  "/code: reject needs a 5xx code (got 451)\n" },
+		{ "\"code\": 451",
+		  "/code: reject needs a 5xx code (got 451)\n" },
+		{ "\"code\": \"5x0\"",
+		  "/code: must be a 3-digit reply code (got \"5x0\")\n" },
+		{ "\"code\": true",
+		  "/code: must be a reply code such as \"550\" (got true)\n" },
+		{ "\"code\": \"550\", \"xcode\": \"4.7.1\"",
+		  "/xcode: class 4 does not match code 550\n" },
+		{ "\"code\": \"550\", \"xcode\": \"5.7\"",
+		  "/xcode: must be an enhanced status code such as 5.7.1 "
+		  "(got \"5.7\")\n" },
+		{ "\"code\": \"550\", \"text\": \"a\\r\\nb\"",
+		  "/text: must be printable ASCII text without CR or LF\n" },
+	};
+	char json[1024], want[256];
+	const char *colon;
+	struct conf *c;
+	size_t i, j;
+
+	for (i = 0; i < sizeof(pols) / sizeof(pols[0]); i++) {
+		for (j = 0; j < sizeof(cases) / sizeof(cases[0]); j++) {
+			snprintf(json, sizeof(json), "%s%s%s", pols[i].pre,
+			    cases[j].keys, pols[i].post);
+			snprintf(want, sizeof(want), ": %s%s", pols[i].ptr,
+			    cases[j].want);
+			c = load(json);
+			/* the position differs per policy: compare after it */
+			colon = strstr(errbuf, ": /");
+			T_CHECK(c == NULL && nerr == 1 && colon != NULL &&
+			    strcmp(colon, want) == 0, "%s: %s: got %d: %s",
+			    pols[i].ptr, cases[j].keys, nerr, errbuf);
+			conf_unref(&c);
+		}
+	}
+}
+
 int
 main(void)
 {
@@ -689,6 +756,7 @@ main(void)
 	test_durations();
 	test_types();
 	test_messages();
+	test_replies();
 	test_several();
 	test_lists();
 	test_comments();
