@@ -56,6 +56,26 @@ struct conf_strlist {
 	const char	**v;
 };
 
+/*
+ * An old spelling of a CONF_ENUM value, still read as the value now and
+ * reported with a deprecation warning (FILE:LINE:COL: /pointer: warning:
+ * ...) that does not fail the check.  meaning says what the value does.
+ */
+struct conf_alias {
+	const char	*old;
+	const char	*now;
+	const char	*meaning;
+};
+
+/*
+ * The action words, one meaning each, in every section (docs/config.md,
+ * Actions): "continue" = no verdict, the next policy runs; "accept" =
+ * accept (the message, or the recipient at rcpt), the remaining policies
+ * are skipped.  conf_alias_accept_continue is for sections where "accept"
+ * used to mean continue: it is read as "continue", with a warning.
+ */
+extern const struct conf_alias conf_alias_accept_continue[];
+
 struct conf_key {
 	const char	*key;
 	enum conf_type	 type;
@@ -63,6 +83,8 @@ struct conf_key {
 	bool		 required;
 	long long	 min, max;
 	const char *const *names;	/* CONF_ENUM, NULL-terminated */
+	const struct conf_alias *aliases; /* CONF_ENUM: old spellings, ends
+					   * with old == NULL; may be NULL */
 	int		(*parse)(struct conf_ctx *cc, const json_t *v,
 			    const char *ptr, void *dst);	/* CONF_CUSTOM */
 };

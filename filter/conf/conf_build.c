@@ -41,6 +41,12 @@ const struct conf_key conf_common_keys[] = {
 
 const struct conf_key conf_no_keys[] = { { .key = NULL } };
 
+const struct conf_alias conf_alias_accept_continue[] = {
+	{ "accept", "continue", "no verdict, the next policy runs; \"accept\" "
+	    "means skip the remaining policies" },
+	{ NULL, NULL, NULL }
+};
+
 /* --- reporting --- */
 
 enum conf_at { CONF_AT_VALUE, CONF_AT_KEY };
@@ -367,6 +373,33 @@ conf_get_enum(struct conf_ctx *cc, const json_t *v, const char *ptr,
 	conf_error(cc, ptr, "must be one of %s (got %s)", conf_names(cc, names),
 	    conf_got(cc, v));
 	return -1;
+}
+
+/*
+ * conf_get_enum_key - a CONF_ENUM value: one of the names, or an old
+ * spelling from the key's aliases, read as its new name with a warning
+ */
+static int
+conf_get_enum_key(struct conf_ctx *cc, const struct conf_key *k,
+    const json_t *v, const char *ptr)
+{
+	const struct conf_alias *a;
+	int i;
+
+	for (a = k->aliases; a != NULL && a->old != NULL &&
+	    json_is_string(v); a++) {
+		if (strcmp(json_string_value(v), a->old) != 0)
+			continue;
+		for (i = 0; k->names[i] != NULL; i++)
+			if (strcmp(k->names[i], a->now) == 0)
+				break;
+		if (k->names[i] == NULL)
+			break;	/* a table mistake: report the value */
+		conf_warn(cc, ptr, "\"%s\" is deprecated here, use \"%s\" "
+		    "(%s)", a->old, a->now, a->meaning);
+		return i;
+	}
+	return conf_get_enum(cc, v, ptr, k->names);
 }
 
 /* --- SMTP replies --- */
@@ -842,7 +875,7 @@ conf_apply_one(struct conf_ctx *cc, const struct conf_key *k, const json_t *v,
 		conf_get_string(cc, k, v, ptr, dst);
 		break;
 	case CONF_ENUM:
-		if ((i = conf_get_enum(cc, v, ptr, k->names)) >= 0)
+		if ((i = conf_get_enum_key(cc, k, v, ptr)) >= 0)
 			*(int *)dst = i;
 		break;
 	case CONF_DURATION:

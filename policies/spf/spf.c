@@ -15,13 +15,16 @@
  *   default_explanation  reply text for fail when the domain has no exp=
  *   actions		per result ("pass", "fail", "softfail", "neutral",
  *			"none", "temperror", "permerror"):
- *			{ "action": "accept" | "reject" | "tempfail",
+ *			{ "action": "continue" | "reject" | "tempfail",
  *			  "code": "550", "xcode": "5.7.23", "text": "...",
  *			  "score": N (milli-points), "dry_run": false }
+ *			continue: no verdict, the next policy runs (the old
+ *			spelling "accept" is read with a warning); the reply
+ *			is checked by conf_reply_check().
  *   Defaults: fail -> reject 550 5.7.23 with the domain's explanation or
  *   default_explanation; temperror -> tempfail 451 4.4.3; permerror ->
- *   accept (recorded; reject 550 5.7.24 when configured so); softfail,
- *   neutral, none, pass -> accept.
+ *   continue (recorded; 550 5.7.24 when set to reject); softfail,
+ *   neutral, none, pass -> continue.
  *
  * Every message gets an Authentication-Results entry per checked identity
  * (spf=RESULT smtp.mailfrom=... / smtp.helo=...), and results for later
@@ -52,7 +55,7 @@ enum spf_engine {
 };
 
 enum spf_act {
-	SPF_ACT_ACCEPT = 0,
+	SPF_ACT_CONTINUE = 0,
 	SPF_ACT_REJECT,
 	SPF_ACT_TEMPFAIL
 };
@@ -84,14 +87,15 @@ struct spf_state {
 
 static const char *const spf_engine_names[] = { "native", "libspf2", NULL };
 static const char *const spf_act_names[] = {
-	"accept", "reject", "tempfail", NULL
+	"continue", "reject", "tempfail", NULL
 };
 
 /* --- configuration ----------------------------------------------------- */
 
 static const struct conf_key spf_action_keys[] = {
 	{ .key = "action", .type = CONF_ENUM,
-	  .off = offsetof(struct spf_action, action), .names = spf_act_names },
+	  .off = offsetof(struct spf_action, action), .names = spf_act_names,
+	  .aliases = conf_alias_accept_continue },
 	CONF_REPLY_KEYS(struct spf_action, reply),
 	{ .key = "score", .type = CONF_INT,
 	  .off = offsetof(struct spf_action, score), .min = -1000000,
@@ -108,7 +112,7 @@ spf_action_defaults(struct spf_action *act)
 	int i;
 
 	for (i = 0; i < SPF_R_COUNT; i++) {
-		act[i].action = SPF_ACT_ACCEPT;
+		act[i].action = SPF_ACT_CONTINUE;
 		act[i].reply.code = "550";
 		act[i].reply.xcode = "5.7.23";
 	}
@@ -162,7 +166,7 @@ spf_conf_actions(struct conf_ctx *cc, const json_t *v, const char *ptr,
 			    "4.7.24";
 		if (a.action == SPF_ACT_REJECT && !had_code)
 			a.reply.code = "550";
-		if (a.action != SPF_ACT_ACCEPT && conf_reply_check(cc, p,
+		if (a.action != SPF_ACT_CONTINUE && conf_reply_check(cc, p,
 		    &a.reply, spf_act_names[a.action],
 		    a.action == SPF_ACT_REJECT ? '5' : '4') != 0) {
 			bad++;
@@ -411,7 +415,7 @@ spf_decide(struct pol_ctx *ctx, const struct spf_conf *c,
 
 	res->symbol = symbols[r];
 	res->score = (int)a->score;
-	if (a->action == SPF_ACT_ACCEPT)
+	if (a->action == SPF_ACT_CONTINUE)
 		return;
 	if (a->reply.text != NULL)
 		text = a->reply.text;

@@ -740,6 +740,53 @@ test_replies(void)
 	}
 }
 
+/*
+ * test_aliases - an old action spelling is read as the new word with a
+ * warning that does not fail the load; the new word and values without an
+ * alias give no warning, and a wrong value still lists only the new words
+ */
+static void
+test_aliases(void)
+{
+	struct conf *c;
+
+	c = load("{\"policies\": {\"spf\": {\"actions\": {\n"
+	    "  \"permerror\": {\"action\": \"accept\"}}}}}");
+	T_CHECK(c != NULL && nerr == 0, "deprecated spelling loads (got %d)",
+	    nerr);
+	T_EQ_STR(errbuf, "gw.json:2:27: /policies/spf/actions/permerror/action: "
+	    "warning: \"accept\" is deprecated here, use \"continue\" (no "
+	    "verdict, the next policy runs; \"accept\" means skip the "
+	    "remaining policies)\n", "the warning, with position");
+	conf_unref(&c);
+	c = load("{\"policies\": {\"spf\": {\"actions\": {\n"
+	    "  \"permerror\": {\"action\": \"continue\"}}}}}");
+	T_CHECK(c != NULL && nerr == 0 && errbuf[0] == '\0',
+	    "the new word: no warning (%s)", errbuf);
+	conf_unref(&c);
+	/* accept keeps its meaning where it always had it: no warning */
+	c = load("{\"policies\": {\"dkim\": {\"actions\": {\n"
+	    "  \"fail\": {\"action\": \"accept\"}}}, \"rules\": "
+	    "{\"on_error\": \"accept\"}}}");
+	T_CHECK(c != NULL && nerr == 0 && errbuf[0] == '\0',
+	    "dkim accept, on_error accept: no warning (%s)", errbuf);
+	conf_unref(&c);
+	expect_err("{\"policies\": {\"spf\": {\"actions\": {\n"
+	    "  \"fail\": {\"action\": \"pass\"}}}}}", 1,
+	    "gw.json:2:22: /policies/spf/actions/fail/action: must be one of "
+	    "continue, reject, tempfail (got \"pass\")\n");
+	/* a warning next to an error: both printed, one error counted */
+	expect_err("{\"policies\": {\"spf\": {\"actions\": {\n"
+	    "  \"none\": {\"action\": \"accept\"},\n"
+	    "  \"fail\": {\"action\": \"pass\"}}}}}", 1,
+	    "gw.json:2:22: /policies/spf/actions/none/action: warning: "
+	    "\"accept\" is deprecated here, use \"continue\" (no verdict, the "
+	    "next policy runs; \"accept\" means skip the remaining "
+	    "policies)\n"
+	    "gw.json:3:22: /policies/spf/actions/fail/action: must be one of "
+	    "continue, reject, tempfail (got \"pass\")\n");
+}
+
 int
 main(void)
 {
@@ -757,6 +804,7 @@ main(void)
 	test_types();
 	test_messages();
 	test_replies();
+	test_aliases();
 	test_several();
 	test_lists();
 	test_comments();
