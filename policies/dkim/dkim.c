@@ -12,8 +12,10 @@
  *   verify.allow_body_length (true)  l= signatures; false: "policy"
  *   actions.{fail,none,neutral,policy,permerror,temperror}
  *                                {action, code, xcode, text, dry_run};
- *                                action continue (default) | accept |
- *                                tempfail | reject | quarantine | discard
+ *                                action continue (default: no verdict) |
+ *                                accept (skip the remaining policies) |
+ *                                tempfail | reject | quarantine | discard;
+ *                                the reply as every policy's (conf_reply)
  *   sign.enabled (true when keys are given)
  *   sign.keys [{domain, selector, key_file, algorithm}]  the key table
  *   sign.canonicalization ("relaxed/relaxed")
@@ -68,9 +70,7 @@ struct dkim_msg {
 	const char		*sign_note;	/* why not signed, for the trace */
 };
 
-/* --- generation state ------------------------------------------------- */
-
-/* --- DNS -------------------------------------------------------------- */
+/* --- DNS and generation state ---------------------------------------- */
 
 /*
  * key_txt - the key record of an answer: of several TXT records the first

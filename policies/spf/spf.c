@@ -158,7 +158,8 @@ spf_conf_actions(struct conf_ctx *cc, const json_t *v, const char *ptr,
 			bad++;
 			continue;
 		}
-		/* switching to tempfail without codes takes 451 4.7.24 */
+		/* an action given without its codes takes the action's:
+		 * tempfail 451 4.7.24 (temperror 4.4.3), reject 550 */
 		if (a.action == SPF_ACT_TEMPFAIL && !had_code)
 			a.reply.code = "451";
 		if (a.action == SPF_ACT_TEMPFAIL && !had_xcode)
