@@ -49,16 +49,6 @@ static const enum disp_action disp_table[POL_STAGE_COUNT][POL_VERDICT_COUNT] = {
 static const char *const verdict_names[POL_VERDICT_COUNT] = {
 	"continue", "accept", "tempfail", "reject", "discard", "quarantine"
 };
-static const char *const stage_names[POL_STAGE_COUNT] = {
-	"connect", "helo", "mail", "rcpt", "data", "eom", "eom", "eom", "eom"
-};
-static const char *const stage_smtp[POL_STAGE_COUNT] = {
-	"CONNECT", "HELO", "MAIL", "RCPT", "DATA", "END-OF-MESSAGE",
-	"END-OF-MESSAGE", "END-OF-MESSAGE", "END-OF-MESSAGE"
-};
-static const char *const trace_stage_names[POL_STAGE_COUNT] = {
-	"connect", "helo", "mail", "rcpt", "data", "header", "eoh", "body", "eom"
-};
 
 static atomic_ullong st_messages, st_errors, st_overflows;
 static atomic_ullong st_verdicts[POL_VERDICT_COUNT];
@@ -81,7 +71,8 @@ dispatch_verdict_name(enum pol_verdict v)
 const char *
 dispatch_stage_name(enum pol_stage s)
 {
-	return (unsigned)s < POL_STAGE_COUNT ? stage_names[s] : "?";
+	return pol_stage_name(s >= POL_HEADER && s < POL_STAGE_COUNT ?
+	    POL_EOM : s);
 }
 
 /* dispatch_stats_get - a snapshot of the counters */
@@ -162,7 +153,7 @@ trace_add(struct conn *cn, enum pol_stage st, const char *policy,
 
 	if (cn->trace == NULL)
 		return;
-	e = json_pack("{s:s, s:s, s:s}", "stage", trace_stage_names[st],
+	e = json_pack("{s:s, s:s, s:s}", "stage", pol_stage_name(st),
 	    "policy", policy ? policy : "core",
 	    "verdict", dispatch_verdict_name(r->verdict));
 	if (r->symbol)
@@ -191,7 +182,8 @@ log_decision(struct conn *cn, const struct decision *d, const char *what)
 
 	log_info("%s: %s: %s from %s[%s]%s%s%s%s%s%s; policy=%s rule=%s "
 	    "from=<%s> to=<%s> helo=<%s>",
-	    cn->msg.active ? mi->qid : "NOQUEUE", what, stage_smtp[d->stage],
+	    cn->msg.active ? mi->qid : "NOQUEUE", what,
+	    pol_stage_smtp(d->stage),
 	    cn->info.hostname, cn->info.addr,
 	    d->code || d->text ? ": " : "",
 	    d->code ? d->code : "", d->code ? " " : "",
@@ -239,7 +231,7 @@ apply(struct conn *cn, enum pol_stage st, const struct conf_policy *p,
 
 	if (!verdict_ok(r->verdict))
 		panic("dispatch: verdict %d out of range at %s",
-		    (int)r->verdict, stage_smtp[st]);
+		    (int)r->verdict, pol_stage_smtp(st));
 	act = disp_table[st][r->verdict];
 	d->stage = st;
 	d->policy = p ? p->ops->name : NULL;
@@ -290,7 +282,7 @@ apply(struct conn *cn, enum pol_stage st, const struct conf_policy *p,
 	case DA_FORBIDDEN:
 		log_warnx("%s: %s: %s is not possible at %s; tempfail instead",
 		    m->active ? m->info.qid : "NOQUEUE", d->policy ? d->policy : "core",
-		    dispatch_verdict_name(r->verdict), stage_smtp[st]);
+		    dispatch_verdict_name(r->verdict), pol_stage_smtp(st));
 		fill_reply(cn, d, &(struct pol_result){ .verdict = POL_TEMPFAIL },
 		    POL_TEMPFAIL);
 		log_decision(cn, d, "tempfail");
@@ -428,7 +420,7 @@ run_stage(struct conn *cn, enum pol_stage st, const struct stage_args *a,
 			atomic_fetch_add(&st_errors, 1);
 			log_err("%s: %s: internal error at %s (%s); on_error=%s",
 			    cn->msg.active ? cn->msg.info.qid : "NOQUEUE",
-			    p->ops->name, stage_smtp[st],
+			    p->ops->name, pol_stage_smtp(st),
 			    r.detail ? r.detail : "no detail",
 			    p->on_error == POL_ONERR_ACCEPT ? "accept" :
 			    p->on_error == POL_ONERR_CONTINUE ? "continue" : "tempfail");
@@ -462,7 +454,7 @@ run_stage(struct conn *cn, enum pol_stage st, const struct stage_args *a,
 			log_info("%s: %s: dry_run: would %s at %s (%s)",
 			    cn->msg.active ? cn->msg.info.qid : "NOQUEUE",
 			    p->ops->name, dispatch_verdict_name(r.verdict),
-			    stage_smtp[st], r.symbol ? r.symbol : "-");
+			    pol_stage_smtp(st), r.symbol ? r.symbol : "-");
 			continue;
 		}
 		apply(cn, st, p, &r, d);

@@ -52,6 +52,16 @@ enum pol_stage {
 	POL_STAGE_COUNT
 };
 
+/*
+ * pol_stage_name - the one spelling of a stage, in configuration, trace and
+ * test output: "connect", "helo", "mail", "rcpt", "data", "header", "eoh",
+ * "body", "eom" ("?" out of range).  pol_stage_smtp - the same stage as the
+ * decision log line names it, Postfix-style: "CONNECT", "HELO", "MAIL",
+ * "RCPT", "DATA", "END-OF-MESSAGE" (header, eoh and body included).
+ */
+const char	*pol_stage_name(enum pol_stage s);
+const char	*pol_stage_smtp(enum pol_stage s);
+
 enum pol_verdict {
 	POL_CONTINUE = 0,	/* no news is good news: next policy */
 	POL_ACCEPT,		/* accept: skip the remaining policies of this message */

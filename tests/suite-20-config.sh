@@ -5,6 +5,9 @@
 #  - tests/data/conf/bad-NAME.json: exit 78 and stderr exactly as in
 #    bad-NAME.err (file:line:col: /pointer: message), nothing on stdout;
 #  - tests/data/conf/good-NAME.json: exit 0, "configuration OK", no stderr;
+#  - tests/data/conf/warn-NAME.json: exit 0, "configuration OK", and
+#    stderr exactly as in warn-NAME.err (the same form, "warning: " before
+#    the message);
 #  - conf/gatewarden.schema.json is a valid Draft 2020-12 schema; every
 #    shipped config (conf/*.json, conf/examples/*.json) and every good-*.json
 #    validates against it and passes -n; the bad cases the schema can
@@ -77,6 +80,24 @@ done
 # good configs: the binary and the schema
 for f in "$DATA"/good-*.json; do
 	expect_ok "$f"
+	schema "$f"
+done
+
+# golden warnings: the check passes, the warnings are exact
+for f in "$DATA"/warn-*.json; do
+	want=${f%.json}.err
+	gw_check "$f"
+	if [ "$st" -eq 0 ] && [ "$(cat "$tmp/out")" = "configuration OK" ]; then
+		ok
+	else
+		bad "$f: exit $st, want 0 and \"configuration OK\""
+	fi
+	if [ -s "$want" ] && cmp -s "$want" "$tmp/err"; then
+		ok
+	else
+		bad "$f: stderr differs from $want"
+		diff -u "$want" "$tmp/err" | head -30
+	fi
 	schema "$f"
 done
 

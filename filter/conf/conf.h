@@ -56,6 +56,26 @@ struct conf_strlist {
 	const char	**v;
 };
 
+/*
+ * An old spelling of a CONF_ENUM value, still read as the value now and
+ * reported with a deprecation warning (FILE:LINE:COL: /pointer: warning:
+ * ...) that does not fail the check.  meaning says what the value does.
+ */
+struct conf_alias {
+	const char	*old;
+	const char	*now;
+	const char	*meaning;
+};
+
+/*
+ * The action words, one meaning each, in every section (docs/config.md,
+ * Actions): "continue" = no verdict, the next policy runs; "accept" =
+ * accept (the message, or the recipient at rcpt), the remaining policies
+ * are skipped.  conf_alias_accept_continue is for sections where "accept"
+ * used to mean continue: it is read as "continue", with a warning.
+ */
+extern const struct conf_alias conf_alias_accept_continue[];
+
 struct conf_key {
 	const char	*key;
 	enum conf_type	 type;
@@ -63,6 +83,8 @@ struct conf_key {
 	bool		 required;
 	long long	 min, max;
 	const char *const *names;	/* CONF_ENUM, NULL-terminated */
+	const struct conf_alias *aliases; /* CONF_ENUM: old spellings, ends
+					   * with old == NULL; may be NULL */
 	int		(*parse)(struct conf_ctx *cc, const json_t *v,
 			    const char *ptr, void *dst);	/* CONF_CUSTOM */
 };
@@ -109,6 +131,43 @@ const char	*conf_ptr_idx(struct conf_ctx *cc, const char *parent,
 		    size_t idx);
 /* A file name from the config, made absolute against the config's folder. */
 const char	*conf_file_path(struct conf_ctx *cc, const char *name);
+
+/*
+ * An SMTP reply as every policy configures it: the keys "code" ("550" or
+ * 550), "xcode" (RFC 3463 "5.7.1") and "text".  A member that is absent
+ * stays as the policy set it (its default, or NULL for the core's).
+ *
+ * CONF_REPLY_KEYS(struct x, member) are the three key-table entries that
+ * store into a struct conf_reply member of struct x; they check only the
+ * JSON types.  conf_reply_check() then validates the reply once, with the
+ * defaults filled in: code three digits, 4xx or 5xx, and of class cls
+ * ('4' or '5', the class the action needs; 0: either); xcode N.N.N of the
+ * code's class; text printable ASCII (no CR or LF), at most
+ * CONF_REPLY_TEXT_MAX bytes.  Errors point at PTR/code, PTR/xcode, PTR/text; action names
+ * the action in the class message.  Returns the number of errors.
+ */
+#define CONF_REPLY_TEXT_MAX	400	/* an SMTP reply line is 512 octets */
+
+struct conf_reply {
+	const char	*code;
+	const char	*xcode;
+	const char	*text;
+};
+
+#define CONF_REPLY_KEYS(st, member)					\
+	{ .key = "code", .type = CONF_CUSTOM,				\
+	  .off = offsetof(st, member.code), .parse = conf_reply_code },	\
+	{ .key = "xcode", .type = CONF_CUSTOM,				\
+	  .off = offsetof(st, member.xcode), .parse = conf_reply_string }, \
+	{ .key = "text", .type = CONF_CUSTOM,				\
+	  .off = offsetof(st, member.text), .parse = conf_reply_string }
+
+int	 conf_reply_code(struct conf_ctx *cc, const json_t *v, const char *ptr,
+	    void *dst);
+int	 conf_reply_string(struct conf_ctx *cc, const json_t *v,
+	    const char *ptr, void *dst);
+int	 conf_reply_check(struct conf_ctx *cc, const char *ptr,
+	    const struct conf_reply *r, const char *action, char cls);
 
 /* Typed parsers for use inside CONF_CUSTOM parse functions. */
 int	 conf_parse_duration(const char *s, int64_t *ms_r);

@@ -41,6 +41,12 @@ const struct conf_key conf_common_keys[] = {
 
 const struct conf_key conf_no_keys[] = { { .key = NULL } };
 
+const struct conf_alias conf_alias_accept_continue[] = {
+	{ "accept", "continue", "no verdict, the next policy runs; \"accept\" "
+	    "means skip the remaining policies" },
+	{ NULL, NULL, NULL }
+};
+
 /* --- reporting --- */
 
 enum conf_at { CONF_AT_VALUE, CONF_AT_KEY };
@@ -367,6 +373,137 @@ conf_get_enum(struct conf_ctx *cc, const json_t *v, const char *ptr,
 	conf_error(cc, ptr, "must be one of %s (got %s)", conf_names(cc, names),
 	    conf_got(cc, v));
 	return -1;
+}
+
+/*
+ * conf_get_enum_key - a CONF_ENUM value: one of the names, or an old
+ * spelling from the key's aliases, read as its new name with a warning
+ */
+static int
+conf_get_enum_key(struct conf_ctx *cc, const struct conf_key *k,
+    const json_t *v, const char *ptr)
+{
+	const struct conf_alias *a;
+	int i;
+
+	for (a = k->aliases; a != NULL && a->old != NULL &&
+	    json_is_string(v); a++) {
+		if (strcmp(json_string_value(v), a->old) != 0)
+			continue;
+		for (i = 0; k->names[i] != NULL; i++)
+			if (strcmp(k->names[i], a->now) == 0)
+				break;
+		if (k->names[i] == NULL)
+			break;	/* a table mistake: report the value */
+		conf_warn(cc, ptr, "\"%s\" is deprecated here, use \"%s\" "
+		    "(%s)", a->old, a->now, a->meaning);
+		return i;
+	}
+	return conf_get_enum(cc, v, ptr, k->names);
+}
+
+/* --- SMTP replies --- */
+
+/* conf_reply_code - "code": a string or an integer, kept as a string */
+int
+conf_reply_code(struct conf_ctx *cc, const json_t *v, const char *ptr,
+    void *dst)
+{
+	if (json_is_integer(v)) {
+		*(const char **)dst = arena_printf(cc->arena, "%lld",
+		    (long long)json_integer_value(v));
+		return 0;
+	}
+	if (json_is_string(v)) {
+		*(const char **)dst = conf_strdup(cc, json_string_value(v));
+		return 0;
+	}
+	conf_error(cc, ptr, "must be a reply code such as \"550\" (got %s)",
+	    conf_got(cc, v));
+	return -1;
+}
+
+/* conf_reply_string - "xcode", "text": a string, checked later */
+int
+conf_reply_string(struct conf_ctx *cc, const json_t *v, const char *ptr,
+    void *dst)
+{
+	if (!json_is_string(v)) {
+		conf_error(cc, ptr, "expected a string (got %s)",
+		    conf_got(cc, v));
+		return -1;
+	}
+	*(const char **)dst = conf_strdup(cc, json_string_value(v));
+	return 0;
+}
+
+/* conf_xcode_ok - RFC 3463 class.subject.detail: N.NNN.NNN, class 2/4/5 */
+static bool
+conf_xcode_ok(const char *s)
+{
+	size_t part, n;
+
+	if (s[0] == '\0' || strchr("245", s[0]) == NULL || s[1] != '.')
+		return false;
+	s += 2;
+	for (part = 0; part < 2; part++) {
+		for (n = 0; s[n] >= '0' && s[n] <= '9'; n++)
+			;
+		if (n < 1 || n > 3)
+			return false;
+		s += n;
+		if (part == 0 && *s++ != '.')
+			return false;
+	}
+	return *s == '\0';
+}
+
+/* conf_reply_check - one reply, validated once for every policy */
+int
+conf_reply_check(struct conf_ctx *cc, const char *ptr,
+    const struct conf_reply *r, const char *action, char cls)
+{
+	const char *s;
+	int before = cc->errors;
+
+	if ((s = r->code) != NULL) {
+		if (strlen(s) != 3 || strspn(s, "0123456789") != 3)
+			conf_error(cc, conf_ptr(cc, ptr, "code"), "must be a "
+			    "3-digit reply code (got %s)", conf_quote(cc, s));
+		else if (cls != 0 && s[0] != cls)
+			conf_error(cc, conf_ptr(cc, ptr, "code"), "%s needs a "
+			    "%cxx code (got %s)", action, cls, s);
+		else if (s[0] != '4' && s[0] != '5')
+			conf_error(cc, conf_ptr(cc, ptr, "code"), "must be a "
+			    "4xx or 5xx reply code (got %s)", s);
+		else
+			cls = s[0];
+	}
+	if ((s = r->xcode) != NULL) {
+		if (!conf_xcode_ok(s))
+			conf_error(cc, conf_ptr(cc, ptr, "xcode"), "must be an "
+			    "enhanced status code such as %c.7.1 (got %s)",
+			    cls != 0 ? cls : '5', conf_quote(cc, s));
+		else if (cls != 0 && s[0] != cls)
+			conf_error(cc, conf_ptr(cc, ptr, "xcode"), "class %c "
+			    "does not match code %s", s[0],
+			    r->code != NULL ? r->code : cls == '4' ? "4xx" :
+			    "5xx");
+	}
+	if ((s = r->text) != NULL) {
+		size_t n = strlen(s);
+
+		while (*s >= 0x20 && *s <= 0x7e)
+			s++;
+		if (*s != '\0' || n == 0)
+			conf_error(cc, conf_ptr(cc, ptr, "text"), "must be "
+			    "printable ASCII text without CR or LF");
+		else if (n > CONF_REPLY_TEXT_MAX)
+			conf_error(cc, conf_ptr(cc, ptr, "text"), "must be "
+			    "1..%d bytes long (got %zu)", CONF_REPLY_TEXT_MAX,
+			    n);
+	}
+	return cc->errors - before;
 }
 
 /* --- lists --- */
@@ -740,7 +877,7 @@ conf_apply_one(struct conf_ctx *cc, const struct conf_key *k, const json_t *v,
 		conf_get_string(cc, k, v, ptr, dst);
 		break;
 	case CONF_ENUM:
-		if ((i = conf_get_enum(cc, v, ptr, k->names)) >= 0)
+		if ((i = conf_get_enum_key(cc, k, v, ptr)) >= 0)
 			*(int *)dst = i;
 		break;
 	case CONF_DURATION:

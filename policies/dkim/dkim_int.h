@@ -3,8 +3,9 @@
  * signer.  Only policies/dkim/ and its unit tests include this.
  *
  * Layers: dkim_keys.c (key files, checks, DNS records), dkim_verify.c and
- * dkim_sign.c (one message each, on libopendkim, no pol_ctx), dkim.c (the
- * policy: configuration, hooks, actions, Authentication-Results).
+ * dkim_sign.c (one message each, on libopendkim, no pol_ctx), dkim_conf.c
+ * (the section compiled into struct dkim_conf), dkim.c (the policy: hooks,
+ * actions, Authentication-Results).
  * Lower layers return -1 and *error_r (arena strings) and never log.
  *
  * Ownership: keys live in the configuration arena; verifiers, signers and
@@ -25,6 +26,7 @@
 #include <opendkim/dkim.h>
 #include <openssl/evp.h>
 
+#include "filter/conf/conf.h"
 #include "filter/dns/dns.h"
 
 struct arena;
@@ -166,5 +168,60 @@ char	*dkim_from_domain(struct arena *a, const char *value);
 /* "name:value" as libopendkim wants a header; shared by both sides */
 unsigned char *dkim_header_line(struct arena *a, const char *name,
 	    const char *value, size_t *len_r);
+
+/* --- the policy's compiled section (dkim_conf.c) ---------------------- */
+
+#define DKIM_MAX_KEYS_PER_DOMAIN 8
+
+enum dkim_act {
+	DKIM_ACT_CONTINUE = 0,
+	DKIM_ACT_ACCEPT,
+	DKIM_ACT_TEMPFAIL,
+	DKIM_ACT_REJECT,
+	DKIM_ACT_QUARANTINE,
+	DKIM_ACT_DISCARD
+};
+
+extern const char *const dkim_act_names[];
+
+enum dkim_check { DKIM_CHECK_OFF = 0, DKIM_CHECK_WARN, DKIM_CHECK_REFUSE };
+
+struct dkim_action {
+	int		 action;	/* enum dkim_act */
+	struct conf_reply reply;	/* NULL members: the core's default */
+	bool		 dry_run;
+};
+
+struct dkim_user {
+	const char		*user;	/* "*": everyone */
+	struct conf_strlist	 domains;
+};
+
+struct dkim_conf {
+	struct arena		*arena;		/* the generation's, for init errors */
+	struct {
+		bool		 enabled;
+		bool		 internal;
+		struct dkim_vconf vc;
+	} verify;
+	struct dkim_action	 actions[DKIM_RES_COUNT];
+	struct {
+		int		 enabled;	/* -1: unset */
+		size_t		 nkeys;
+		struct dkim_key	*keys;
+		int		 canon;		/* index into dkim_canon_names */
+		struct conf_strlist headers, oversign;
+		bool		 parent_domains;
+		size_t		 nusers;
+		struct dkim_user *users;
+		int64_t		 ttl_ms;
+		int		 check_dns;	/* enum dkim_check */
+		struct dkim_sconf sc;
+	} sign;
+};
+
+/* dkim_conf_build - compile the "dkim" section (the policy's config hook) */
+int	 dkim_conf_build(struct conf_ctx *cc, const json_t *section,
+	    const char *ptr, void **modconf_r);
 
 #endif

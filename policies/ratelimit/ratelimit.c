@@ -214,12 +214,7 @@ static const struct conf_key rl_limit_keys[] = {
 	  .off = offsetof(struct rl_limit, stage), .names = rl_stage_names },
 	{ .key = "action", .type = CONF_ENUM,
 	  .off = offsetof(struct rl_limit, action), .names = rl_action_names },
-	{ .key = "code", .type = CONF_STRING,
-	  .off = offsetof(struct rl_limit, code), .min = 3, .max = 3 },
-	{ .key = "xcode", .type = CONF_STRING,
-	  .off = offsetof(struct rl_limit, xcode), .min = 5, .max = 11 },
-	{ .key = "text", .type = CONF_STRING,
-	  .off = offsetof(struct rl_limit, text), .min = 1, .max = 256 },
+	CONF_REPLY_KEYS(struct rl_limit, reply),
 	{ .key = "exempt_trusted", .type = CONF_BOOL,
 	  .off = offsetof(struct rl_limit, exempt_trusted) },
 	{ .key = "exempt_authenticated", .type = CONF_BOOL,
@@ -260,26 +255,6 @@ rl_field_stage(unsigned f)
 	case RL_F_RCPT_DOMAIN:	return RL_S_RCPT;
 	default:		return RL_S_CONNECT;
 	}
-}
-
-/* rl_reply_ok - code and xcode of the right class for the action */
-static bool
-rl_reply_ok(const char *s, char cls, bool xcode)
-{
-	size_t i, dots = 0;
-
-	if (s == NULL)
-		return true;
-	if (s[0] != cls)
-		return false;
-	for (i = 1; s[i] != '\0'; i++) {
-		if (s[i] == '.')
-			dots++;
-		else if (!isdigit((unsigned char)s[i]))
-			return false;
-	}
-	return xcode ? dots == 2 && s[1] == '.' && s[i - 1] != '.' &&
-	    strstr(s, "..") == NULL : dots == 0;
 }
 
 /* rl_check_limit - the rules between keys of one limit */
@@ -354,16 +329,8 @@ rl_check_limit(struct conf_ctx *cc, const char *ptr, struct rl_limit *lim)
 	if (lim->action == RL_A_DRY_RUN)
 		return errors;
 	cls = lim->action == RL_A_REJECT ? '5' : '4';
-	if (!rl_reply_ok(lim->code, cls, false)) {
-		conf_error(cc, conf_ptr(cc, ptr, "code"), "must be a %cXX "
-		    "code for action %s", cls, rl_action_names[lim->action]);
-		errors++;
-	}
-	if (!rl_reply_ok(lim->xcode, cls, true)) {
-		conf_error(cc, conf_ptr(cc, ptr, "xcode"), "must be an "
-		    "enhanced status code %c.X.Y", cls);
-		errors++;
-	}
+	errors += conf_reply_check(cc, ptr, &lim->reply,
+	    rl_action_names[lim->action], cls);
 	return errors;
 }
 
@@ -375,12 +342,12 @@ rl_finish_limit(struct conf_ctx *cc, struct rl_limit *lim)
 	char *sym;
 	size_t i;
 
-	if (lim->code == NULL)
-		lim->code = lim->action == RL_A_REJECT ? "550" : "451";
-	if (lim->xcode == NULL)
-		lim->xcode = lim->action == RL_A_REJECT ? "5.7.1" : "4.7.1";
-	if (lim->text == NULL)
-		lim->text = arena_printf(a, lim->action == RL_A_REJECT ?
+	if (lim->reply.code == NULL)
+		lim->reply.code = lim->action == RL_A_REJECT ? "550" : "451";
+	if (lim->reply.xcode == NULL)
+		lim->reply.xcode = lim->action == RL_A_REJECT ? "5.7.1" : "4.7.1";
+	if (lim->reply.text == NULL)
+		lim->reply.text = arena_printf(a, lim->action == RL_A_REJECT ?
 		    "rate limit %s exceeded" :
 		    "rate limit %s exceeded, try again later", lim->name);
 	sym = arena_printf(a, "RATELIMIT_%s", lim->name);
@@ -572,9 +539,9 @@ rl_refuse(const struct rl_limit *lim, struct pol_result *res)
 {
 	res->verdict = lim->action == RL_A_REJECT ? POL_REJECT : POL_TEMPFAIL;
 	res->symbol = lim->symbol;
-	res->smtp_code = lim->code;
-	res->esc = lim->xcode;
-	res->reason = lim->text;
+	res->smtp_code = lim->reply.code;
+	res->esc = lim->reply.xcode;
+	res->reason = lim->reply.text;
 	res->detail = lim->name;
 }
 

@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "filter/conf/conf.h"
 #include "filter/util/cidr.h"
 #include "filter/store/store.h"
 
@@ -60,7 +61,7 @@ struct rl_limit {
 	struct store_rate rate;
 	long long	 burst;			/* 0: = rate.limit */
 	int		 action;		/* enum rl_action */
-	const char	*code, *xcode, *text;
+	struct conf_reply reply;
 	bool		 exempt_trusted;
 	bool		 exempt_authenticated;
 	struct cidr_list exempt_networks;

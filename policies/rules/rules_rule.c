@@ -41,27 +41,6 @@ static const enum pol_verdict rule_action_verdict[] = {
 };
 
 
-/* xcode_ok - RFC 3463 "class.subject.detail", class 2, 4 or 5 */
-static bool
-xcode_ok(const char *s)
-{
-	size_t part, n;
-
-	if (strchr("245", s[0]) == NULL || s[0] == '\0' || s[1] != '.')
-		return false;
-	s += 2;
-	for (part = 0; part < 2; part++) {
-		for (n = 0; isdigit((unsigned char)s[n]); n++)
-			;
-		if (n < 1 || n > 3)
-			return false;
-		s += n;
-		if (part == 0 && *s++ != '.')
-			return false;
-	}
-	return *s == '\0';
-}
-
 /* reply_compile - code, xcode and text of a tempfail / reject rule */
 static int
 reply_compile(struct rules_build *rb, const struct rule_raw *raw,
@@ -69,9 +48,8 @@ reply_compile(struct rules_build *rb, const struct rule_raw *raw,
 {
 	struct conf_ctx *cc = rules_build_cc(rb);
 	const char *cptr = conf_ptr(cc, rptr, "code");
-	const char *s;
-	char want, buf[16];
-	int errs = 0;
+	struct conf_reply reply;
+	char want;
 
 	if (r->action != RULE_TEMPFAIL && r->action != RULE_REJECT) {
 		if (raw->code != NULL)
@@ -86,57 +64,20 @@ reply_compile(struct rules_build *rb, const struct rule_raw *raw,
 		return raw->code || raw->xcode || raw->text ? -1 : 0;
 	}
 	want = r->action == RULE_TEMPFAIL ? '4' : '5';
-	r->code = want == '4' ? "451" : "550";
-	if (json_is_integer(raw->code)) {
-		snprintf(buf, sizeof(buf), "%lld",
-		    (long long)json_integer_value(raw->code));
-		r->code = conf_strdup(cc, buf);
-	} else if (json_is_string(raw->code))
-		r->code = conf_strdup(cc, json_string_value(raw->code));
-	else if (raw->code != NULL) {
-		conf_error(cc, cptr, "must be a reply code such as %c51",
-		    want);
+	reply.code = want == '4' ? "451" : "550";
+	if (raw->code != NULL && conf_reply_code(cc, raw->code, cptr,
+	    &reply.code) != 0)
 		return -1;
-	}
-	s = r->code;
-	if (strlen(s) != 3 || !isdigit((unsigned char)s[0]) ||
-	    !isdigit((unsigned char)s[1]) || !isdigit((unsigned char)s[2])) {
-		conf_error(cc, cptr, "must be a 3-digit reply code (got \"%s\")",
-		    s);
+	reply.xcode = raw->xcode;
+	reply.text = raw->text;
+	if (conf_reply_check(cc, rptr, &reply, rules_action_names[r->action],
+	    want) != 0)
 		return -1;
-	}
-	if (s[0] != want) {
-		conf_error(cc, cptr, "%s needs a %cxx code (got %s)",
-		    rules_action_names[r->action], want, s);
-		errs++;
-	}
-	if (raw->xcode != NULL) {
-		if (!xcode_ok(raw->xcode)) {
-			conf_error(cc, conf_ptr(cc, rptr, "xcode"),
-			    "must be an enhanced status code such as %c.7.1 "
-			    "(got \"%s\")", want, raw->xcode);
-			errs++;
-		} else if (raw->xcode[0] != s[0]) {
-			conf_error(cc, conf_ptr(cc, rptr, "xcode"),
-			    "class %c does not match code %s",
-			    raw->xcode[0], s);
-			errs++;
-		}
-		r->xcode = conf_strdup(cc, raw->xcode);
-	} else
-		r->xcode = s[0] == '4' ? "4.7.1" : "5.7.1";
-	if (raw->text != NULL) {
-		for (s = raw->text; *s != '\0'; s++)
-			if ((unsigned char)*s < 0x20 || (unsigned char)*s > 0x7e)
-				break;
-		if (*s != '\0' || raw->text[0] == '\0') {
-			conf_error(cc, conf_ptr(cc, rptr, "text"),
-			    "must be printable ASCII text without CR or LF");
-			errs++;
-		}
-		r->text = conf_strdup(cc, raw->text);
-	}
-	return errs > 0 ? -1 : 0;
+	r->code = reply.code;
+	r->xcode = reply.xcode != NULL ? conf_strdup(cc, reply.xcode) :
+	    want == '4' ? "4.7.1" : "5.7.1";
+	r->text = reply.text != NULL ? conf_strdup(cc, reply.text) : NULL;
+	return 0;
 }
 
 static const struct conf_key rule_keys[] = {

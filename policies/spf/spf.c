@@ -15,13 +15,16 @@
  *   default_explanation  reply text for fail when the domain has no exp=
  *   actions		per result ("pass", "fail", "softfail", "neutral",
  *			"none", "temperror", "permerror"):
- *			{ "action": "accept" | "reject" | "tempfail",
+ *			{ "action": "continue" | "reject" | "tempfail",
  *			  "code": "550", "xcode": "5.7.23", "text": "...",
  *			  "score": N (milli-points), "dry_run": false }
+ *			continue: no verdict, the next policy runs (the old
+ *			spelling "accept" is read with a warning); the reply
+ *			is checked by conf_reply_check().
  *   Defaults: fail -> reject 550 5.7.23 with the domain's explanation or
  *   default_explanation; temperror -> tempfail 451 4.4.3; permerror ->
- *   accept (recorded; reject 550 5.7.24 when configured so); softfail,
- *   neutral, none, pass -> accept.
+ *   continue (recorded; 550 5.7.24 when set to reject); softfail,
+ *   neutral, none, pass -> continue.
  *
  * Every message gets an Authentication-Results entry per checked identity
  * (spf=RESULT smtp.mailfrom=... / smtp.helo=...), and results for later
@@ -52,16 +55,14 @@ enum spf_engine {
 };
 
 enum spf_act {
-	SPF_ACT_ACCEPT = 0,
+	SPF_ACT_CONTINUE = 0,
 	SPF_ACT_REJECT,
 	SPF_ACT_TEMPFAIL
 };
 
 struct spf_action {
 	int		 action;	/* enum spf_act */
-	const char	*code;
-	const char	*xcode;
-	const char	*text;		/* NULL: the built-in text */
+	struct conf_reply reply;	/* text NULL: the built-in text */
 	long long	 score;
 	bool		 dry_run;
 };
@@ -86,21 +87,16 @@ struct spf_state {
 
 static const char *const spf_engine_names[] = { "native", "libspf2", NULL };
 static const char *const spf_act_names[] = {
-	"accept", "reject", "tempfail", NULL
+	"continue", "reject", "tempfail", NULL
 };
 
 /* --- configuration ----------------------------------------------------- */
 
 static const struct conf_key spf_action_keys[] = {
 	{ .key = "action", .type = CONF_ENUM,
-	  .off = offsetof(struct spf_action, action), .names = spf_act_names },
-	{ .key = "code", .type = CONF_STRING,
-	  .off = offsetof(struct spf_action, code), .min = 3, .max = 3 },
-	{ .key = "xcode", .type = CONF_STRING,
-	  .off = offsetof(struct spf_action, xcode), .min = 5, .max = 11 },
-	{ .key = "text", .type = CONF_STRING,
-	  .off = offsetof(struct spf_action, text), .min = 1,
-	  .max = SPF_TEXT_MAX },
+	  .off = offsetof(struct spf_action, action), .names = spf_act_names,
+	  .aliases = conf_alias_accept_continue },
+	CONF_REPLY_KEYS(struct spf_action, reply),
 	{ .key = "score", .type = CONF_INT,
 	  .off = offsetof(struct spf_action, score), .min = -1000000,
 	  .max = 1000000 },
@@ -109,31 +105,6 @@ static const struct conf_key spf_action_keys[] = {
 	{ .key = NULL }
 };
 
-/* spf_reply_ok - "4xx"/"5xx" and a matching enhanced code "4.x.y" */
-static const char *
-spf_reply_check(const struct spf_action *a)
-{
-	const char *x = a->xcode;
-	int dots = 0;
-
-	if (a->action == SPF_ACT_ACCEPT)
-		return NULL;
-	if (!isdigit((unsigned char)a->code[1]) ||
-	    !isdigit((unsigned char)a->code[2]) ||
-	    a->code[0] != (a->action == SPF_ACT_REJECT ? '5' : '4'))
-		return a->action == SPF_ACT_REJECT ?
-		    "reject needs a 5xx code" : "tempfail needs a 4xx code";
-	if (x[0] != a->code[0] || x[1] != '.')
-		return "xcode must start with the code's class, e.g. 5.7.23";
-	for (x += 2; *x != '\0'; x++) {
-		if (*x == '.')
-			dots++;
-		else if (!isdigit((unsigned char)*x))
-			return "xcode must be N.N.N";
-	}
-	return dots == 1 ? NULL : "xcode must be N.N.N";
-}
-
 /* spf_action_defaults - RFC-minded defaults per result */
 static void
 spf_action_defaults(struct spf_action *act)
@@ -141,15 +112,15 @@ spf_action_defaults(struct spf_action *act)
 	int i;
 
 	for (i = 0; i < SPF_R_COUNT; i++) {
-		act[i].action = SPF_ACT_ACCEPT;
-		act[i].code = "550";
-		act[i].xcode = "5.7.23";
+		act[i].action = SPF_ACT_CONTINUE;
+		act[i].reply.code = "550";
+		act[i].reply.xcode = "5.7.23";
 	}
 	act[SPF_R_FAIL].action = SPF_ACT_REJECT;
 	act[SPF_R_TEMPERROR].action = SPF_ACT_TEMPFAIL;
-	act[SPF_R_TEMPERROR].code = "451";
-	act[SPF_R_TEMPERROR].xcode = "4.4.3";
-	act[SPF_R_PERMERROR].xcode = "5.7.24";	/* RFC 7372 */
+	act[SPF_R_TEMPERROR].reply.code = "451";
+	act[SPF_R_TEMPERROR].reply.xcode = "4.4.3";
+	act[SPF_R_PERMERROR].reply.xcode = "5.7.24";	/* RFC 7372 */
 }
 
 /* spf_conf_actions - the "actions" object: one entry per result name */
@@ -158,7 +129,7 @@ spf_conf_actions(struct conf_ctx *cc, const json_t *v, const char *ptr,
     void *dst)
 {
 	struct spf_action *act = dst;
-	const char *name, *why, *p;
+	const char *name, *p;
 	json_t *av;
 	int r, bad = 0;
 
@@ -187,16 +158,18 @@ spf_conf_actions(struct conf_ctx *cc, const json_t *v, const char *ptr,
 			bad++;
 			continue;
 		}
-		/* switching to tempfail without codes takes 451 4.7.24 */
+		/* an action given without its codes takes the action's:
+		 * tempfail 451 4.7.24 (temperror 4.4.3), reject 550 */
 		if (a.action == SPF_ACT_TEMPFAIL && !had_code)
-			a.code = "451";
+			a.reply.code = "451";
 		if (a.action == SPF_ACT_TEMPFAIL && !had_xcode)
-			a.xcode = r == SPF_R_TEMPERROR ? "4.4.3" : "4.7.24";
+			a.reply.xcode = r == SPF_R_TEMPERROR ? "4.4.3" :
+			    "4.7.24";
 		if (a.action == SPF_ACT_REJECT && !had_code)
-			a.code = "550";
-		if ((why = spf_reply_check(&a)) != NULL) {
-			conf_error(cc, p, "%s (got %s %s)", why, a.code,
-			    a.xcode);
+			a.reply.code = "550";
+		if (a.action != SPF_ACT_CONTINUE && conf_reply_check(cc, p,
+		    &a.reply, spf_act_names[a.action],
+		    a.action == SPF_ACT_REJECT ? '5' : '4') != 0) {
 			bad++;
 			continue;
 		}
@@ -443,10 +416,10 @@ spf_decide(struct pol_ctx *ctx, const struct spf_conf *c,
 
 	res->symbol = symbols[r];
 	res->score = (int)a->score;
-	if (a->action == SPF_ACT_ACCEPT)
+	if (a->action == SPF_ACT_CONTINUE)
 		return;
-	if (a->text != NULL)
-		text = a->text;
+	if (a->reply.text != NULL)
+		text = a->reply.text;
 	else if (r == SPF_R_FAIL && resp->explanation != NULL)
 		text = resp->explanation;
 	else if (r == SPF_R_FAIL && c->default_explanation != NULL)
@@ -463,12 +436,13 @@ spf_decide(struct pol_ctx *ctx, const struct spf_conf *c,
 	text = spf_text(ar, text);
 	if (a->dry_run) {
 		res->detail = arena_printf(ar, "dry_run: would %s %s %s %s",
-		    spf_act_names[a->action], a->code, a->xcode, text);
+		    spf_act_names[a->action], a->reply.code, a->reply.xcode,
+		    text);
 		return;
 	}
 	res->verdict = a->action == SPF_ACT_REJECT ? POL_REJECT : POL_TEMPFAIL;
-	res->smtp_code = a->code;
-	res->esc = a->xcode;
+	res->smtp_code = a->reply.code;
+	res->esc = a->reply.xcode;
 	res->reason = text;
 }
 

@@ -1,5 +1,7 @@
 /*
- * spf_eval.h - gatewarden's own SPF evaluator (RFC 7208 check_host()).
+ * spf_eval.h - gatewarden's own SPF evaluator (RFC 7208 check_host()):
+ * record syntax in spf_record.c, macros in spf_macro.c, evaluation in
+ * spf_eval.c; what they share is in spf_int.h.
  *
  * The evaluator knows nothing about the resolver: it asks for DNS through
  * a small ops table (struct spf_dns_ops), which the policy binds to the
@@ -124,7 +126,8 @@ int	 spf_result_parse(const char *s);
 /*
  * spf_record_check - syntax-check one record (starting "v=spf1"): every
  * term, macro syntax, CIDR lengths, duplicate modifiers.  0 when valid,
- * else -1 and *error_r.  Used by the evaluator and by tests and fuzzers.
+ * else -1 and *error_r.  For tests and fuzzers; the evaluator runs the
+ * same pass (spf_record_scan in spf_record.c) before any term.
  */
 int	 spf_record_check(const char *rec, size_t len, const char **error_r);
 

@@ -22,8 +22,8 @@ CFLAGS_FUZZ="-g -O1 -std=c11 -Wall -D_GNU_SOURCE -I. \
 
 # target  sources (besides tests/fuzz/<target>.c)  libraries
 TARGETS="
-fuzz_spf_record|policies/spf/spf_eval.c filter/util/arena.c filter/util/xalloc.c filter/util/log.c filter/util/clock.c|
-fuzz_spf_macro|policies/spf/spf_eval.c filter/util/arena.c filter/util/xalloc.c filter/util/log.c filter/util/clock.c|
+fuzz_spf_record|policies/spf/spf_eval.c policies/spf/spf_record.c policies/spf/spf_macro.c filter/util/arena.c filter/util/xalloc.c filter/util/log.c filter/util/clock.c|
+fuzz_spf_macro|policies/spf/spf_macro.c filter/util/arena.c filter/util/xalloc.c filter/util/log.c filter/util/clock.c|
 fuzz_spf_libspf2|policies/spf/spf_libspf2.c filter/util/arena.c filter/util/xalloc.c filter/util/log.c filter/util/clock.c|-lspf2
 fuzz_mime|policies/rules/rules_mime.c policies/rules/rules_mime_header.c policies/rules/rules_mime_html.c filter/util/arena.c filter/util/xalloc.c filter/util/log.c filter/util/clock.c|
 fuzz_dns_rdata|filter/dns/dns.c filter/dns/dns_rr.c tests/unit/dns_static.c filter/dns/dns_ub.c filter/dns/dns_conf.c filter/util/cidr.c filter/conf/conf_build.c filter/conf/conf_locate.c filter/util/arena.c filter/util/xalloc.c filter/util/log.c filter/util/clock.c|-lunbound -ljansson -lpthread

@@ -691,6 +691,120 @@ test_misc(void)
 	T_CHECK(c == NULL, "NULL errout on failure");
 }
 
+/*
+ * test_replies - one reply parser: the same mistake gives the same message
+ * in every policy that takes code / xcode / text
+ */
+static void
+test_replies(void)
+{
+	static const struct {
+		const char	*pre, *post;	/* around the reply keys */
+		const char	*ptr;
+	} pols[] = {
+		{ "{\"policies\": {\"spf\": {\"actions\": {\"fail\": "
+		  "{\"action\": \"reject\", ", "}}}}}",
+		  "/policies/spf/actions/fail" },
+		{ "{\"policies\": {\"dkim\": {\"actions\": {\"fail\": "
+		  "{\"action\": \"reject\", ", "}}}}}",
+		  "/policies/dkim/actions/fail" },
+		{ "{\"policies\": {\"ratelimit\": {\"limits\": [{\"name\": "
+		  "\"a\", \"key\": \"client_ip\", \"rate\": \"1/1s\", "
+		  "\"action\": \"reject\", ", "}]}}}",
+		  "/policies/ratelimit/limits/0" },
+		{ "{\"policies\": {\"rules\": {\"rules\": [{\"name\": \"r\", "
+		  "\"stage\": \"mail\", \"action\": \"reject\", ", "}]}}}",
+		  "/policies/rules/rules/0" },
+	};
+	static const struct {
+		const char	*keys;
+		const char	*want;	/* after the section's pointer */
+	} cases[] = {
+		{ "\"code\": \"451\"",
+		  "/code: reject needs a 5xx code (got 451)\n" },
+		{ "\"code\": 451",
+		  "/code: reject needs a 5xx code (got 451)\n" },
+		{ "\"code\": \"5x0\"",
+		  "/code: must be a 3-digit reply code (got \"5x0\")\n" },
+		{ "\"code\": true",
+		  "/code: must be a reply code such as \"550\" (got true)\n" },
+		{ "\"code\": \"550\", \"xcode\": \"4.7.1\"",
+		  "/xcode: class 4 does not match code 550\n" },
+		{ "\"code\": \"550\", \"xcode\": \"5.7\"",
+		  "/xcode: must be an enhanced status code such as 5.7.1 "
+		  "(got \"5.7\")\n" },
+		{ "\"code\": \"550\", \"text\": \"a\\r\\nb\"",
+		  "/text: must be printable ASCII text without CR or LF\n" },
+	};
+	char json[1024], want[256];
+	const char *colon;
+	struct conf *c;
+	size_t i, j;
+
+	for (i = 0; i < sizeof(pols) / sizeof(pols[0]); i++) {
+		for (j = 0; j < sizeof(cases) / sizeof(cases[0]); j++) {
+			snprintf(json, sizeof(json), "%s%s%s", pols[i].pre,
+			    cases[j].keys, pols[i].post);
+			snprintf(want, sizeof(want), ": %s%s", pols[i].ptr,
+			    cases[j].want);
+			c = load(json);
+			/* the position differs per policy: compare after it */
+			colon = strstr(errbuf, ": /");
+			T_CHECK(c == NULL && nerr == 1 && colon != NULL &&
+			    strcmp(colon, want) == 0, "%s: %s: got %d: %s",
+			    pols[i].ptr, cases[j].keys, nerr, errbuf);
+			conf_unref(&c);
+		}
+	}
+}
+
+/*
+ * test_aliases - an old action spelling is read as the new word with a
+ * warning that does not fail the load; the new word and values without an
+ * alias give no warning, and a wrong value still lists only the new words
+ */
+static void
+test_aliases(void)
+{
+	struct conf *c;
+
+	c = load("{\"policies\": {\"spf\": {\"actions\": {\n"
+	    "  \"permerror\": {\"action\": \"accept\"}}}}}");
+	T_CHECK(c != NULL && nerr == 0, "deprecated spelling loads (got %d)",
+	    nerr);
+	T_EQ_STR(errbuf, "gw.json:2:27: /policies/spf/actions/permerror/action: "
+	    "warning: \"accept\" is deprecated here, use \"continue\" (no "
+	    "verdict, the next policy runs; \"accept\" means skip the "
+	    "remaining policies)\n", "the warning, with position");
+	conf_unref(&c);
+	c = load("{\"policies\": {\"spf\": {\"actions\": {\n"
+	    "  \"permerror\": {\"action\": \"continue\"}}}}}");
+	T_CHECK(c != NULL && nerr == 0 && errbuf[0] == '\0',
+	    "the new word: no warning (%s)", errbuf);
+	conf_unref(&c);
+	/* accept keeps its meaning where it always had it: no warning */
+	c = load("{\"policies\": {\"dkim\": {\"actions\": {\n"
+	    "  \"fail\": {\"action\": \"accept\"}}}, \"rules\": "
+	    "{\"on_error\": \"accept\"}}}");
+	T_CHECK(c != NULL && nerr == 0 && errbuf[0] == '\0',
+	    "dkim accept, on_error accept: no warning (%s)", errbuf);
+	conf_unref(&c);
+	expect_err("{\"policies\": {\"spf\": {\"actions\": {\n"
+	    "  \"fail\": {\"action\": \"pass\"}}}}}", 1,
+	    "gw.json:2:22: /policies/spf/actions/fail/action: must be one of "
+	    "continue, reject, tempfail (got \"pass\")\n");
+	/* a warning next to an error: both printed, one error counted */
+	expect_err("{\"policies\": {\"spf\": {\"actions\": {\n"
+	    "  \"none\": {\"action\": \"accept\"},\n"
+	    "  \"fail\": {\"action\": \"pass\"}}}}}", 1,
+	    "gw.json:2:22: /policies/spf/actions/none/action: warning: "
+	    "\"accept\" is deprecated here, use \"continue\" (no verdict, the "
+	    "next policy runs; \"accept\" means skip the remaining "
+	    "policies)\n"
+	    "gw.json:3:22: /policies/spf/actions/fail/action: must be one of "
+	    "continue, reject, tempfail (got \"pass\")\n");
+}
+
 int
 main(void)
 {
@@ -707,6 +821,8 @@ main(void)
 	test_durations();
 	test_types();
 	test_messages();
+	test_replies();
+	test_aliases();
 	test_several();
 	test_lists();
 	test_comments();

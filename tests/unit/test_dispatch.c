@@ -691,9 +691,33 @@ test_trusted(void)
 	conf_unref(&c);
 }
 
+/* test_stage_names - the one stage-name table and its two spellings */
+static void
+test_stage_names(void)
+{
+	static const char *const want[POL_STAGE_COUNT] = {
+		"connect", "helo", "mail", "rcpt", "data", "header", "eoh",
+		"body", "eom"
+	};
+	int s;
+
+	for (s = 0; s < POL_STAGE_COUNT; s++)
+		T_EQ_STR(pol_stage_name((enum pol_stage)s), want[s],
+		    "stage %d name", s);
+	T_EQ_STR(pol_stage_name(POL_STAGE_COUNT), "?", "out of range");
+	T_EQ_STR(pol_stage_smtp(POL_ENVRCPT), "RCPT", "smtp rcpt");
+	T_EQ_STR(pol_stage_smtp(POL_BODY), "END-OF-MESSAGE", "smtp body");
+	T_EQ_STR(pol_stage_smtp(POL_STAGE_COUNT), "?", "smtp out of range");
+	/* test output names where a verdict takes effect */
+	T_EQ_STR(dispatch_stage_name(POL_HEADER), "eom", "header at eom");
+	T_EQ_STR(dispatch_stage_name(POL_DATA), "data", "data");
+	T_EQ_STR(dispatch_stage_name(POL_ENVFROM), "mail", "mail");
+}
+
 int
 main(void)
 {
+	test_stage_names();
 	test_mapping();
 	test_rcpt_only();
 	test_dry_run_and_errors();

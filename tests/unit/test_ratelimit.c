@@ -543,8 +543,8 @@ test_policy_config_errors(void)
 	    "key field") != NULL, "unknown field, pointer to the entry");
 	T_CHECK(strstr(errbuf, "/policies/ratelimit/limits/2/name: a limit "
 	    "name has only") != NULL, "bad name");
-	T_CHECK(strstr(errbuf, "/policies/ratelimit/limits/2/code: must be a "
-	    "5XX code") != NULL, "reply code class");
+	T_CHECK(strstr(errbuf, "/policies/ratelimit/limits/2/code: reject "
+	    "needs a 5xx code (got 451)") != NULL, "reply code class");
 	if (t_fail > 0)
 		fprintf(stderr, "%s", errbuf);
 	conf_unref(&c);

@@ -8,7 +8,8 @@ both engines: verdicts and replies per result (fail -> 550 5.7.23 with the
 domain's explanation, temperror -> 451 4.4.3, permerror accepted), the
 Authentication-Results and Received-SPF headers, the results object, the
 null sender (HELO identity), internal clients, IPv4-mapped clients and
-configured actions (reject permerror, dry_run).  Ends with
+configured actions (reject permerror, dry_run), and continue with its old
+spelling accept letting the next policy decide.  Ends with
     spf-policy: N passed, N failed
 """
 
@@ -194,6 +195,28 @@ def main():
                   d.get("reply", {}).get("text") == "soft",
                   e + " softfail -> tempfail with text",
                   json.dumps(d.get("reply")))
+
+            # continue, and its old spelling accept: no verdict, so a
+            # policy after spf still decides
+            for word in ("continue", "accept"):
+                conf3 = os.path.join(tmp, "%s-3.json" % engine)
+                json.dump({
+                    "dns": {"servers": ["127.0.0.1@%d" % port],
+                            "timeout_ms": 500},
+                    "policies": {
+                        "spf": {"engine": engine,
+                                "actions": {"fail": {"action": word}}},
+                        "rules": {"rules": [
+                            {"name": "after_spf", "stage": "mail",
+                             "action": "reject", "text": "rule ran"}]}},
+                }, open(conf3, "w"))
+                d = gwtest(args.gw, conf3, "203.0.113.5", "x.example",
+                           "a@example.com", msg)
+                check(d.get("verdict") == "reject" and
+                      d.get("reply", {}).get("text") == "rule ran" and
+                      d.get("results", {}).get("spf", {}).get("result") ==
+                      "fail", e + " fail -> " + word + ": next policy runs",
+                      json.dumps(d)[:300])
     finally:
         fixture.terminate()
         fixture.wait(timeout=10)
