@@ -2,8 +2,7 @@
 # suite-45-corpus.sh - the labelled spam/ham corpus through the shipped
 # configuration: `$GW test -c conf/gatewarden.json MESSAGE`.
 #
-# The corpus is ../shared/conformance/corpus (beside the checkout; CORPUS
-# overrides; from a git worktree the main checkout's sibling is tried).
+# The corpus is tests/data/conformance/corpus (its README: source, licence).
 # Checks (each can fail):
 #  - every message gives one JSON decision (no crash, exit 0);
 #  - the GTUBE messages are rejected with 550 5.7.1 by rule GTUBE;
@@ -22,15 +21,7 @@ fail=0
 ok() { pass=$((pass + 1)); }
 bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
 
-if [ -z "$CORPUS" ]; then
-	CORPUS=../shared/conformance/corpus
-	if [ ! -d "$CORPUS" ]; then
-		common=$(git rev-parse --path-format=absolute --git-common-dir \
-		    2>/dev/null)
-		[ -n "$common" ] &&
-		    CORPUS=$(dirname "$common")/../shared/conformance/corpus
-	fi
-fi
+CORPUS=tests/data/conformance/corpus
 if [ ! -f "$CORPUS/labels.tsv" ]; then
 	bad "no corpus at $CORPUS (labels.tsv)"
 	echo "corpus: $pass passed, $fail failed"

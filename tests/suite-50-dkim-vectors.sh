@@ -28,7 +28,7 @@
 cd "$(dirname "$0")/.." || exit 1
 BUILD=${BUILD:-build}
 GW=${GW:-$PWD/$BUILD/gatewarden}
-VEC=${DKIM_VECTORS:-/work/shared/conformance/dkim}
+VEC=tests/data/conformance/dkim
 PY=/usr/bin/python3
 tmp=$(mktemp -d /tmp/gw-dkimvec.XXXXXX) || exit 1
 trap 'rm -rf "$tmp"' EXIT INT TERM
