@@ -68,12 +68,12 @@ $(BUILD)/tests/%: tests/unit/%.c $(UNIT_LIB_OBJ) $(BUILD)/libgw.a
 	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(UNIT_LIB_OBJ) \
 	    $(BUILD)/libgw.a $(LDFLAGS) $(LDLIBS)
 
-# The resolver's command-line driver (tests/suite-25-dns.sh).
+# The resolver's command-line driver (tests/suites/dns/dns.sh).
 $(BUILD)/tests/dnsq: tests/dns/dnsq.c $(BUILD)/libgw.a
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(BUILD)/libgw.a $(LDFLAGS) $(LDLIBS)
 
-# The SPF conformance and differential driver (tests/suite-30-spf.sh).
+# The SPF conformance and differential driver (tests/suites/spf/spf.sh).
 $(BUILD)/tests/spfcheck: tests/conformance/spf/spfcheck.c $(BUILD)/libgw.a
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(BUILD)/libgw.a $(LDFLAGS) $(LDLIBS)

@@ -1,5 +1,5 @@
 #!/bin/sh
-# suite-45-corpus.sh - the labelled spam/ham corpus through the shipped
+# corpus.sh - the labelled spam/ham corpus through the shipped
 # configuration: `$GW test -c conf/gatewarden.json MESSAGE`.
 #
 # The corpus is tests/data/conformance/corpus (its README: source, licence).
@@ -11,7 +11,7 @@
 #  - the near-miss not_gtube.eml is accepted.
 # The other spam samples are not expected to be caught by the shipped,
 # deliberately conservative rules; their figures are printed.
-cd "$(dirname "$0")/.." || exit 1
+cd "$(dirname "$0")/../../.." || exit 1
 GW=${GW:-build/gatewarden}
 PY=/usr/bin/python3
 CONF=conf/gatewarden.json

@@ -1,5 +1,5 @@
 #!/bin/sh
-# suite-50-dkim-vectors.sh - the staged DKIM conformance vectors (RFC 6376
+# dkim-vectors.sh - the staged DKIM conformance vectors (RFC 6376
 # and 8463 examples, dkimpy's data and key-record variants, libopendkim's
 # transcribed verify tests) through `gatewarden test`, with RFC 8301 applied
 # (rsa-sha1 and RSA keys under 1024 bits are permerror; vectors.py derives
@@ -25,7 +25,7 @@
 # must verify.
 #
 # Ends with "dkim-vectors: N passed, N failed" over both parts.
-cd "$(dirname "$0")/.." || exit 1
+cd "$(dirname "$0")/../../.." || exit 1
 BUILD=${BUILD:-build}
 GW=${GW:-$PWD/$BUILD/gatewarden}
 VEC=tests/data/conformance/dkim

@@ -1,5 +1,5 @@
 #!/bin/sh
-# suite-20-config.sh - configuration checking, end to end through the
+# config.sh - configuration checking, end to end through the
 # binary: `gatewarden -n -c FILE`.
 #
 #  - tests/data/conf/bad-NAME.json: exit 78 and stderr exactly as in
@@ -11,7 +11,7 @@
 #    express are rejected by it too.
 #
 # Run from anywhere; GW is the binary (default build/gatewarden).
-cd "$(dirname "$0")/.." || exit 1
+cd "$(dirname "$0")/../../.." || exit 1
 GW=${GW:-build/gatewarden}
 PY=/usr/bin/python3
 SCHEMA=conf/gatewarden.schema.json

@@ -1,5 +1,5 @@
 #!/bin/bash
-# suite-52-dkim-checkdns.sh - dkim.sign.check_dns when a configuration
+# dkim-checkdns.sh - dkim.sign.check_dns when a configuration
 # generation goes live: the key records come from the DNS test fixture
 # (tests/dns/fixture.py, first free port of 29150-29199, zone switched over
 # its control socket), the generation is `gatewarden test` or the daemon.
@@ -10,7 +10,7 @@
 #  - a running daemon (refuse) whose record changes: SIGHUP is refused and
 #    the running generation stays; fixed again: the reload goes through.
 # Ends "dkim-checkdns: N passed, N failed".
-cd "$(dirname "$0")/.." || exit 1
+cd "$(dirname "$0")/../../.." || exit 1
 : "${BUILD:=build}"
 : "${GW:=$PWD/$BUILD/gatewarden}"
 PY=/usr/bin/python3

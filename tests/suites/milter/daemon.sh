@@ -4,7 +4,7 @@
 # kept), privilege drop, graceful stop on SIGTERM and SIGINT.
 # Everything runs on a unix socket in a private temp dir; processes are
 # stopped by PID.
-cd "$(dirname "$0")/.." || exit 1
+cd "$(dirname "$0")/../../.." || exit 1
 GW=${GW:-$PWD/build/gatewarden}
 T=$(mktemp -d /tmp/gw-daemon.XXXXXX)
 chmod 755 "$T"

@@ -1,5 +1,5 @@
 #!/bin/sh
-# suite-15-docs.sh - the documentation and the installation:
+# docs.sh - the documentation and the installation:
 #  - every man page under docs/ renders without groff/man warnings;
 #  - gatewarden(8) names every option the binary's usage prints;
 #  - gatewarden.json(5) names every core key of conf/gatewarden.json;
@@ -10,7 +10,7 @@
 #  - the installed unit passes systemd-analyze verify (when present; a
 #    missing tool is reported, not counted).
 # Ends with "docs: N passed, N failed".
-cd "$(dirname "$0")/.." || exit 1
+cd "$(dirname "$0")/../../.." || exit 1
 BUILD=${BUILD:-build}
 GW=${GW:-$PWD/$BUILD/gatewarden}
 PY=/usr/bin/python3

@@ -4,7 +4,7 @@
 # then three daemons sharing one Redis, driven concurrently through the
 # milter protocol (miltertest), with Redis killed and restarted mid-run.
 # Everything on 127.0.0.1, ports 30200-30399; processes stopped by PID.
-cd "$(dirname "$0")/.." || exit 1
+cd "$(dirname "$0")/../../.." || exit 1
 BUILD=${BUILD:-build}
 GW=${GW:-$PWD/$BUILD/gatewarden}
 T=$(mktemp -d /tmp/gw-rl.XXXXXX)

@@ -1,3 +1,3 @@
 #!/bin/sh
 # Unit tests under AddressSanitizer + UndefinedBehaviorSanitizer.
-cd "$(dirname "$0")/.." && exec make --no-print-directory asan
+cd "$(dirname "$0")/../../.." && exec make --no-print-directory asan

@@ -1,5 +1,5 @@
 #!/bin/sh
-# suite-51-dkim-interop.sh - gatewarden's DKIM signatures against other
+# dkim-interop.sh - gatewarden's DKIM signatures against other
 # implementations, and theirs against gatewarden's verifier.
 #
 #  - messages signed by gatewarden (rsa-2048 and ed25519, relaxed/relaxed
@@ -32,7 +32,7 @@
 # parts is the DKIM code of the tree (tests/dkim/dkimvec.c sign/verify);
 # the third goes through `gatewarden test` with dns.servers = the fixture.
 # Ends "dkim-interop: N passed, N failed".
-cd "$(dirname "$0")/.." || exit 1
+cd "$(dirname "$0")/../../.." || exit 1
 BUILD=${BUILD:-build}
 GWBIN=${GW:-$PWD/$BUILD/gatewarden}
 PY=/usr/bin/python3

@@ -1,5 +1,5 @@
 #!/bin/sh
-# suite-26-dnssec.sh - DNSSEC validation with real signed data on loopback.
+# dnssec.sh - DNSSEC validation with real signed data on loopback.
 # Zones are signed at test time with keys made at test time (bind9-utils:
 # dnssec-keygen, dnssec-signzone), served by NSD on 127.0.0.1 (a port in
 # 28900-28999, started and stopped by PID), and the resolver is pointed at
@@ -16,7 +16,7 @@
 #
 # Checks through tests/dns/dnsq and `gatewarden test` (SPF, both engines).
 # Ends with "dnssec: N passed, N failed".
-cd "$(dirname "$0")/.." || exit 1
+cd "$(dirname "$0")/../../.." || exit 1
 BUILD=${BUILD:-build}
 GW=${GW:-$PWD/$BUILD/gatewarden}
 PY=/usr/bin/python3

@@ -1,5 +1,5 @@
 #!/bin/bash
-# suite-60-milter - protocol tests: miltertest scripts (tests/milter/t-*.lua)
+# milter.sh - protocol tests: miltertest scripts (tests/milter/t-*.lua)
 # against the real daemon.
 #   1. every script against gatewarden on a unix socket;
 #   2. t-clean, t-reject-rcpt and t-multi again over TCP (127.0.0.1:31001);
@@ -12,8 +12,8 @@
 # Each script prints PASS/FAIL lines and "NAME: N passed, N failed"; a script
 # that errors out or prints no result line counts as one failure.
 # Ends "milter: N passed, N failed".
-#   tests/suite-60-milter.sh [SCRIPT-NAME-PATTERN]
-cd "$(dirname "$0")/.." || exit 1
+#   tests/suites/milter/milter.sh [SCRIPT-NAME-PATTERN]
+cd "$(dirname "$0")/../../.." || exit 1
 : "${BUILD:=build}"
 : "${GW:=$PWD/$BUILD/gatewarden}"
 TOP=$PWD

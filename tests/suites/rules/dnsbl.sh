@@ -1,10 +1,10 @@
 #!/bin/sh
-# suite-46-dnsbl.sh - the rules policy's block lists against the DNS test
+# dnsbl.sh - the rules policy's block lists against the DNS test
 # fixture (tests/dns/fixture.py) on 127.0.0.1, ports 31500-31999, through
 # `$GW test`: listed, not listed, return codes, IPv6, RHSBL on HELO and
 # URL hosts, lookups in parallel, timeouts tripping the circuit breaker,
 # a DNS failure mapped to on_error.  Ends with "dnsbl-suite: N passed, N failed".
-cd "$(dirname "$0")/.." || exit 1
+cd "$(dirname "$0")/../../.." || exit 1
 GW=${GW:-build/gatewarden}
 PY=/usr/bin/python3
 pass=0; fail=0

@@ -1,9 +1,9 @@
 #!/bin/sh
-# suite-25-dns.sh - the resolver against the test DNS server (tests/dns/fixture.py)
+# dns.sh - the resolver against the test DNS server (tests/dns/fixture.py)
 # on loopback: statuses, timeout, budget, TCP fallback, IPv6 server, .test
 # names, parallel lookups, many threads; and the fixture's own behaviour.
 # Ends with "dns: N passed, N failed".
-cd "$(dirname "$0")/.." || exit 1
+cd "$(dirname "$0")/../../.." || exit 1
 BUILD=${BUILD:-build}
 PY=/usr/bin/python3
 DNSQ=$BUILD/tests/dnsq

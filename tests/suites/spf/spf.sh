@@ -4,7 +4,7 @@
 # fails the suite), then the native engine against pyspf on generated
 # records, then the policy itself through `gatewarden test`.  Every figure printed counts real outcomes; the closing line
 # counts a documented libspf2 deviation as an expected outcome.
-cd "$(dirname "$0")/.." || exit 1
+cd "$(dirname "$0")/../../.." || exit 1
 BUILD=${BUILD:-build}
 py=/usr/bin/python3
 chk=$BUILD/tests/spfcheck

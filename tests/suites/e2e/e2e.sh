@@ -1,11 +1,11 @@
 #!/bin/bash
-# suite-70-e2e - end-to-end cases with a real Postfix (tests/e2e/NN-*.sh).
+# e2e.sh - end-to-end cases with a real Postfix (tests/e2e/NN-*.sh).
 # Each case runs on its own port block and temp dir, so they run side by
 # side (E2E_JOBS at a time, default 4); their output is printed in order.
 # Every case ends with "NAME: N passed, N failed"; a case without that line
 # counts as one failure.  Ends "e2e: N passed, N failed".
-#   tests/suite-70-e2e.sh [CASE-NAME-PATTERN]
-cd "$(dirname "$0")/.." || exit 1
+#   tests/suites/e2e/e2e.sh [CASE-NAME-PATTERN]
+cd "$(dirname "$0")/../../.." || exit 1
 : "${BUILD:=build}"
 : "${GW:=$PWD/$BUILD/gatewarden}"
 export BUILD GW

@@ -1,10 +1,10 @@
 #!/bin/sh
-# suite-47-greylist.sh - greylisting of the rules policy on a real
+# greylist.sh - greylisting of the rules policy on a real
 # redis-server (127.0.0.1, ports 31800-31999): two configurations stand
 # for two MTA hosts sharing one Redis; each `$GW test` run is a separate
 # process, so whatever the second one knows came through Redis.
 # Ends with "greylist-suite: N passed, N failed".
-cd "$(dirname "$0")/.." || exit 1
+cd "$(dirname "$0")/../../.." || exit 1
 GW=${GW:-build/gatewarden}
 PY=/usr/bin/python3
 pass=0; fail=0
