@@ -53,10 +53,11 @@ t_exit() {
 	exit $t_st
 }
 
-# ok [DESC] - count a pass (DESC is printed when given)
+# ok [DESC] - count a pass (DESC is printed when given, unless T_QUIET is
+# set: suites with hundreds of checks print their failures only)
 ok() {
 	pass=$((pass + 1))
-	[ $# -eq 0 ] || echo "ok   $T_NAME: $*"
+	[ $# -eq 0 ] || [ -n "${T_QUIET:-}" ] || echo "ok   $T_NAME: $*"
 	return 0
 }
 
@@ -73,7 +74,7 @@ ko() {
 check() {
 	t_what=$1
 	shift
-	if "$@"; then ok; else ko "$t_what"; fi
+	if "$@"; then ok "$t_what"; else ko "$t_what"; fi
 }
 
 # check_eq DESC GOT WANT - a pass when the two strings are equal
@@ -121,12 +122,12 @@ t_data() {
 	t_done
 }
 
-# free_port LO HI - print a port in LO..HI that 127.0.0.1 can bind for TCP
-# and UDP now, starting at a place that depends on the PID so that suites
-# running side by side start apart; fails when none is free.  HI < 32768:
-# the kernel's ephemeral range starts there.
+# free_port LO HI [SEED] - print a port in LO..HI that 127.0.0.1 can bind
+# for TCP and UDP now, starting at a place that depends on SEED (default the
+# PID) so that suites running side by side start apart; fails when none is
+# free.  HI < 32768: the kernel's ephemeral range starts there.
 free_port() {
-	"$PY" - "$1" "$2" "$$" <<'EOF'
+	"$PY" - "$1" "$2" "${3:-$$}" <<'EOF'
 import socket, sys
 lo, hi, seed = (int(a) for a in sys.argv[1:4])
 n = hi - lo + 1

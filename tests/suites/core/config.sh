@@ -12,21 +12,14 @@
 #
 # Run from anywhere; GW is the binary (default build/gatewarden).
 cd "$(dirname "$0")/../../.." || exit 1
-GW=${GW:-build/gatewarden}
-PY=/usr/bin/python3
+. tests/lib.sh
+t_init config
+tmp=$T
 SCHEMA=conf/gatewarden.schema.json
 DATA=tests/data/conf
 # bad cases that the schema must reject as well as the loader
 SCHEMA_BAD="duration enum policy policy-key range root several socket type
 	unknown-key unknown-nested"
-
-pass=0
-fail=0
-tmp=$(mktemp -d) || exit 1
-trap 'rm -rf "$tmp"' EXIT
-
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
 
 # gw_check FILE - run -n -c FILE; sets st, leaves $tmp/out and $tmp/err
 gw_check() {
@@ -41,7 +34,7 @@ expect_ok() {
 	    [ ! -s "$tmp/err" ]; then
 		ok
 	else
-		bad "$1: exit $st, want 0 and \"configuration OK\""
+		ko "$1: exit $st, want 0 and \"configuration OK\""
 		head -20 "$tmp/out" "$tmp/err"
 	fi
 }
@@ -51,27 +44,27 @@ schema() {
 	if "$PY" tests/conf/schema_check.py "$SCHEMA" "$@" >"$tmp/schema" 2>&1; then
 		ok
 	else
-		bad "schema: $*"
+		ko "schema: $*"
 		head -20 "$tmp/schema"
 	fi
 }
 
 if [ ! -x "$GW" ]; then
-	bad "no binary at $GW"
+	ko "no binary at $GW"
 fi
 
 # golden errors
 for f in "$DATA"/bad-*.json; do
 	want=${f%.json}.err
 	gw_check "$f"
-	if [ "$st" -eq 78 ]; then ok; else bad "$f: exit $st, want 78"; fi
+	if [ "$st" -eq 78 ]; then ok; else ko "$f: exit $st, want 78"; fi
 	if [ -f "$want" ] && cmp -s "$want" "$tmp/err"; then
 		ok
 	else
-		bad "$f: stderr differs from $want"
+		ko "$f: stderr differs from $want"
 		diff -u "$want" "$tmp/err" | head -30
 	fi
-	if [ ! -s "$tmp/out" ]; then ok; else bad "$f: output on stdout"; fi
+	if [ ! -s "$tmp/out" ]; then ok; else ko "$f: output on stdout"; fi
 done
 
 # good configs: the binary and the schema
@@ -84,7 +77,7 @@ done
 if "$PY" tests/conf/schema_check.py "$SCHEMA" >"$tmp/schema" 2>&1; then
 	ok
 else
-	bad "$SCHEMA is not a valid schema"
+	ko "$SCHEMA is not a valid schema"
 	cat "$tmp/schema"
 fi
 for c in $SCHEMA_BAD; do
@@ -93,12 +86,12 @@ for c in $SCHEMA_BAD; do
 	    >"$tmp/schema" 2>&1 && grep -q "^invalid $f:" "$tmp/schema"; then
 		ok
 	else
-		bad "schema accepts $f"
+		ko "schema accepts $f"
 	fi
 done
 
 # every shipped configuration
-if [ -f conf/gatewarden.json ]; then ok; else bad "conf/gatewarden.json missing"; fi
+if [ -f conf/gatewarden.json ]; then ok; else ko "conf/gatewarden.json missing"; fi
 # The examples are checked in a copy of conf/examples whose keys/ holds
 # keys made by `gatewarden keygen` for the key_file entries they name:
 # private keys are not shipped, and git would not keep their 0600 mode.
@@ -127,5 +120,4 @@ for f in conf/*.json conf/examples/*.json; do
 	esac
 done
 
-echo "config: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+t_done

@@ -11,19 +11,9 @@
 #    missing tool is reported, not counted).
 # Ends with "docs: N passed, N failed".
 cd "$(dirname "$0")/../../.." || exit 1
-BUILD=${BUILD:-build}
-GW=${GW:-$PWD/$BUILD/gatewarden}
-PY=/usr/bin/python3
-pass=0; fail=0
-tmp=$(mktemp -d /tmp/gw-docs.XXXXXX)
-trap 'rm -rf "$tmp"' EXIT INT TERM
-
-ok() { pass=$((pass + 1)); echo "ok   $*"; }
-nok() { fail=$((fail + 1)); echo "FAIL $*"; }
-check() {	# check "what" command...
-	what=$1; shift
-	if "$@"; then ok "$what"; else nok "$what"; fi
-}
+. tests/lib.sh
+t_init docs
+tmp=$T
 
 # --- man pages ----------------------------------------------------------
 for page in docs/*.[1-8]; do
@@ -33,7 +23,7 @@ for page in docs/*.[1-8]; do
 	if [ $st -eq 0 ] && [ -z "$err" ] && [ -s "$tmp/render" ]; then
 		ok "$page renders without warnings"
 	else
-		nok "$page renders without warnings (exit $st)"
+		ko "$page renders without warnings (exit $st)"
 		printf '%s\n' "$err" | head -10
 	fi
 done
@@ -53,7 +43,7 @@ done
 if [ -n "$opts" ] && [ -z "$missing" ]; then
 	ok "gatewarden.8 documents every option of the usage ($(echo $opts | wc -w))"
 else
-	nok "gatewarden.8 documents every option of the usage (missing:${missing:- usage empty})"
+	ko "gatewarden.8 documents every option of the usage (missing:${missing:- usage empty})"
 fi
 
 # Every key of the core sections of conf/gatewarden.json appears in (5).
@@ -87,7 +77,7 @@ done
 if [ -n "$keys" ] && [ -z "$missing" ]; then
 	ok "gatewarden.json.5 names every core key of conf/gatewarden.json ($(echo $keys | wc -w))"
 else
-	nok "gatewarden.json.5 names every core key of conf/gatewarden.json (missing:${missing:- no keys read})"
+	ko "gatewarden.json.5 names every core key of conf/gatewarden.json (missing:${missing:- no keys read})"
 fi
 
 # The EXAMPLE of gatewarden.json(5) loads, and README's `gatewarden test`
@@ -124,7 +114,7 @@ if make --no-print-directory BUILD="$BUILD" install DESTDIR="$dest" \
     PREFIX=/usr >"$tmp/install.log" 2>&1; then
 	ok "make install DESTDIR PREFIX=/usr"
 else
-	nok "make install DESTDIR PREFIX=/usr"
+	ko "make install DESTDIR PREFIX=/usr"
 	tail -20 "$tmp/install.log"
 fi
 check "installs the binary" test -x "$dest/usr/sbin/gatewarden"
@@ -150,7 +140,7 @@ if make --no-print-directory BUILD="$BUILD" install DESTDIR="$dest" \
     PREFIX=/usr >"$tmp/install2.log" 2>&1; then
 	ok "second make install"
 else
-	nok "second make install"
+	ko "second make install"
 	tail -20 "$tmp/install2.log"
 fi
 check "second install keeps an existing gatewarden.json" \
@@ -166,12 +156,11 @@ if command -v systemd-analyze >/dev/null 2>&1; then
 	if [ $st -eq 0 ] && ! printf '%s\n' "$out" | grep -q 'gatewarden.service:'; then
 		ok "systemd-analyze verify accepts the unit"
 	else
-		nok "systemd-analyze verify accepts the unit (exit $st)"
+		ko "systemd-analyze verify accepts the unit (exit $st)"
 		printf '%s\n' "$out" | head -10
 	fi
 else
 	echo "note systemd-analyze not installed: unit not verified (not counted)"
 fi
 
-echo "docs: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+t_done

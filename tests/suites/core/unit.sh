@@ -1,3 +1,5 @@
 #!/bin/sh
-# Unit tests, plain build.
-cd "$(dirname "$0")/../../.." && exec tests/unit/run.sh "${BUILD:-build}/tests"
+# unit.sh - the unit tests, plain build (tests/unit/run.sh prints the line).
+cd "$(dirname "$0")/../../.." || exit 1
+. tests/lib.sh
+exec tests/unit/run.sh "$BUILD/tests"

@@ -33,46 +33,18 @@
 # the third goes through `gatewarden test` with dns.servers = the fixture.
 # Ends "dkim-interop: N passed, N failed".
 cd "$(dirname "$0")/../../.." || exit 1
-BUILD=${BUILD:-build}
-GWBIN=${GW:-$PWD/$BUILD/gatewarden}
-PY=/usr/bin/python3
-tmp=$(mktemp -d /tmp/gw-dkimiop.XXXXXX) || exit 1
+. tests/lib.sh
+[ -n "${V:-}" ] || T_QUIET=1
+t_init dkim-interop
+tmp=$T
 chmod 755 "$tmp"
 dnspid=""; odpids=""
-alive() {
-	[ -n "${1:-}" ] && [ -e "/proc/$1" ] &&
-	    ! grep -q '^State:.*Z' "/proc/$1/status" 2>/dev/null
-}
-# stop PID... - TERM each, wait up to 10 s for all (libmilter takes ~5 s)
-stop() {
-	local p i
-	for p in "$@"; do alive "$p" && kill -TERM "$p" 2>/dev/null; done
-	for i in $(seq 200); do
-		for p in "$@"; do alive "$p" && break; p=""; done
-		[ -z "$p" ] && return 0
-		sleep 0.05
-	done
-	for p in "$@"; do alive "$p" && kill -KILL "$p" 2>/dev/null; done
-	return 0
-}
 cleanup() {
-	stop $odpids $dnspid
-	rm -rf "$tmp"
+	stop_pid $odpids $dnspid
 }
-trap cleanup EXIT INT TERM
-pass=0; fail=0
-ok() { pass=$((pass + 1)); [ -n "$V" ] && echo "ok   $*"; return 0; }
-bad() { fail=$((fail + 1)); echo "FAIL $*"; }
-check() {	# check WHAT GOT WANT
-	if [ "$2" = "$3" ]; then ok "$1"; else bad "$1: got '$2', want '$3'"; fi
-}
-
-cc -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE -I. \
-    $(pkg-config --cflags opendkim jansson) -o "$tmp/dkimvec" \
-    tests/dkim/dkimvec.c "$BUILD/libgw.a" \
-    $(pkg-config --libs opendkim libcrypto jansson) || {
-	echo "dkim-interop: 0 passed, 1 failed"; exit 1; }
-GW="$tmp/dkimvec"
+DKIMVEC=$BUILD/tests/dkimvec
+make --no-print-directory -s BUILD="$BUILD" "$DKIMVEC" || {
+	ko "cannot build $DKIMVEC"; t_done; }
 
 # keys and their records
 umask 077
@@ -113,9 +85,9 @@ for p in $(seq 29053 29069); do
 		sleep 0.05; i=$((i + 1))
 	done
 	if grep -q '"port"' "$tmp/dns.out"; then PORT=$p; break; fi
-	stop $dnspid; dnspid=""
+	stop_pid $dnspid; dnspid=""
 done
-[ -n "$PORT" ] || { bad "DNS fixture did not start"; cat "$tmp/dns.log"; }
+[ -n "$PORT" ] || { ko "DNS fixture did not start"; cat "$tmp/dns.log"; }
 
 mkdir "$tmp/msgs"
 $PY tests/interop/peers.py messages "$tmp/msgs"
@@ -129,18 +101,18 @@ for alg in rsa ed; do
 	for canon in relaxed/relaxed simple/simple; do
 		for m in "$tmp"/msgs/*.eml; do
 			n="gw-$alg-$(echo $canon | tr / -)-$(basename "$m" .eml)"
-			if ! "$GW" sign "$key" $a $sel example.com $canon "$m" \
+			if ! "$DKIMVEC" sign "$key" $a $sel example.com $canon "$m" \
 			    > "$tmp/$n.eml" 2>"$tmp/err"; then
-				bad "$n: signing: $(cat "$tmp/err")"; continue
+				ko "$n: signing: $(cat "$tmp/err")"; continue
 			fi
-			check "$n dkimpy" "$($PY tests/interop/peers.py \
+			check_eq "$n dkimpy" "$($PY tests/interop/peers.py \
 			    dkimpy-verify "$tmp/dns.tab" "$tmp/$n.eml" 2>&1)" pass
 			# Mail::DKIM 1.20230212 has no ed25519: it must call
 			# the signature invalid (unknown algorithm), not failed
-			check "$n Mail::DKIM" "$(perl tests/interop/maildkim.pl \
+			check_eq "$n Mail::DKIM" "$(perl tests/interop/maildkim.pl \
 			    verify "$PORT" "$tmp/$n.eml" 2>&1)" \
 			    "$([ $alg = ed ] && echo invalid || echo pass)"
-			check "$n gatewarden" "$("$GW" verify "$tmp/dns.tab" \
+			check_eq "$n gatewarden" "$("$DKIMVEC" verify "$tmp/dns.tab" \
 			    "$tmp/$n.eml" 2>/dev/null)" pass
 		done
 	done
@@ -174,12 +146,12 @@ for m in "$tmp"/msgs/*.eml; do
 		maildkim-rsa) perl tests/interop/maildkim.pl sign \
 		    "$tmp/peer-pkcs1.pem" peerrsa example.com relaxed "$m" \
 		    > "$tmp/$n.eml" 2>"$tmp/err" ;;
-		esac || { bad "$n: peer signing failed: $(head -3 "$tmp/err")"; continue; }
-		check "$n gatewarden" "$("$GW" verify "$tmp/dns.tab" "$tmp/$n.eml" 2>/dev/null)" pass
+		esac || { ko "$n: peer signing failed: $(head -3 "$tmp/err")"; continue; }
+		check_eq "$n gatewarden" "$("$DKIMVEC" verify "$tmp/dns.tab" "$tmp/$n.eml" 2>/dev/null)" pass
 		tamper "$tmp/$n.eml" "$tmp/$n-b.eml" body
-		check "$n body byte" "$("$GW" verify "$tmp/dns.tab" "$tmp/$n-b.eml" 2>/dev/null)" fail
+		check_eq "$n body byte" "$("$DKIMVEC" verify "$tmp/dns.tab" "$tmp/$n-b.eml" 2>/dev/null)" fail
 		tamper "$tmp/$n.eml" "$tmp/$n-h.eml" header
-		check "$n header byte" "$("$GW" verify "$tmp/dns.tab" "$tmp/$n-h.eml" 2>/dev/null)" fail
+		check_eq "$n header byte" "$("$DKIMVEC" verify "$tmp/dns.tab" "$tmp/$n-h.eml" 2>/dev/null)" fail
 	done
 done
 
@@ -210,7 +182,7 @@ done
 for od in odv odrsa oded odss; do
 	i=0
 	while [ ! -S "$tmp/$od.sock" ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
-	[ -S "$tmp/$od.sock" ] || bad "opendkim $od did not start: $(tail -3 "$tmp/$od.log")"
+	[ -S "$tmp/$od.sock" ] || ko "opendkim $od did not start: $(tail -3 "$tmp/$od.log")"
 done
 # through SOCK FILE [IP] - the message through an opendkim milter
 through() {
@@ -227,15 +199,15 @@ for f in "$tmp"/gw-*.eml; do
 	n=$(basename "$f" .eml)
 	case $n in
 	*-b|*-h) continue ;;
-	*-empty-*) check "$n opendkim (empty body: its known wrong hash)" \
+	*-empty-*) check_eq "$n opendkim (empty body: its known wrong hash)" \
 	    "$(od_verdict "$f")" fail ;;
-	*) check "$n opendkim" "$(od_verdict "$f")" pass ;;
+	*) check_eq "$n opendkim" "$(od_verdict "$f")" pass ;;
 	esac
 done
 for n in gw-rsa-relaxed-relaxed-8bit-crlf gw-ed-simple-simple-folded-lf \
     gw-ed-relaxed-relaxed-blanklines-lf gw-rsa-simple-simple-empty-crlf; do
 	tamper "$tmp/$n.eml" "$tmp/$n-od-b.eml" body
-	check "$n opendkim body byte" "$(od_verdict "$tmp/$n-od-b.eml")" fail
+	check_eq "$n opendkim body byte" "$(od_verdict "$tmp/$n-od-b.eml")" fail
 done
 
 # 3b. opendkim signs, gatewarden test verifies
@@ -245,7 +217,7 @@ cat > "$tmp/gw-verify.json" <<JSON
  "policies": {"dkim": {"enabled": true}}}
 JSON
 gw_verdict() {
-	"$GWBIN" test -c "$tmp/gw-verify.json" --ip 203.0.113.7 --from a@example.com \
+	"$GW" test -c "$tmp/gw-verify.json" --ip 203.0.113.7 --from a@example.com \
 	    --rcpt b@example.org "$1" 2>/dev/null | $PY -c '
 import json, sys
 try:
@@ -265,7 +237,7 @@ i = out.find("SIG ")
 if i < 0:
     sys.exit(1)
 sys.stdout.write(out[i + 4:].split("\nAR ")[0].split("\nSIG ")[0].rstrip("\n"))') || {
-			bad "$n: opendkim did not sign: $(printf '%s\n' "$out" | tail -3)"; continue; }
+			ko "$n: opendkim did not sign: $(printf '%s\n' "$out" | tail -3)"; continue; }
 		$PY - "$m" "$tmp/$n.eml" "$sig" <<'PYEOF'
 import sys
 msg = open(sys.argv[1], 'rb').read()
@@ -282,13 +254,12 @@ PYEOF
 			[ "$want" = pass ] || odbroken=$((odbroken + 1))
 			n="$n (as dkimpy)" ;;
 		esac
-		check "$n gatewarden test" "$(gw_verdict "$tmp/${n% (*}.eml")" "$want"
+		check_eq "$n gatewarden test" "$(gw_verdict "$tmp/${n% (*}.eml")" "$want"
 		n=${n% (*}
 		tamper "$tmp/$n.eml" "$tmp/$n-b.eml" body
-		check "$n gatewarden test body byte" "$(gw_verdict "$tmp/$n-b.eml")" fail
+		check_eq "$n gatewarden test body byte" "$(gw_verdict "$tmp/$n-b.eml")" fail
 	done
 done
 
 echo "dkim-interop: opendkim signatures dkimpy also rejects (its defects above): ${odbroken:-0}"
-echo "dkim-interop: $pass passed, $fail failed"
-[ $fail -eq 0 ] && [ $pass -gt 0 ]
+t_done

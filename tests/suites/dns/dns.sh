@@ -4,33 +4,18 @@
 # names, parallel lookups, many threads; and the fixture's own behaviour.
 # Ends with "dns: N passed, N failed".
 cd "$(dirname "$0")/../../.." || exit 1
-BUILD=${BUILD:-build}
-PY=/usr/bin/python3
+. tests/lib.sh
+t_init dns
 DNSQ=$BUILD/tests/dnsq
-pass=0; fail=0
-ok() { pass=$((pass + 1)); }
-no() { fail=$((fail + 1)); echo "FAIL: $*"; }
-check() { # check WHAT CMD...: pass when CMD succeeds
-	what=$1; shift
-	if "$@"; then ok; else no "$what"; fi
-}
-
-T=$(mktemp -d /tmp/gw-dns.XXXXXX)
 FPID=
 cleanup() {
-	if [ -n "$FPID" ]; then
-		kill "$FPID" 2>/dev/null
-		wait "$FPID" 2>/dev/null
-	fi
-	rm -rf "$T"
+	[ -z "$FPID" ] || stop_pid "$FPID"
 }
-trap cleanup EXIT INT TERM
 
 if ! make -s BUILD="$BUILD" "$DNSQ" >"$T/make.log" 2>&1; then
 	cat "$T/make.log"
-	no "build dnsq"
-	echo "dns: $pass passed, $fail failed"
-	exit 1
+	ko "build dnsq"
+	t_done
 fi
 
 BIG=$($PY -c 'print("v=spf1 " + " ".join("ip4:192.0.2.%d" % i for i in range(1, 120)) + " -all")')
@@ -68,7 +53,7 @@ EOF
 # --- start the fixture on a free port in 28000-28999 ---------------------
 PORT=
 for try in 1 2 3 4 5; do
-	p=$((28000 + ($$ * 7 + try * 131) % 1000))
+	p=$(free_port 28000 28999 $(($$ + try * 131))) || continue
 	$PY tests/dns/fixture.py --port "$p" --ipv6 --control "$T/ctl" \
 	    --log "$T/queries.log" "$T/zone.yml" >"$T/fixture.out" 2>"$T/fixture.err" &
 	FPID=$!
@@ -82,9 +67,8 @@ done
 [ -n "${DNS_KEEP:-}" ] && echo "work dir: $T"
 if [ -z "$PORT" ]; then
 	cat "$T/fixture.err"
-	no "fixture start"
-	echo "dns: $pass passed, $fail failed"
-	exit 1
+	ko "fixture start"
+	t_done
 fi
 check "fixture prints its pid and port" $PY -c '
 import json, sys
@@ -226,7 +210,7 @@ if [ -r "$SPFY" ]; then
 	check "zonedata: SPF after TIMEOUT times out" jcheck "$T/spf.json" 3 'r["why"] == "timeout"'
 	check "zonedata: TXT NONE + TIMEOUT times out" jcheck "$T/spf.json" 4 'r["why"] == "timeout"'
 else
-	no "conformance data missing: $SPFY"
+	ko "conformance data missing: $SPFY"
 fi
 check "fixture counted queries" sh -c "$PY tests/dns/fixture.py --ctl '$T/ctl' stats | $PY -c 'import json,sys; d=json.load(sys.stdin); sys.exit(0 if d[\"tcp\"] >= 2 and d[\"truncated\"] >= 2 and d[\"dropped\"] >= 5 else 1)'"
 
@@ -243,5 +227,4 @@ if [ $fail -ne 0 ]; then
 	echo "--- fixture stderr"; cat "$T/fixture.err"
 	echo "--- last queries"; tail -20 "$T/queries.log"
 fi
-echo "dns: $pass passed, $fail failed"
-[ $fail -eq 0 ]
+t_done

@@ -17,55 +17,28 @@
 # Checks through tests/dns/dnsq and `gatewarden test` (SPF, both engines).
 # Ends with "dnssec: N passed, N failed".
 cd "$(dirname "$0")/../../.." || exit 1
-BUILD=${BUILD:-build}
-GW=${GW:-$PWD/$BUILD/gatewarden}
-PY=/usr/bin/python3
+. tests/lib.sh
+[ -z "${DNSSEC_KEEP:-}" ] || KEEP=1
+t_init dnssec
 DNSQ=$BUILD/tests/dnsq
-pass=0; fail=0
-ok() { pass=$((pass + 1)); }
-no() { fail=$((fail + 1)); echo "FAIL: $*"; }
-check() { # check WHAT CMD...: pass when CMD succeeds
-	what=$1; shift
-	if "$@"; then ok; else no "$what"; fi
-}
-finish() {
-	echo "dnssec: $pass passed, $fail failed"
-	[ $fail -eq 0 ]
-	exit
-}
-
-T=$(mktemp -d /tmp/gw-dnssec.XXXXXX)
 NPID=
 # nsd_gone: the NSD process has exited (a zombie counts: kill -0 passes it)
 nsd_gone() {
-	[ ! -d "/proc/$NPID" ] || grep -q '^State:.*Z' "/proc/$NPID/status" 2>/dev/null
-}
-nsd_stop() {
-	[ -n "$NPID" ] || return 0
-	kill "$NPID" 2>/dev/null
-	i=0
-	while [ $i -lt 100 ] && ! nsd_gone; do
-		sleep 0.05; i=$((i + 1))
-	done
-	nsd_gone || kill -KILL "$NPID" 2>/dev/null
-	wait "$NPID" 2>/dev/null
+	! alive "$NPID"
 }
 cleanup() {
-	nsd_stop
-	[ -n "${DNSSEC_KEEP:-}" ] || rm -rf "$T"
+	[ -z "$NPID" ] || stop_pid "$NPID"
 }
-trap cleanup EXIT
-trap 'exit 1' INT TERM
 
 if ! make -s BUILD="$BUILD" "$DNSQ" "$GW" >"$T/make.log" 2>&1; then
 	cat "$T/make.log"
-	no "build dnsq and gatewarden"
-	finish
+	ko "build dnsq and gatewarden"
+	t_done
 fi
 for tool in dnssec-keygen dnssec-signzone dnssec-dsfromkey nsd nsd-checkzone dig; do
 	if ! command -v "$tool" >/dev/null 2>&1; then
-		no "$tool not installed (make deps-test: bind9-utils, nsd, bind9-dnsutils)"
-		finish
+		ko "$tool not installed (make deps-test: bind9-utils, nsd, bind9-dnsutils)"
+		t_done
 	fi
 done
 
@@ -125,8 +98,8 @@ make_zones() {
 }
 if ! make_zones; then
 	cat "$T"/sign-*.log 2>/dev/null
-	no "keys and signed zones"
-	finish
+	ko "keys and signed zones"
+	t_done
 fi
 # changed after signing: the RRSIG no longer matches
 sed -i 's/"v=spf1 -all"/"v=spf1 +all"/' "$Z/signed.test.signed"
@@ -138,7 +111,7 @@ printf '; no anchors in here\n' > "$T/empty.key"
 # --- NSD on a free port in 28900-28999 --------------------------------------
 PORT=
 for try in 1 2 3 4 5; do
-	p=$((28900 + ($$ * 7 + try * 37) % 100))
+	p=$(free_port 28900 28999 $(($$ + try * 37))) || continue
 	cat > "$T/nsd.conf" <<EOF
 server:
     ip-address: 127.0.0.1@$p
@@ -173,12 +146,12 @@ EOF
 		sleep 0.05; i=$((i + 1))
 	done
 	[ -n "$PORT" ] && break
-	nsd_stop; NPID=
+	stop_pid "$NPID"; NPID=
 done
 if [ -z "$PORT" ]; then
 	cat "$T/nsd.out" "$T/nsd.log" 2>/dev/null
-	no "nsd start"
-	finish
+	ko "nsd start"
+	t_done
 fi
 for zone in signed.test child.signed.test expired.signed.test; do
 	check "NSD serves $zone with signatures" sh -c \
@@ -318,4 +291,4 @@ if [ $fail -ne 0 ]; then
 	echo "--- work dir $T (DNSSEC_KEEP=1 keeps it)"
 	cat "$T/nsd.log" 2>/dev/null | tail -5
 fi
-finish
+t_done

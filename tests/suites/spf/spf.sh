@@ -5,17 +5,16 @@
 # records, then the policy itself through `gatewarden test`.  Every figure printed counts real outcomes; the closing line
 # counts a documented libspf2 deviation as an expected outcome.
 cd "$(dirname "$0")/../../.." || exit 1
-BUILD=${BUILD:-build}
-py=/usr/bin/python3
+. tests/lib.sh
+t_init spf
+py=$PY
 chk=$BUILD/tests/spfcheck
 if ! make --no-print-directory BUILD="$BUILD" "$chk" >/dev/null; then
-	echo "spf: cannot build $chk"
-	echo "spf: 0 passed, 1 failed"
-	exit 1
+	ko "cannot build $chk"
+	t_done
 fi
-pass=0; fail=0; rc=0
-tmp=$(mktemp)
-trap 'rm -f "$tmp"' EXIT
+rc=0
+tmp=$T/out
 
 # figures LABEL: add the last "LABEL: N passed, N failed" line of $tmp
 figures() {
@@ -61,7 +60,6 @@ if figures "spf-differential"; then
 	[ "$st" -eq 0 ] && [ "$f" -eq 0 ] || rc=1
 fi
 
-GW=${GW:-$PWD/$BUILD/gatewarden}
 $py tests/conformance/spf/policy_check.py --gw "$GW" --port-base 28250 \
     >"$tmp" 2>&1
 st=$?
@@ -72,5 +70,4 @@ if figures "spf-policy"; then
 fi
 
 [ "$rc" -eq 0 ] || [ "$fail" -gt 0 ] || fail=1
-echo "spf: $pass passed, $fail failed"
-exit $rc
+t_done
