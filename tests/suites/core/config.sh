@@ -95,8 +95,8 @@ if [ -f conf/gatewarden.json ]; then ok; else ko "conf/gatewarden.json missing";
 # The examples are checked in a copy of conf/examples whose keys/ holds
 # keys made by `gatewarden keygen` for the key_file entries they name:
 # private keys are not shipped, and git would not keep their 0600 mode.
-EX=$(mktemp -d /tmp/gw-config-ex.XXXXXX)
-trap 'rm -rf "$EX"' EXIT
+EX=$T/examples
+mkdir "$EX"
 cp -R conf/examples/. "$EX/"
 mkdir -p "$EX/keys"
 grep -ho '"key_file": *"keys/[^"]*"' conf/examples/*.json 2>/dev/null |

@@ -11,38 +11,11 @@
 #    the running generation stays; fixed again: the reload goes through.
 # Ends "dkim-checkdns: N passed, N failed".
 cd "$(dirname "$0")/../../.." || exit 1
-: "${BUILD:=build}"
-: "${GW:=$PWD/$BUILD/gatewarden}"
-PY=/usr/bin/python3
-T=$(mktemp -d /tmp/gw-checkdns.XXXXXX) || exit 1
-pass=0; fail=0
+. tests/lib.sh
+t_init dkim-checkdns
 fxpid=""; gwpid=""
-
-alive() {
-	[ -n "${1:-}" ] && [ -e "/proc/$1" ] &&
-	    ! grep -q '^State:.*Z' "/proc/$1/status" 2>/dev/null
-}
-stop() {	# stop PID - TERM, wait up to 10 s, KILL
-	local i
-	alive "$1" || return 0
-	kill -TERM "$1" 2>/dev/null
-	for i in $(seq 200); do alive "$1" || return 0; sleep 0.05; done
-	kill -KILL "$1" 2>/dev/null
-}
 cleanup() {
-	stop "$gwpid"
-	stop "$fxpid"
-	rm -rf "$T"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-ok() { pass=$((pass + 1)); echo "PASS dkim-checkdns: $*"; }
-ko() { fail=$((fail + 1)); echo "FAIL dkim-checkdns: $1"; shift; [ $# -gt 0 ] && printf '     %s\n' "$@"; return 0; }
-finish() {
-	echo "dkim-checkdns: $pass passed, $fail failed"
-	[ "$fail" -eq 0 ] && [ "$pass" -gt 0 ]
-	exit $?
+	stop_pid $gwpid $fxpid
 }
 # poll S CMD... - every 50 ms until CMD succeeds or S seconds pass
 poll() {
@@ -51,7 +24,7 @@ poll() {
 	return 1
 }
 
-[ -x "$GW" ] || { ko "no binary at $GW"; finish; }
+[ -x "$GW" ] || { ko "no binary at $GW"; t_done; }
 
 # keys: the one configured (ed25519) and another one
 umask 077
@@ -82,9 +55,9 @@ for port in $(seq 29150 29199); do
 	fxpid=$!
 	poll 10 eval '[ -s "$T/fx.out" ] || ! alive $fxpid'
 	grep -q '"port"' "$T/fx.out" && break
-	stop "$fxpid"; fxpid=""
+	stop_pid "$fxpid"; fxpid=""
 done
-[ -n "$fxpid" ] || { ko "DNS fixture did not start" "$(cat "$T/fx.err")"; finish; }
+[ -n "$fxpid" ] || { ko "DNS fixture did not start" "$(cat "$T/fx.err")"; t_done; }
 load() {
 	local r
 	r=$($PY tests/dns/fixture.py --ctl "$T/ctl" load "$1" 2>&1)
@@ -182,5 +155,5 @@ if poll 20 eval '[ -S "$T/gw.sock" ] || ! alive $gwpid' && alive "$gwpid"; then
 else
 	ko "daemon, refuse, key published: starts" "$(tail -5 "$T/gw.log")"
 fi
-stop "$gwpid"
-finish
+stop_pid "$gwpid"
+t_done

@@ -6,13 +6,11 @@
 # counts as one failure.  Ends "e2e: N passed, N failed".
 #   tests/suites/e2e/e2e.sh [CASE-NAME-PATTERN]
 cd "$(dirname "$0")/../../.." || exit 1
-: "${BUILD:=build}"
-: "${GW:=$PWD/$BUILD/gatewarden}"
-export BUILD GW
+. tests/lib.sh
+t_init e2e
 jobs=${E2E_JOBS:-4}
 pat=${1:-}
-out=$(mktemp -d "${TMPDIR:-/tmp}/gw-suite-e2e.XXXXXX")
-trap 'rm -rf "$out"' EXIT
+out=$T
 
 cases=()
 for c in tests/e2e/[0-9][0-9]-*.sh; do
@@ -21,11 +19,9 @@ for c in tests/e2e/[0-9][0-9]-*.sh; do
 	cases+=("$c")
 done
 
-pass=0; fail=0
 if [ ! -x "$GW" ]; then
-	echo "FAIL e2e: no daemon binary at $GW"
-	echo "e2e: 0 passed, 1 failed"
-	exit 1
+	ko "no daemon binary at $GW"
+	t_done
 fi
 
 # run in waves of $jobs (each case waits for its own processes)
@@ -63,5 +59,4 @@ for c in "${cases[@]}"; do
 		fail=$((fail + 1))
 	fi
 done
-echo "e2e: $pass passed, $fail failed"
-[ "$fail" -eq 0 ] && [ "$pass" -gt 0 ]
+t_done

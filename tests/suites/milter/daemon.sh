@@ -5,22 +5,16 @@
 # Everything runs on a unix socket in a private temp dir; processes are
 # stopped by PID.
 cd "$(dirname "$0")/../../.." || exit 1
-GW=${GW:-$PWD/build/gatewarden}
-T=$(mktemp -d /tmp/gw-daemon.XXXXXX)
+. tests/lib.sh
+t_init daemon
 chmod 755 "$T"
 PID=""
 ALL_PIDS=""	# every daemon started, so that cleanup misses none
-pass=0; fail=0
-ok() { pass=$((pass + 1)); echo "ok   $*"; }
-ko() { fail=$((fail + 1)); echo "FAIL $*"; }
-alive() { [ -n "$1" ] && [ -e "/proc/$1" ] && ! grep -q '^State:.*Z' "/proc/$1/status" 2>/dev/null; }
 cleanup() {
 	for p in $ALL_PIDS; do
 		if alive "$p"; then kill -KILL "$p" 2>/dev/null; fi
 	done
-	rm -rf "$T"
 }
-trap cleanup EXIT
 
 conf() {	# conf FILE SENDER-TO-REJECT [EXTRA-TOP-LEVEL]
 	cat > "$1" <<EOC
@@ -126,5 +120,4 @@ if [ "$(id -u)" = 0 ]; then
 else
 	echo "note: not root, privilege drop not exercised (not counted)"
 fi
-echo "daemon: $pass passed, $fail failed"
-[ $fail -eq 0 ]
+t_done

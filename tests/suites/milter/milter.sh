@@ -14,55 +14,21 @@
 # Ends "milter: N passed, N failed".
 #   tests/suites/milter/milter.sh [SCRIPT-NAME-PATTERN]
 cd "$(dirname "$0")/../../.." || exit 1
-: "${BUILD:=build}"
-: "${GW:=$PWD/$BUILD/gatewarden}"
+. tests/lib.sh
+t_init milter
 TOP=$PWD
-PORT=31001
+PORT=$(free_port 31001 31099) || PORT=31001
 AUTHSERV=mx.gw.test
 pat=${1:-}
-pass=0; fail=0
 pids=()
 
-T=$(mktemp -d "${TMPDIR:-/tmp}/gw-milter.XXXXXX")
-
-alive() {
-	[ -n "${1:-}" ] && [ -e "/proc/$1" ] &&
-	    ! grep -q '^State:.*Z' "/proc/$1/status" 2>/dev/null
-}
-
-# stop PID - TERM, wait up to 10 s, KILL
-stop() {
-	local i
-	alive "$1" || return 0
-	kill -TERM "$1" 2>/dev/null
-	for i in $(seq 200); do
-		alive "$1" || return 0
-		sleep 0.05
-	done
-	echo "milter: $1 ignored TERM, killing" >&2
-	kill -KILL "$1" 2>/dev/null
-}
-
 cleanup() {
-	local p
-	for p in "${pids[@]}"; do stop "$p"; done
-	rm -rf "$T"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-ok() { pass=$((pass + 1)); echo "PASS milter: $*"; }
-ko() { fail=$((fail + 1)); echo "FAIL milter: $1"; shift; [ $# -gt 0 ] && printf '     %s\n' "$@"; return 0; }
-
-finish() {
-	echo "milter: $pass passed, $fail failed"
-	[ "$fail" -eq 0 ] && [ "$pass" -gt 0 ]
-	exit $?
+	stop_pid "${pids[@]}"
 }
 
 if [ ! -x "$GW" ]; then
 	ko "no daemon binary at $GW"
-	finish
+	t_done
 fi
 
 mkdir -m 700 "$T/keys"
@@ -71,7 +37,7 @@ for k in "rsa1 rsa-sha256" "ed1 ed25519-sha256"; do
 	if ! "$GW" keygen --domain gw.example --selector "$1" --algorithm "$2" \
 	    --out "$T/keys" >"$T/keygen.log" 2>&1; then
 		ko "keygen $2" "$(cat "$T/keygen.log")"
-		finish
+		t_done
 	fi
 done
 
@@ -169,7 +135,7 @@ if start unix "unix:$T/gw.sock"; then
 	done
 	alive "$DPID" && ok "unix: daemon still running after every script" ||
 	    ko "unix: daemon died" "$(tail -20 "$T/unix.log")"
-	stop "$DPID"
+	stop_pid "$DPID"
 fi
 
 # 2. TCP
@@ -178,7 +144,7 @@ if start tcp "inet:$PORT@127.0.0.1"; then
 		case $s in *t-clean.lua|*t-reject-rcpt.lua|*t-multi.lua) ;; *) continue ;; esac
 		run "$(basename "$s" .lua)-tcp" "inet:$PORT@127.0.0.1" "$s"
 	done
-	stop "$DPID"
+	stop_pid "$DPID"
 fi
 
 # 3. valgrind: abort at every stage, several messages per connection, and
@@ -213,4 +179,4 @@ if [ -z "$pat" ] || [[ abort == *$pat* ]] || [[ multi == *$pat* ]] ||
 	fi
 fi
 
-finish
+t_done

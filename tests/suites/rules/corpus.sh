@@ -12,29 +12,16 @@
 # The other spam samples are not expected to be caught by the shipped,
 # deliberately conservative rules; their figures are printed.
 cd "$(dirname "$0")/../../.." || exit 1
-GW=${GW:-build/gatewarden}
-PY=/usr/bin/python3
+. tests/lib.sh
+t_init corpus
+tmp=$T
 CONF=conf/gatewarden.json
-
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
-
 CORPUS=tests/data/conformance/corpus
-if [ ! -f "$CORPUS/labels.tsv" ]; then
-	bad "no corpus at $CORPUS (labels.tsv)"
-	echo "corpus: $pass passed, $fail failed"
-	exit 1
-fi
+t_data "$CORPUS/labels.tsv"
 if [ ! -x "$GW" ]; then
-	bad "no binary at $GW"
-	echo "corpus: $pass passed, $fail failed"
-	exit 1
+	ko "no binary at $GW"
+	t_done
 fi
-
-tmp=$(mktemp -d) || exit 1
-trap 'rm -rf "$tmp"' EXIT
 
 # One line per message: file, label, kind, verdict, code, symbol, score,
 # matched rules.
@@ -64,7 +51,7 @@ done
 
 while IFS="$tab" read -r file label kind verdict code symbol total matched st; do
 	if [ "$st" -ne 0 ] || [ "$verdict" = NOJSON ]; then
-		bad "$file: exit $st, verdict $verdict"
+		ko "$file: exit $st, verdict $verdict"
 		continue
 	fi
 	ok
@@ -74,7 +61,7 @@ while IFS="$tab" read -r file label kind verdict code symbol total matched st; d
 		    [ "$symbol" = GTUBE ]; then
 			ok
 		else
-			bad "$file: GTUBE not rejected ($verdict $code $symbol)"
+			ko "$file: GTUBE not rejected ($verdict $code $symbol)"
 		fi
 		continue ;;
 	esac
@@ -83,7 +70,7 @@ while IFS="$tab" read -r file label kind verdict code symbol total matched st; d
 		    [ "$total" = 0 ]; then
 			ok
 		else
-			bad "$file: ham not accepted cleanly ($verdict, rules $matched, score $total)"
+			ko "$file: ham not accepted cleanly ($verdict, rules $matched, score $total)"
 		fi
 	fi
 done <"$tmp/table"
@@ -92,7 +79,7 @@ done <"$tmp/table"
 if grep -q "^sa-t-data/ham/not_gtube.eml${tab}ham${tab}.*${tab}accept${tab}" "$tmp/table"; then
 	ok
 else
-	bad "not_gtube.eml missing or not accepted"
+	ko "not_gtube.eml missing or not accepted"
 fi
 
 # figures
@@ -122,5 +109,4 @@ if hits:
     print("  rules matched: " + ", ".join("%s %d" % kv for kv in sorted(hits.items())))
 EOF
 
-echo "corpus: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+t_done

@@ -5,23 +5,12 @@
 # URL hosts, lookups in parallel, timeouts tripping the circuit breaker,
 # a DNS failure mapped to on_error.  Ends with "dnsbl-suite: N passed, N failed".
 cd "$(dirname "$0")/../../.." || exit 1
-GW=${GW:-build/gatewarden}
-PY=/usr/bin/python3
-pass=0; fail=0
-ok() { pass=$((pass + 1)); }
-no() { fail=$((fail + 1)); echo "FAIL: $*"; }
-
-T=$(mktemp -d /tmp/gw-dnsbl.XXXXXX)
+. tests/lib.sh
+t_init dnsbl-suite
 FPID=
 cleanup() {
-	if [ -n "$FPID" ]; then
-		kill "$FPID" 2>/dev/null
-		wait "$FPID" 2>/dev/null
-	fi
-	rm -rf "$T"
+	[ -z "$FPID" ] || stop_pid "$FPID"
 }
-trap cleanup EXIT INT TERM
-[ -n "$KEEP" ] && trap - EXIT
 
 cat >"$T/zone.yml" <<'EOF'
 1.2.0.192.zen.bl.test:
@@ -46,7 +35,7 @@ done
 
 PORT=
 for try in 1 2 3 4 5; do
-	p=$((31500 + ($$ * 7 + try * 131) % 500))
+	p=$(free_port 31500 31999 $(($$ + try * 131))) || continue
 	$PY tests/dns/fixture.py --port "$p" "$T/zone.yml" \
 	    >"$T/fixture.out" 2>"$T/fixture.err" &
 	FPID=$!
@@ -60,9 +49,8 @@ for try in 1 2 3 4 5; do
 done
 if [ -z "$PORT" ]; then
 	cat "$T/fixture.err"
-	no "fixture start"
-	echo "dnsbl-suite: $pass passed, $fail failed"
-	exit 1
+	ko "fixture start"
+	t_done
 fi
 
 cat >"$T/gw.json" <<EOF
@@ -110,65 +98,64 @@ sys.exit(0 if eval(sys.argv[2]) else 1)
 EOF
 }
 
-check() { # check WHAT NAME PYEXPR
-	if jq_ok "$2" "$3"; then ok; else no "$1"; head -c 1500 "$T/$2.json"; echo; cat "$T/$2.err"; fi
+check_json() { # check_json WHAT NAME PYEXPR
+	if jq_ok "$2" "$3"; then ok; else ko "$1"; head -c 1500 "$T/$2.json"; echo; cat "$T/$2.err"; fi
 }
 
 printf 'Subject: hello\r\n\r\nplain text\r\n' >"$T/msg.eml"
 printf 'Subject: offer\r\n\r\nsee http://www.click.evil.example/x\r\n' >"$T/url.eml"
 
 gwt listed 192.0.2.1 mx.good.example a@good.example
-check "listed client rejected at MAIL" listed \
+check_json "listed client rejected at MAIL" listed \
     'd["verdict"] == "reject" and d["stage"] == "mail" and d["reply"]["code"] == "554" and d["reply"]["text"] == "Listed at zen"'
-check "listed answer recorded" listed \
+check_json "listed answer recorded" listed \
     'look("zen", result="listed", answer="127.0.0.4", name="1.2.0.192.zen.bl.test")'
 
 gwt errcode 192.0.2.2 mx.good.example a@good.example
-check "answer outside the codes is not a listing" errcode \
+check_json "answer outside the codes is not a listing" errcode \
     'd["verdict"] == "accept" and look("zen", result="clean", answer="127.255.255.254")'
 
 gwt clean 192.0.2.3 mx.good.example a@good.example
-check "not listed: NXDOMAIN is clean" clean \
+check_json "not listed: NXDOMAIN is clean" clean \
     'd["verdict"] == "accept" and look("zen", result="clean") and not look("zen", result="listed")'
 
 gwt v6 2001:db8::5 mx.good.example a@good.example
-check "IPv6 client listed (nibbles)" v6 'd["verdict"] == "reject" and look("zen", result="listed")'
+check_json "IPv6 client listed (nibbles)" v6 'd["verdict"] == "reject" and look("zen", result="listed")'
 
 gwt trusted 10.9.9.9 bad.example a@good.example
-check "trusted client not looked up" trusted '"dnsbl" not in r and d["verdict"] == "accept"'
+check_json "trusted client not looked up" trusted '"dnsbl" not in r and d["verdict"] == "accept"'
 
 # RHSBL on HELO; the slow list times out on three names in one batch:
 # the breaker trips, and the URL lookups at eom are skipped
 gwt helo 192.0.2.4 bad.example a@good.example "$T/url.eml"
-check "listed HELO scored" helo \
+check_json "listed HELO scored" helo \
     'look("dbl", lookup="helo", result="listed") and any(m["rule"] == "dnsbl.dbl" for m in r["matched"])'
-check "listed URL domain looked up at eom" helo \
+check_json "listed URL domain looked up at eom" helo \
     'look("dbl", lookup="url", name="evil.example.dbl.bl.test", result="listed")'
-check "timeouts are errors, on_error continue delivers" helo \
+check_json "timeouts are errors, on_error continue delivers" helo \
     'len(look("slow", result="error", why="timeout")) == 3 and d["verdict"] == "accept"'
-check "breaker tripped: later lookups of the list skipped" helo \
+check_json "breaker tripped: later lookups of the list skipped" helo \
     'look("slow", lookup="url", result="skipped") and not look("slow", lookup="url", result="error")'
-check "score headers from the DNSBL score" helo \
+check_json "score headers from the DNSBL score" helo \
     'any(h["name"] == "X-Spam-Score" for h in d["headers"]["add"])'
 if grep -q "dnsbl slow: 3 timeouts within 60s: skipped for 300s" "$T/helo.err"; then
 	ok
 else
-	no "breaker trip logged"; cat "$T/helo.err"
+	ko "breaker trip logged"; cat "$T/helo.err"
 fi
 if [ "$(grep -c 'dnsbl slow: .* timeouts within' "$T/helo.err")" -eq 1 ]; then
 	ok
 else
-	no "breaker trip logged once"
+	ko "breaker trip logged once"
 fi
 ms=$(cat "$T/helo.ms")
 # three lists asked at MAIL in one batch: one timeout (700 ms), not three
-if [ "$ms" -lt 1300 ]; then ok; else no "lookups not parallel (${ms} ms)"; fi
+if [ "$ms" -lt 1300 ]; then ok; else ko "lookups not parallel (${ms} ms)"; fi
 echo "timeouts in parallel: message with 3 timed-out lookups took ${ms} ms (timeout 700 ms)"
 
 # a DNS failure on a list without on_error: the policy's on_error (tempfail)
 CONF=$T/gw-broken.json gwt broken 192.0.2.3 mx.good.example a@good.example
-check "SERVFAIL maps to the policy's on_error" broken \
+check_json "SERVFAIL maps to the policy's on_error" broken \
     'd["verdict"] == "tempfail" and d["reply"]["code"] == "451"'
 
-echo "dnsbl-suite: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+t_done

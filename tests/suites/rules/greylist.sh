@@ -5,34 +5,22 @@
 # process, so whatever the second one knows came through Redis.
 # Ends with "greylist-suite: N passed, N failed".
 cd "$(dirname "$0")/../../.." || exit 1
-GW=${GW:-build/gatewarden}
-PY=/usr/bin/python3
-pass=0; fail=0
-ok() { pass=$((pass + 1)); }
-no() { fail=$((fail + 1)); echo "FAIL: $*"; }
-
-T=$(mktemp -d /tmp/gw-greylist.XXXXXX)
+. tests/lib.sh
+t_init greylist-suite
 RPID=
 DPIDS=
-alive() { [ -n "$1" ] && [ -e "/proc/$1" ] && ! grep -q '^State:.*Z' "/proc/$1/status" 2>/dev/null; }
 cleanup() {
 	for p in $DPIDS; do
 		alive "$p" && kill -KILL "$p" 2>/dev/null
 	done
-	if [ -n "$RPID" ]; then
-		kill "$RPID" 2>/dev/null
-		wait "$RPID" 2>/dev/null
-	fi
-	rm -rf "$T"
+	[ -z "$RPID" ] || stop_pid "$RPID"
 }
-trap cleanup EXIT INT TERM
 
 if ! command -v redis-server >/dev/null; then
-	no "redis-server not installed"
-	echo "greylist-suite: $pass passed, $fail failed"
-	exit 1
+	ko "redis-server not installed"
+	t_done
 fi
-RPORT=$((31800 + $$ % 150))
+RPORT=$(free_port 31800 31949) || RPORT=31800
 RCLI() { redis-cli -p "$RPORT" "$@"; }
 started=
 for try in 1 2 3 4 5 6 7 8 9 10; do
@@ -45,13 +33,12 @@ for try in 1 2 3 4 5 6 7 8 9 10; do
 		sleep 0.05
 	done
 	[ -n "$started" ] && break
-	kill "$RPID" 2>/dev/null; wait "$RPID" 2>/dev/null; RPID=
+	stop_pid "$RPID"; RPID=
 	RPORT=$((RPORT + 1))
 done
 if [ -z "$started" ]; then
-	no "redis-server did not start: $(tail -2 "$T/redis.log")"
-	echo "greylist-suite: $pass passed, $fail failed"
-	exit 1
+	ko "redis-server did not start: $(tail -2 "$T/redis.log")"
+	t_done
 fi
 ok
 
@@ -76,23 +63,23 @@ gwt() {
 	    --from "$4" --rcpt user@dest.example "$T/msg.eml" \
 	    >"$T/$2.json" 2>"$T/$2.err"
 }
-check() { # check WHAT NAME PYEXPR (d: the JSON)
+check_json() { # check_json WHAT NAME PYEXPR (d: the JSON)
 	if $PY -c 'import json,sys; d=json.load(open(sys.argv[1])); sys.exit(0 if eval(sys.argv[2]) else 1)' \
 	    "$T/$2.json" "$3"; then
 		ok
 	else
-		no "$1"; head -c 1200 "$T/$2.json"; echo; cat "$T/$2.err"
+		ko "$1"; head -c 1200 "$T/$2.json"; echo; cat "$T/$2.err"
 	fi
 }
 
 gwt a first 203.0.113.5 sender@sender.example
-check "first attempt: 451 4.7.1 at RCPT" first \
+check_json "first attempt: 451 4.7.1 at RCPT" first \
     'd["verdict"] == "tempfail" and d["stage"] == "rcpt" and d["reply"]["code"] == "451" and d["reply"]["xcode"] == "4.7.1"'
 n=$(RCLI --scan --pattern 'gw:gl:t:*' | wc -l)
-if [ "$n" -eq 1 ]; then ok; else no "triplet stored in Redis ($n keys)"; fi
+if [ "$n" -eq 1 ]; then ok; else ko "triplet stored in Redis ($n keys)"; fi
 
 gwt b early 203.0.113.9 sender@sender.example
-check "host b, same /24, at once: still too early (state shared)" early \
+check_json "host b, same /24, at once: still too early (state shared)" early \
     'd["verdict"] == "tempfail" and "too early" in d["results"]["rules"]["greylist"]'
 
 # wait out the 1 s delay (the delay is the point of the test)
@@ -102,21 +89,21 @@ while [ $i -lt 40 ]; do
 	grep -q '"verdict": "accept"' "$T/retry.json" && break
 	sleep 0.1; i=$((i + 1))
 done
-check "host b retries after the delay: delivered" retry \
+check_json "host b retries after the delay: delivered" retry \
     'd["verdict"] == "accept" and "passed" in d["results"]["rules"]["greylist"]'
 n=$(RCLI --scan --pattern 'gw:gl:p:*' | wc -l)
-if [ "$n" -eq 1 ]; then ok; else no "pass stored in Redis ($n keys)"; fi
+if [ "$n" -eq 1 ]; then ok; else ko "pass stored in Redis ($n keys)"; fi
 
 gwt a again 203.0.113.5 sender@sender.example
-check "host a knows the pass" again \
+check_json "host a knows the pass" again \
     'd["verdict"] == "accept" and "passed before" in d["results"]["rules"]["greylist"]'
 
 gwt a bounce 203.0.113.5 ""
-check "null sender: accepted at RCPT, 451 at DATA" bounce \
+check_json "null sender: accepted at RCPT, 451 at DATA" bounce \
     'd["verdict"] == "tempfail" and d["stage"] == "data" and d["rcpts"][0]["verdict"] == "accept"'
 
 gwt a v6 2001:db8::7 other@sender.example
-check "IPv6 client greylisted" v6 \
+check_json "IPv6 client greylisted" v6 \
     'd["verdict"] == "tempfail" and "2001:db8::/64" in d["results"]["rules"]["greylist"]'
 
 # Two daemons (two MTA hosts) on the same Redis, over the milter protocol:
@@ -135,18 +122,18 @@ probe() {	# probe HOST -> the RCPT reply char
 	    -s tests/daemon/probe_rcpt.lua 2>&1 | sed -n 's/^REPLY //p'
 }
 r=$(probe a)
-case $r in y|t) ok ;; *) no "daemon a: first attempt not tempfailed (reply '$r': $(tail -2 "$T/gw-a.log"))" ;; esac
+case $r in y|t) ok ;; *) ko "daemon a: first attempt not tempfailed (reply '$r': $(tail -2 "$T/gw-a.log"))" ;; esac
 r=$(probe b)
-case $r in y|t) ok ;; *) no "daemon b: retry at once not tempfailed (reply '$r')" ;; esac
+case $r in y|t) ok ;; *) ko "daemon b: retry at once not tempfailed (reply '$r')" ;; esac
 i=0; r=
 while [ $i -lt 40 ]; do
 	r=$(probe b)
 	[ "$r" = c ] && break
 	sleep 0.1; i=$((i + 1))
 done
-if [ "$r" = c ]; then ok; else no "daemon b: retry after the delay not accepted (reply '$r')"; fi
+if [ "$r" = c ]; then ok; else ko "daemon b: retry after the delay not accepted (reply '$r')"; fi
 r=$(probe a)
-if [ "$r" = c ]; then ok; else no "daemon a: the pass recorded by b is not seen (reply '$r')"; fi
+if [ "$r" = c ]; then ok; else ko "daemon a: the pass recorded by b is not seen (reply '$r')"; fi
 for p in $DPIDS; do kill "$p" 2>/dev/null; done
 for p in $DPIDS; do wait "$p" 2>/dev/null; done
 DPIDS=
@@ -154,8 +141,7 @@ DPIDS=
 # Redis gone: store.on_error tempfail answers 451 4.3.0
 kill "$RPID" 2>/dev/null; wait "$RPID" 2>/dev/null; RPID=
 gwt a down 198.51.100.1 x@sender.example
-check "Redis down: store on_error tempfail" down \
+check_json "Redis down: store on_error tempfail" down \
     'd["verdict"] == "tempfail" and d["reply"]["xcode"] == "4.3.0"'
 
-echo "greylist-suite: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+t_done
