@@ -5,7 +5,8 @@
 #   make test       install what tests need, build, run every test
 #   make bench      benchmarks (figures, not pass/fail)
 #   make fuzz       bounded fuzzing runs (clang, libFuzzer)
-#   make install    PREFIX=/usr/local DESTDIR=
+#   make install    PREFIX=/usr/local SYSCONFDIR=/etc DESTDIR= STRIP=strip
+#   make uninstall  the same variables; removes what install put there
 #
 # BUILD selects the output folder, so that several builds (the sanitizer
 # one, parallel work) never share objects.

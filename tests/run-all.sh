@@ -19,6 +19,7 @@ SUITES="
 	core/unit
 	core/unit-asan
 	core/docs
+	core/install
 	core/config
 	dns/dns
 	dns/dnssec
