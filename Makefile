@@ -5,7 +5,8 @@
 #   make test       install what tests need, build, run every test
 #   make bench      benchmarks (figures, not pass/fail)
 #   make fuzz       bounded fuzzing runs (clang, libFuzzer)
-#   make install    PREFIX=/usr/local DESTDIR=
+#   make install    PREFIX=/usr/local SYSCONFDIR=/etc DESTDIR= STRIP=strip
+#   make uninstall  the same variables; removes what install put there
 #
 # BUILD selects the output folder, so that several builds (the sanitizer
 # one, parallel work) never share objects.
@@ -13,21 +14,38 @@
 BUILD	?= build
 PREFIX	?= /usr/local
 SYSCONFDIR ?= /etc
+DATADIR	?= $(PREFIX)/share
 DESTDIR	?=
 CC	?= cc
+STRIP	?= strip
 VERSION	:= 0.1.0
 
+# CFLAGS, CPPFLAGS, LDFLAGS and LDLIBS are the user's (`make CFLAGS=-O0`):
+# the project's own flags are added to them, never replaced by them, so the
+# warnings, -Werror and the libraries' flags are always there.
 PKGS	:= jansson libunbound hiredis libpcre2-8 opendkim libcrypto libsodium \
 	   libpsl zlib
-OPT	?= -O2 -g
+CFLAGS	?= -O2 -g
 WARN	:= -std=c11 -Wall -Wextra -Wformat=2 -Wshadow -Wstrict-prototypes \
 	   -Wmissing-prototypes -Werror
 SAN	?=
-CPPFLAGS += -D_GNU_SOURCE -DGW_VERSION='"$(VERSION)"' -I.
-CFLAGS	:= $(OPT) $(WARN) $(SAN) -pthread -MMD -MP \
+override CPPFLAGS += -D_GNU_SOURCE -DGW_VERSION='"$(VERSION)"' -I.
+override CFLAGS	+= $(WARN) $(SAN) -pthread -MMD -MP \
 	   $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LDLIBS	:= $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lspf2 -lpthread -lm
-LDFLAGS	+= $(SAN)
+override LDLIBS	+= $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lspf2 -lpthread -lm
+override LDFLAGS += $(SAN)
+
+# The configuration read when no -c is given follows SYSCONFDIR.  Only the
+# two objects that use it see the define, and they are rebuilt when
+# SYSCONFDIR changes (the stamp holds the path last built with).
+GW_DEFAULT_CONF := $(SYSCONFDIR)/gatewarden/gatewarden.json
+CONF_OBJ := $(BUILD)/obj/filter/main.o $(BUILD)/obj/filter/limits_cli.o
+$(CONF_OBJ): override CPPFLAGS += -DGW_DEFAULT_CONF='"$(GW_DEFAULT_CONF)"'
+$(CONF_OBJ): $(BUILD)/default-conf.stamp
+$(BUILD)/default-conf.stamp: FORCE
+	@mkdir -p $(@D)
+	@echo '$(GW_DEFAULT_CONF)' | cmp -s - $@ || echo '$(GW_DEFAULT_CONF)' > $@
+.PHONY: FORCE
 
 # libmilter is linked statically so that its accept() and read() can be
 # wrapped (filter/milter_wrap.c): TCP_NODELAY + TCP_QUICKACK on milter
@@ -47,8 +65,47 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 UNIT_LIB_SRC := $(filter-out $(UNIT_SRC),$(wildcard tests/unit/*.c))
 UNIT_LIB_OBJ := $(UNIT_LIB_SRC:%.c=$(BUILD)/obj/%.o)
 
-.PHONY: all run test check asan deps deps-test bench fuzz install lint clean
+# Test drivers: programs the suites run, each built here from tests/ and
+# libgw.a (never by a cc line inside a suite).
+TEST_DRIVERS := $(BUILD)/tests/dnsq $(BUILD)/tests/spfcheck \
+	$(BUILD)/tests/dkimvec $(BUILD)/tests/redis_store_check
+
+# Fuzz targets (clang, libFuzzer + ASan + UBSan): the replay suites run their
+# seed corpora in `make test`, `make fuzz` fuzzes each for a bounded time.
+CC_FUZZ	?= clang
+CFLAGS_FUZZ := -g -O1 -std=c11 -Wall -D_GNU_SOURCE -I. \
+	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
+FUZZ_BASE := filter/util/arena.c filter/util/xalloc.c filter/util/log.c \
+	filter/util/clock.c
+FUZZ_SRC_fuzz_spf_record := policies/spf/spf_eval.c policies/spf/spf_record.c \
+	policies/spf/spf_macro.c $(FUZZ_BASE)
+FUZZ_SRC_fuzz_spf_macro := policies/spf/spf_macro.c $(FUZZ_BASE)
+FUZZ_SRC_fuzz_spf_libspf2 := policies/spf/spf_libspf2.c $(FUZZ_BASE)
+FUZZ_LIBS_fuzz_spf_libspf2 := -lspf2
+FUZZ_SRC_fuzz_mime := policies/rules/rules_mime.c \
+	policies/rules/rules_mime_header.c policies/rules/rules_mime_html.c \
+	$(FUZZ_BASE)
+FUZZ_SRC_fuzz_dns_rdata := filter/dns/dns.c filter/dns/dns_rr.c \
+	tests/unit/dns_static.c filter/dns/dns_ub.c filter/dns/dns_conf.c \
+	filter/util/cidr.c filter/conf/conf_build.c filter/conf/conf_locate.c \
+	$(FUZZ_BASE)
+FUZZ_LIBS_fuzz_dns_rdata := -lunbound -ljansson -lpthread
+FUZZ_TARGETS := fuzz_spf_record fuzz_spf_macro fuzz_spf_libspf2 fuzz_mime \
+	fuzz_dns_rdata
+FUZZ_BIN := $(FUZZ_TARGETS:%=$(BUILD)/fuzz/%)
+
+# Benchmark tools: milterload (milter protocol load client), nullmilter (a
+# do-nothing libmilter filter, dynamically linked, the peer for ratios),
+# bench_store (the store back-ends).
+BENCH_TOOLS := $(BUILD)/bench/milterload $(BUILD)/bench/nullmilter \
+	$(BUILD)/bench/bench_store
+
+.PHONY: all run test test-tools check asan deps deps-test bench bench-tools \
+	fuzz fuzz-tools install uninstall lint clean
 .DEFAULT_GOAL := all
+# The unit tests' helper objects are kept between builds, not treated as
+# intermediate files to delete.
+.SECONDARY: $(UNIT_LIB_OBJ)
 
 all: $(BUILD)/gatewarden
 
@@ -69,15 +126,56 @@ $(BUILD)/tests/%: tests/unit/%.c $(UNIT_LIB_OBJ) $(BUILD)/libgw.a
 	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(UNIT_LIB_OBJ) \
 	    $(BUILD)/libgw.a $(LDFLAGS) $(LDLIBS)
 
-# The resolver's command-line driver (tests/suite-25-dns.sh).
-$(BUILD)/tests/dnsq: tests/dns/dnsq.c $(BUILD)/libgw.a
-	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(BUILD)/libgw.a $(LDFLAGS) $(LDLIBS)
+# DRIVER_LINK - one test driver from its source and libgw.a
+define DRIVER_LINK
+@mkdir -p $(@D)
+$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(BUILD)/libgw.a $(LDFLAGS) $(LDLIBS)
+endef
 
-# The SPF conformance and differential driver (tests/suite-30-spf.sh).
+# The resolver's command-line driver (tests/suites/dns/).
+$(BUILD)/tests/dnsq: tests/dns/dnsq.c $(BUILD)/libgw.a
+	$(DRIVER_LINK)
+
+# The SPF conformance and differential driver (tests/suites/spf/spf.sh).
 $(BUILD)/tests/spfcheck: tests/conformance/spf/spfcheck.c $(BUILD)/libgw.a
+	$(DRIVER_LINK)
+
+# The DKIM exact-signature and interop driver (tests/suites/dkim/).
+$(BUILD)/tests/dkimvec: tests/dkim/dkimvec.c $(BUILD)/libgw.a
+	$(DRIVER_LINK)
+
+# The Redis store back-end against a real redis-server
+# (tests/suites/ratelimit/ratelimit.sh).
+$(BUILD)/tests/redis_store_check: tests/ratelimit/redis_store_check.c \
+    $(BUILD)/libgw.a
+	$(DRIVER_LINK)
+
+# Everything `make test` runs, built before the first suite starts.
+test-tools: $(BUILD)/gatewarden $(UNIT_BIN) $(TEST_DRIVERS) $(FUZZ_BIN) \
+	    $(BUILD)/bench/milterload
+
+.SECONDEXPANSION:
+$(FUZZ_BIN): $(BUILD)/fuzz/%: tests/fuzz/%.c $$(FUZZ_SRC_$$*)
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(BUILD)/libgw.a $(LDFLAGS) $(LDLIBS)
+	$(CC_FUZZ) $(CFLAGS_FUZZ) -o $@ $< $(FUZZ_SRC_$*) $(FUZZ_LIBS_$*)
+
+fuzz-tools: $(FUZZ_BIN)
+
+BENCH_CFLAGS = $(CFLAGS) -D_GNU_SOURCE
+
+$(BUILD)/bench/milterload: tests/bench/milterload.c
+	@mkdir -p $(@D)
+	$(CC) $(BENCH_CFLAGS) -o $@ $< -lpthread
+
+$(BUILD)/bench/nullmilter: tests/bench/nullmilter.c
+	@mkdir -p $(@D)
+	$(CC) $(BENCH_CFLAGS) $(shell pkg-config --cflags milter) -o $@ $< \
+	    $(shell pkg-config --libs milter) -lpthread
+
+$(BUILD)/bench/bench_store: tests/bench/bench_store.c $(BUILD)/libgw.a
+	$(DRIVER_LINK)
+
+bench-tools: $(BENCH_TOOLS)
 
 # Unit tests alone (no packages beyond the build ones).
 check: $(BUILD)/gatewarden $(UNIT_BIN)
@@ -85,7 +183,7 @@ check: $(BUILD)/gatewarden $(UNIT_BIN)
 
 # The same unit tests under AddressSanitizer + UndefinedBehaviorSanitizer.
 asan:
-	@$(MAKE) --no-print-directory BUILD=build/asan OPT='-O1 -g' \
+	@$(MAKE) --no-print-directory BUILD=build/asan CFLAGS='-O1 -g' \
 	    SAN='-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all' \
 	    build/asan/gatewarden $(UNIT_BIN:$(BUILD)/%=build/asan/%)
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
@@ -100,7 +198,7 @@ DEPS_TEST := postfix miltertest swaks redis-server nsd bind9-dnsutils bind9-util
 	python3-dnslib python3-jsonschema python3-yaml python3-dkim python3-spf \
 	libmail-dkim-perl opendkim opendkim-tools clang libclang-rt-14-dev \
 	libio-socket-inet6-perl man-db groff-base util-linux procps openssl \
-	valgrind iproute2 publicsuffix libxml2-utils
+	valgrind iproute2 publicsuffix libxml2-utils git file binutils
 
 deps:
 	@tests/deps.sh $(DEPS_BUILD)
@@ -114,51 +212,70 @@ run: deps
 	$(BUILD)/gatewarden -f -c conf/gatewarden.json
 
 test: deps-test
-	@$(MAKE) --no-print-directory all $(UNIT_BIN) $(BUILD)/bench/milterload
+	@$(MAKE) --no-print-directory test-tools
 	@tests/run-all.sh
 
+# Figures, not pass/fail (tests/bench/README.md).
 bench: deps-test
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory all bench-tools
 	@tests/bench/run.sh
 
 fuzz: deps-test
+	@$(MAKE) --no-print-directory fuzz-tools
 	@tests/fuzz/run.sh
 
-# --- bench (tests/bench; owned by the test infrastructure) ----------------
-# milterload: milter protocol load client; nullmilter: a do-nothing
-# libmilter filter, dynamically linked, the peer for ratios.  Both are
-# built into $(BUILD)/bench/ before `make bench` runs tests/bench/run.sh.
-BENCH_TOOLS := $(BUILD)/bench/milterload $(BUILD)/bench/nullmilter
-BENCH_CFLAGS = $(OPT) $(WARN) -D_GNU_SOURCE -pthread
-
-.PHONY: bench-tools
-bench-tools: $(BENCH_TOOLS)
-
-bench: bench-tools
-
-$(BUILD)/bench/milterload: tests/bench/milterload.c
-	@mkdir -p $(@D)
-	$(CC) $(BENCH_CFLAGS) -o $@ $< -lpthread
-
-$(BUILD)/bench/nullmilter: tests/bench/nullmilter.c
-	@mkdir -p $(@D)
-	$(CC) $(BENCH_CFLAGS) $(shell pkg-config --cflags milter) -o $@ $< \
-	    $(shell pkg-config --libs milter) -lpthread
-# --- end bench --------------------------------------------------------------
-
 # --- install --------------------------------------------------------------
+# What an operator reads goes beside the binary: the man pages, docs/*.md,
+# the JSON Schema, the examples and the MTA snippets (conf/sendmail when the
+# tree has it).  `make uninstall` removes exactly these files; the
+# configuration only while it is the one installed (an edited one is kept),
+# and then the package's own folders when they are left empty.
+SBINDIR	:= $(PREFIX)/sbin
+MAN5DIR	:= $(PREFIX)/share/man/man5
+MAN8DIR	:= $(PREFIX)/share/man/man8
+DOCDIR	:= $(DATADIR)/doc/gatewarden
+PKGDATADIR := $(DATADIR)/gatewarden
+UNITDIR	:= $(PREFIX)/lib/systemd/system
+CONFDIR	:= $(SYSCONFDIR)/gatewarden
+INST_DOCS := $(wildcard docs/*.md)
+# conf/X/... goes to $(PKGDATADIR)/X/...
+INST_DATA := conf/gatewarden.schema.json \
+	$(sort $(wildcard conf/examples/*.json conf/examples/*/*)) \
+	$(wildcard conf/postfix/README conf/postfix/*.snippet) \
+	$(wildcard conf/sendmail/*.mc)
+INST_FILES := $(SBINDIR)/gatewarden $(MAN8DIR)/gatewarden.8 \
+	$(MAN5DIR)/gatewarden.json.5 $(UNITDIR)/gatewarden.service \
+	$(INST_DOCS:docs/%=$(DOCDIR)/%) $(INST_DATA:conf/%=$(PKGDATADIR)/%)
+
 install: $(BUILD)/gatewarden
-	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/share/man/man8 \
-	    $(DESTDIR)$(PREFIX)/share/man/man5 $(DESTDIR)$(SYSCONFDIR)/gatewarden \
-	    $(DESTDIR)$(PREFIX)/lib/systemd/system
-	install -m 0755 $(BUILD)/gatewarden $(DESTDIR)$(PREFIX)/sbin/gatewarden
-	install -m 0644 docs/gatewarden.8 $(DESTDIR)$(PREFIX)/share/man/man8/
-	install -m 0644 docs/gatewarden.json.5 $(DESTDIR)$(PREFIX)/share/man/man5/
-	[ -e $(DESTDIR)$(SYSCONFDIR)/gatewarden/gatewarden.json ] || \
-	    install -m 0644 conf/gatewarden.json $(DESTDIR)$(SYSCONFDIR)/gatewarden/gatewarden.json
-	sed 's|@SBINDIR@|$(PREFIX)/sbin|g; s|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
-	    conf/gatewarden.service > $(DESTDIR)$(PREFIX)/lib/systemd/system/gatewarden.service
-	chmod 0644 $(DESTDIR)$(PREFIX)/lib/systemd/system/gatewarden.service
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MAN8DIR) $(DESTDIR)$(MAN5DIR) \
+	    $(DESTDIR)$(CONFDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(DOCDIR)
+	install -m 0755 $(BUILD)/gatewarden $(DESTDIR)$(SBINDIR)/gatewarden
+	$(if $(STRIP),$(STRIP) $(DESTDIR)$(SBINDIR)/gatewarden)
+	install -m 0644 docs/gatewarden.8 $(DESTDIR)$(MAN8DIR)/
+	install -m 0644 docs/gatewarden.json.5 $(DESTDIR)$(MAN5DIR)/
+	install -m 0644 $(INST_DOCS) $(DESTDIR)$(DOCDIR)/
+	for f in $(INST_DATA); do \
+		install -D -m 0644 $$f $(DESTDIR)$(PKGDATADIR)/$${f#conf/} || exit 1; \
+	done
+	[ -e $(DESTDIR)$(CONFDIR)/gatewarden.json ] || \
+	    install -m 0644 conf/gatewarden.json $(DESTDIR)$(CONFDIR)/gatewarden.json
+	sed 's|@SBINDIR@|$(SBINDIR)|g; s|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
+	    conf/gatewarden.service > $(DESTDIR)$(UNITDIR)/gatewarden.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/gatewarden.service
+
+uninstall:
+	rm -f $(addprefix $(DESTDIR),$(INST_FILES))
+	if cmp -s conf/gatewarden.json $(DESTDIR)$(CONFDIR)/gatewarden.json; then \
+		rm -f $(DESTDIR)$(CONFDIR)/gatewarden.json; \
+	elif [ -e $(DESTDIR)$(CONFDIR)/gatewarden.json ]; then \
+		echo "kept $(DESTDIR)$(CONFDIR)/gatewarden.json (edited)"; \
+	fi
+	for d in $$(printf '%s\n' $(dir $(INST_DATA:conf/%=$(DESTDIR)$(PKGDATADIR)/%)) \
+	    $(DESTDIR)$(PKGDATADIR)/ $(DESTDIR)$(DOCDIR)/ $(DESTDIR)$(CONFDIR)/ | \
+	    sort -ru); do \
+		[ ! -d $$d ] || rmdir --ignore-fail-on-non-empty $$d; \
+	done
 
 lint:
 	clang-format --dry-run $(LIB_SRC) $(DAEMON_SRC)

@@ -1,21 +1,55 @@
 #!/bin/sh
-# run-all.sh - every test suite, then one closing line "N passed, N failed".
+# run-all.sh - every test suite in the order below, then one closing line
+# "N passed, N failed".
 #
-# A suite is an executable tests/suite-NN-NAME.sh, run in name order from
-# the top of the tree with GW (the binary) and BUILD set.  It prints what it
-# likes and ends with a line "NAME: N passed, N failed"; its exit status is
-# non-zero on any failure.  A suite that prints no such line counts as one
-# failure.  Suites start what they need on their own ports and stop it by
-# PID, also when they fail.
+# A suite is an executable tests/suites/GROUP/NAME.sh, run from the top of
+# the tree with GW (the binary) and BUILD set.  It sources tests/lib.sh,
+# prints what it likes and ends with a line "NAME: N passed, N failed"; its
+# exit status is non-zero on any failure.  A suite that is missing or prints
+# no such line counts as one failure.  Suites start what they need on their
+# own ports and stop it by PID, also when they fail.
 cd "$(dirname "$0")/.." || exit 1
 BUILD=${BUILD:-build}
 GW=${GW:-$PWD/$BUILD/gatewarden}
 export BUILD GW
+
+# The run order: cheap and self-contained first, then the suites that start
+# servers, the real Postfix last.
+SUITES="
+	core/unit
+	core/unit-asan
+	core/docs
+	core/install
+	core/config
+	core/memory
+	dns/dns
+	dns/dnssec
+	spf/spf
+	spf/spf-fuzz-replay
+	ratelimit/ratelimit
+	rules/corpus
+	rules/dnsbl
+	rules/greylist
+	rules/input-fuzz
+	dkim/dkim-vectors
+	dkim/dkim-interop
+	dkim/dkim-checkdns
+	dmarc/dmarc
+	milter/milter
+	milter/daemon
+	e2e/e2e
+"
+
 pass=0; fail=0; rc=0; summary=""
-for s in tests/suite-*.sh; do
-	[ -x "$s" ] || continue
-	name=$(basename "$s" .sh)
+for name in $SUITES; do
+	s=tests/suites/$name.sh
 	echo "=== $name"
+	if [ ! -x "$s" ]; then
+		echo "$name: no executable $s"
+		fail=$((fail + 1)); rc=1
+		summary="$summary\n  $name: missing"
+		continue
+	fi
 	out=$(mktemp)
 	start=$(date +%s)
 	{ "$s" </dev/null; echo $? > "$out.rc"; } 2>&1 | tee "$out"
@@ -36,6 +70,16 @@ for s in tests/suite-*.sh; do
 	fi
 	[ "$f" -eq 0 ] || rc=1
 	summary="$summary\n  $line ($(( $(date +%s) - start ))s)"
+done
+for s in tests/suites/*/*.sh; do
+	name=${s#tests/suites/}
+	name=${name%.sh}
+	case " $(echo $SUITES) " in
+	*" $name "*) ;;
+	*)	echo "$name: not in the run order of tests/run-all.sh"
+		fail=$((fail + 1)); rc=1
+		summary="$summary\n  $name: not listed" ;;
+	esac
 done
 printf "=== summary$summary\n"
 echo "$pass passed, $fail failed"

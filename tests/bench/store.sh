@@ -2,9 +2,9 @@
 # store.sh - store figures: memory decisions/s per core and RSS with 1M
 # keys; Redis decisions/s with 1, 8 and 64 connections and round trips per
 # decision.  Figures, not pass/fail.  Run from the tree top; BUILD selects
-# the build folder (libgw.a is built if missing).  Redis runs on
-# 127.0.0.1, first free port from 30900 (store range), started and
-# stopped here by PID.
+# the build folder (the Makefile builds $BUILD/bench/bench_store if
+# missing).  Redis runs on 127.0.0.1, first free port from 30900 (store
+# range), started and stopped here by PID.
 cd "$(dirname "$0")/../.." || exit 1
 BUILD=${BUILD:-build}
 KEYS=${STORE_BENCH_KEYS:-1000000}
@@ -12,11 +12,8 @@ SECS=${STORE_BENCH_SECONDS:-2}
 DECISIONS=${STORE_BENCH_REDIS_DECISIONS:-64000}
 PORT=${STORE_BENCH_REDIS_PORT:-30900}
 
-make --no-print-directory -s BUILD="$BUILD" "$BUILD/libgw.a" || exit 1
-bin=$BUILD/bench_store
-cc -D_GNU_SOURCE -I. -O2 -g -std=c11 -pthread \
-    $(pkg-config --cflags hiredis jansson libsodium) tests/bench/bench_store.c \
-    "$BUILD/libgw.a" $(pkg-config --libs hiredis jansson libsodium) -lm -o "$bin" || exit 1
+bin=$BUILD/bench/bench_store
+make --no-print-directory -s BUILD="$BUILD" "$bin" || exit 1
 
 echo "== store: memory back-end ($KEYS keys, ${SECS}s per run, $(nproc) cores)"
 "$bin" memory "$KEYS" "$SECS" 2>/dev/null

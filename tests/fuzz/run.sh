@@ -1,9 +1,10 @@
 #!/bin/sh
 # run.sh [--replay] [SECONDS] - the libFuzzer targets.
 #
-# Builds every target listed below with clang (-fsanitize=fuzzer,address,
-# undefined) into $BUILD/fuzz, then either fuzzes each for SECONDS (default
-# 60; `make fuzz`) starting from a scratch copy of its seed corpus
+# The targets are built by the Makefile (`make fuzz-tools`: clang,
+# -fsanitize=fuzzer,address,undefined) into $BUILD/fuzz; this fuzzes each
+# for SECONDS (default 60; `make fuzz`) starting from a scratch copy of its
+# seed corpus
 # tests/fuzz/corpus/<target>/, or with --replay runs the seeds once (the
 # short check in `make test`).  New inputs found while fuzzing stay in
 # $BUILD/fuzz/corpus-<target>; crashes are written to $BUILD/fuzz/.
@@ -16,29 +17,16 @@ label=${FUZZ_LABEL:-fuzz}
 replay=0
 [ "$1" = "--replay" ] && { replay=1; shift; }
 secs=${1:-60}
-CC_FUZZ=${CC_FUZZ:-clang}
-CFLAGS_FUZZ="-g -O1 -std=c11 -Wall -D_GNU_SOURCE -I. \
- -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined"
-
-# target  sources (besides tests/fuzz/<target>.c)  libraries
-TARGETS="
-fuzz_spf_record|policies/spf/spf_eval.c policies/spf/spf_record.c policies/spf/spf_macro.c filter/util/arena.c filter/util/xalloc.c filter/util/log.c filter/util/clock.c|
-fuzz_spf_macro|policies/spf/spf_macro.c filter/util/arena.c filter/util/xalloc.c filter/util/log.c filter/util/clock.c|
-fuzz_spf_libspf2|policies/spf/spf_libspf2.c filter/util/arena.c filter/util/xalloc.c filter/util/log.c filter/util/clock.c|-lspf2
-fuzz_mime|policies/rules/rules_mime.c policies/rules/rules_mime_header.c policies/rules/rules_mime_html.c filter/util/arena.c filter/util/xalloc.c filter/util/log.c filter/util/clock.c|
-fuzz_dns_rdata|filter/dns/dns.c filter/dns/dns_rr.c tests/unit/dns_static.c filter/dns/dns_ub.c filter/dns/dns_conf.c filter/util/cidr.c filter/conf/conf_build.c filter/conf/conf_locate.c filter/util/arena.c filter/util/xalloc.c filter/util/log.c filter/util/clock.c|-lunbound -ljansson -lpthread
-"
+# The targets, as the Makefile's FUZZ_TARGETS builds them.
+TARGETS="fuzz_spf_record fuzz_spf_macro fuzz_spf_libspf2 fuzz_mime fuzz_dns_rdata"
 [ -n "$FUZZ_ONLY" ] || FUZZ_ONLY=.
 mkdir -p "$out"
 pass=0; fail=0
-for row in $(echo "$TARGETS" | tr ' ' '@'); do
-	t=${row%%|*}; rest=${row#*|}
-	srcs=$(echo "${rest%%|*}" | tr '@' ' '); libs=$(echo "${rest#*|}" | tr '@' ' ')
+for t in $TARGETS; do
 	echo "$t" | grep -q -- "$FUZZ_ONLY" || continue
 	seeds=tests/fuzz/corpus/${t#fuzz_}
-	if ! $CC_FUZZ $CFLAGS_FUZZ -o "$out/$t" "tests/fuzz/$t.c" $srcs $libs \
-	    2>"$out/$t.build.log"; then
-		echo "$t: FAIL (build, see $out/$t.build.log)"
+	if [ ! -x "$out/$t" ]; then
+		echo "$t: FAIL (not built: make BUILD=$BUILD fuzz-tools)"
 		fail=$((fail + 1)); continue
 	fi
 	nseed=$(ls "$seeds" 2>/dev/null | wc -l)

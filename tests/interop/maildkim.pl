@@ -1,5 +1,5 @@
 #!/usr/bin/perl
-# maildkim.pl - Mail::DKIM's side of suite-51-dkim-interop.sh.
+# maildkim.pl - Mail::DKIM's side of tests/suites/dkim/dkim-interop.sh.
 #   maildkim.pl verify PORT FILE    one result per signature ("pass,fail")
 #   maildkim.pl sign KEY SEL DOM CANON FILE   signed message (rsa-sha256)
 use strict;

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""peers.py - the interop peers' side, for suite-51-dkim-interop.sh.
+"""peers.py - the interop peers' side, for tests/suites/dkim/dkim-interop.sh.
 
   peers.py dkimpy-verify DNSTAB FILE        print "pass" or "fail"
   peers.py dkimpy-verify-dns PORT FILE      every signature, keys from the

@@ -1,6 +1,6 @@
 -- lib.lua - helpers shared by the miltertest scripts.
 --
--- The runner (tests/suite-60-milter.sh) defines, with miltertest -D:
+-- The runner (tests/suites/milter/milter.sh) defines, with miltertest -D:
 --   sock      the daemon's socket (unix:/path or inet:PORT@127.0.0.1)
 --   name      the script's label, used in PASS/FAIL lines
 --   authserv  the authserv_id in the daemon's config

@@ -1,6 +1,6 @@
 -- t-dkim-sign - signing through the milter protocol.  The daemon signs
 -- mail from 198.51.100.200/29 for gw.example with two keys (rsa1 RSA,
--- ed1 Ed25519; see tests/suite-60-milter.sh).  On one connection: a
+-- ed1 Ed25519; see tests/suites/milter/milter.sh).  On one connection: a
 -- signed message, one aborted in the middle of its body, one aborted
 -- after its headers, two more signed ones (fresh signatures, not the
 -- first one's), one whose From has no key; then a connection dropped

@@ -2,7 +2,7 @@
 """run.py - the open-spf RFC 7208 suite against one SPF engine.
 
     run.py --engine native|libspf2 --spfcheck BUILD/tests/spfcheck
-           [--suite rfc7208-tests.json] [--port-base 28150] [-v]
+           [--suite rfc7208-tests.yml] [--port-base 28150] [-v]
 
 For each of the suite's scenarios the DNS fixture (tests/dns/fixture.py)
 is switched to the scenario's zonedata, the driver (spfcheck) gets a fresh
@@ -25,6 +25,8 @@ import socket
 import subprocess
 import sys
 import tempfile
+
+import yaml
 
 # libspf2 1.2.10 (Debian) deviations from the suite, with the sound fix-ups
 # of spf_libspf2.c applied (invalid -> temperror/permerror, IPv4-mapped
@@ -143,17 +145,20 @@ ORDER_DEPENDENT = {"mx-limit", "ptr-limit"}
 
 
 def find_suite(top):
-    """The shared RFC 7208 suite: next to the tree, or SPF_SUITE."""
-    env = os.environ.get("SPF_SUITE")
-    cands = [env] if env else []
-    for up in ("..", "../..", "../../.."):
-        cands.append(os.path.join(top, up, "shared", "conformance", "spf",
-                                  "rfc7208-tests.json"))
-    cands.append("/work/shared/conformance/spf/rfc7208-tests.json")
-    for c in cands:
-        if c and os.path.exists(c):
-            return os.path.abspath(c)
-    return None
+    """The RFC 7208 suite kept in the tree (tests/data/conformance/spf)."""
+    return os.path.join(top, "tests", "data", "conformance", "spf",
+                        "rfc7208-tests.yml")
+
+
+def load_suite(path):
+    """The suite's scenarios, each test's result as a list (first preferred)."""
+    with open(path, encoding="utf-8") as f:
+        scenarios = [d for d in yaml.safe_load_all(f) if d is not None]
+    for sc in scenarios:
+        for t in sc["tests"].values():
+            if not isinstance(t["result"], list):
+                t["result"] = [t["result"]]
+    return scenarios
 
 
 def start_fixture(top, port_base, ctl):
@@ -229,11 +234,11 @@ def main():
 
     label = "spf-rfc7208 %s" % args.engine
     suite = args.suite or find_suite(top)
-    if not suite:
-        print("%s: suite rfc7208-tests.json not found" % label)
+    if not os.path.exists(suite):
+        print("%s: conformance data missing: %s" % (label, suite))
         print("%s: 0 passed, 1 failed" % label)
         return 1
-    data = json.load(open(suite))
+    scenarios = load_suite(suite)
     known = LIBSPF2_KNOWN if args.engine == "libspf2" else {}
 
     tmp = tempfile.mkdtemp(prefix="gw-spf-")
@@ -244,7 +249,7 @@ def main():
     deviations = set()
     try:
         drv = Driver(args.spfcheck, args.engine, port, args.timeout_ms)
-        for i, sc in enumerate(data["scenarios"]):
+        for i, sc in enumerate(scenarios):
             r = ctl(sock, "load %s %d" % (suite, i))
             if not r.startswith("ok"):
                 raise RuntimeError("fixture load %d: %s" % (i, r))
