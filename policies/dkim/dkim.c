@@ -40,7 +40,7 @@
 #include <strings.h>
 
 #include "filter/util/arena.h"
-#include "filter/conf/conf.h"
+#include "filter/conf/conf_api.h"
 #include "policies/dkim/dkim_int.h"
 #include "filter/dns/dns.h"
 #include "filter/util/log.h"

@@ -55,7 +55,7 @@
 #include <string.h>
 
 #include "filter/util/arena.h"
-#include "filter/conf/conf.h"
+#include "filter/conf/conf_api.h"
 #include "filter/util/log.h"
 #include "filter/store/store.h"
 #include "filter/util/xalloc.h"
