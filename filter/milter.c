@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sysexits.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -457,5 +458,5 @@ milter_run(const struct conf *c)
 	if (path != NULL)
 		(void)unlink(path);
 	free(spec);
-	return rc == MI_SUCCESS ? 0 : 1;
+	return rc == MI_SUCCESS ? EX_OK : EX_SOFTWARE;
 }

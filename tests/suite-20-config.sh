@@ -113,7 +113,7 @@ grep -ho '"key_file": *"keys/[^"]*"' conf/examples/*.json 2>/dev/null |
 	ed*) set -- --algorithm ed25519-sha256 ;;
 	*) set -- --algorithm rsa-sha256 --bits 1024 ;;
 	esac
-	"$GW" keygen --domain "$dom" --selector "$sel" "$@" \
+	"$GW" keygen --domain "$dom" --selector "$sel" "$@" --group "$(id -gn)" \
 	    --out "$EX/keys" >/dev/null 2>&1 ||
 	    echo "note: keygen for $k failed"
 done

@@ -1045,4 +1045,5 @@ const struct policy_ops dkim_policy = {
 	.eoh = dkim_pol_eoh,
 	.body = dkim_pol_body,
 	.eom = dkim_pol_eom,
+	.commands = dkim_commands,
 };

@@ -25,6 +25,7 @@
 #include <opendkim/dkim.h>
 #include <openssl/evp.h>
 
+#include "policies/policy.h"
 #include "filter/dns/dns.h"
 
 struct arena;
@@ -166,5 +167,8 @@ char	*dkim_from_domain(struct arena *a, const char *value);
 /* "name:value" as libopendkim wants a header; shared by both sides */
 unsigned char *dkim_header_line(struct arena *a, const char *name,
 	    const char *value, size_t *len_r);
+
+/* `gatewarden keygen` (dkim_keygen.c). */
+extern const struct pol_command dkim_commands[];
 
 #endif

@@ -733,7 +733,7 @@ rl_check(struct pol_ctx *ctx, const struct rl_limit *lim, int stage,
 		pol_log(ctx, LOG_LVL_ERR, "no store configured");
 		return -1;
 	}
-	snprintf(skey, sizeof(skey), "rl:%s:%s", lim->name, key);
+	rl_store_key(lim->name, key, skey, sizeof(skey));
 	if (store_rate_take(st, skey, &lim->rate, pol_now_ms(ctx), n,
 	    pol_no_count(ctx), &r, &ss, &err) < 0) {
 		if (ss != STORE_ERR_UNAVAILABLE) {
@@ -834,4 +834,5 @@ const struct policy_ops ratelimit_policy = {
 	.envfrom = rl_envfrom,
 	.envrcpt = rl_envrcpt,
 	.eom = rl_eom,
+	.commands = ratelimit_commands,
 };
