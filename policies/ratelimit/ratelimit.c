@@ -729,16 +729,17 @@ rl_check(struct pol_ctx *ctx, const struct rl_limit *lim, int stage,
 	if (rl_key_build(&in, lim->fields, lim->nfields, key,
 	    sizeof(key)) != 0)
 		return 0;
+	/* failures are the dispatcher's to log, once: say why in detail */
 	if (st == NULL) {
-		pol_log(ctx, LOG_LVL_ERR, "no store configured");
+		res->detail = "no store configured";
 		return -1;
 	}
 	rl_store_key(lim->name, key, skey, sizeof(skey));
 	if (store_rate_take(st, skey, &lim->rate, pol_now_ms(ctx), n,
 	    pol_no_count(ctx), &r, &ss, &err) < 0) {
 		if (ss != STORE_ERR_UNAVAILABLE) {
-			pol_log(ctx, LOG_LVL_ERR, "limit %s: %s", lim->name,
-			    err);
+			res->detail = arena_printf(pol_msg_arena(ctx),
+			    "limit %s: %s", lim->name, err);
 			return -1;
 		}
 		rl_store_failed(ctx, st, lim, key, err, stage, res);
