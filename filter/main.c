@@ -30,6 +30,17 @@
 
 static const char *conf_path = GW_DEFAULT_CONF;
 
+/* said by -n and at start: root stays root unless milter.user is set */
+#define ROOT_WARNING	"started as root and milter.user is not set: " \
+	"gatewarden keeps running as root"
+
+/* stays_root - would the daemon keep root's privileges? */
+static bool
+stays_root(const struct conf *c)
+{
+	return geteuid() == 0 && c->milter.user == NULL;
+}
+
 /* usage - the synopsis of the program and every command; returns status */
 static int
 usage(FILE *f, int status)
@@ -122,6 +133,8 @@ check_config(void)
 
 	if (c == NULL)
 		return EX_CONFIG;
+	if (stays_root(c))
+		fprintf(stderr, "gatewarden: warning: %s\n", ROOT_WARNING);
 	conf_unref(&c);
 	printf("configuration OK\n");
 	return EX_OK;
@@ -146,6 +159,8 @@ run(bool foreground)
 	/* log.stderr without -f keeps stderr open across the detach */
 	if (!foreground && daemon(0, c->log.to_stderr ? 1 : 0) != 0)
 		fatal("daemon: %s", strerror(errno));
+	if (stays_root(c))
+		log_warnx("%s", ROOT_WARNING);
 	json_object_seed(0);
 	/* a shell starts background jobs with SIGINT ignored, and an ignored
 	 * signal is discarded even while blocked: libmilter's sigwait would
