@@ -68,7 +68,8 @@ keygen_group(struct pol_cmd *cmd, const char *group, const char *conf,
 	}
 	if ((user = pol_cmd_user(cmd)) == NULL) {
 		fprintf(stderr, "gatewarden keygen: note: milter.user is not "
-		    "set; the key is readable by its owner only\n");
+		    "set; the key is readable by its owner only (give "
+		    "--group for the service's group)\n");
 		return EX_OK;
 	}
 	if ((pw = getpwnam(user)) == NULL) {
