@@ -185,7 +185,8 @@ struct policy_ops {
 /*
  * A subcommand: `gatewarden NAME ...`.  usage is the synopsis without the
  * leading "usage: ", one line per form, each starting "gatewarden NAME"
- * and ending with "\n"; the core prints it for --help (stdout) and for
+ * (a form too long for one line goes on in lines that start with spaces)
+ * and each ending with "\n"; the core prints it for --help (stdout) and for
  * usage errors (stderr), and lists it in the top-level usage.  main() gets
  * the arguments after the program name (argv[0] is NAME) and returns the
  * exit status, a <sysexits.h> code (EX_OK, EX_USAGE, EX_CONFIG, ...), or 1
