@@ -49,9 +49,12 @@ $(BUILD)/default-conf.stamp: FORCE
 
 # libmilter is linked statically so that its accept() and read() can be
 # wrapped (filter/milter_wrap.c): TCP_NODELAY + TCP_QUICKACK on milter
-# sockets, which removes the delayed-ACK stall of TCP milters.
+# sockets, which removes the delayed-ACK stall of TCP milters; listen(),
+# poll() and sigwait() too, so that a stop lets messages in flight finish
+# and an idle daemon stops at once.
 LIBMILTER_A := $(firstword $(wildcard /usr/lib/$(shell $(CC) -print-multiarch 2>/dev/null)/libmilter.a /usr/lib/*-linux-*/libmilter.a /usr/lib/libmilter.a))
-MILTER_LD := -Wl,--wrap=accept -Wl,--wrap=read -Wl,--wrap=sigwait $(LIBMILTER_A)
+MILTER_LD := -Wl,--wrap=accept -Wl,--wrap=read -Wl,--wrap=listen \
+	     -Wl,--wrap=poll -Wl,--wrap=sigwait $(LIBMILTER_A)
 
 # The daemon-only objects: everything else goes into libgw.a, which the
 # unit tests, fuzzers and benchmarks link against.

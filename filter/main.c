@@ -5,9 +5,13 @@
  *	gatewarden [-f] [-c FILE]	run (in the foreground with -f)
  *	gatewarden -n [-c FILE]		check the configuration
  *	gatewarden --version
- *	gatewarden test ...		see testmode.c
- *	gatewarden limits ...		see limits_cli.c
- *	gatewarden keygen ...		see policies/dkim/dkim_keygen.c
+ *	gatewarden -h | --help
+ *	gatewarden COMMAND ...		the core's `test` (testmode.c) and the
+ *					commands policies register (subcmd.c)
+ *
+ * Exit status: EX_OK; EX_USAGE; EX_CONFIG for a configuration that does
+ * not load or activate; EX_SOFTWARE when libmilter fails or on a fatal()
+ * error at start-up.  gatewarden(8) lists every command's codes.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -16,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sysexits.h>
 #include <unistd.h>
 
 #include "filter/conf/conf.h"
@@ -23,41 +28,33 @@
 #include "filter/milter.h"
 #include "filter/subcmd.h"
 
-#define EX_USAGE	64
-#define EX_CONFIG	78
-
-#ifndef GW_DEFAULT_CONF
-#define GW_DEFAULT_CONF "/etc/gatewarden/gatewarden.json"
-#endif
-
-static const struct subcmd {
-	const char *name;
-	int (*main)(int argc, char **argv);
-} subcmds[] = {
-	{ "test", testmode_main },
-	SUBCMDS_EXTRA
-};
-
 static const char *conf_path = GW_DEFAULT_CONF;
 
-static void
-usage(void)
+/* said by -n and at start: root stays root unless milter.user is set */
+#define ROOT_WARNING	"started as root and milter.user is not set: " \
+	"gatewarden keeps running as root"
+
+/* stays_root - would the daemon keep root's privileges? */
+static bool
+stays_root(const struct conf *c)
 {
-	fprintf(stderr,
-	    "usage: gatewarden [-f] [-c FILE]      run the filter\n"
-	    "       gatewarden -n [-c FILE]        check the configuration\n"
-	    "       gatewarden --version\n"
-	    "       gatewarden test -c FILE --ip ADDR [--helo NAME] [--ptr NAME]\n"
-	    "                  --from ADDR --rcpt ADDR... [--auth USER] [--tls]\n"
-	    "                  [--no-count] [--repeat N] [MESSAGE.eml | -]\n"
-	    "       gatewarden limits show [--name N] [--key K] [--json] [-c FILE]\n"
-	    "       gatewarden limits reset --name N --key K [-c FILE]\n"
-	    "       gatewarden keygen --domain D --selector S\n"
-	    "                  --algorithm rsa-sha256|ed25519-sha256 [--bits N]\n"
-	    "                  --out DIR\n");
+	return geteuid() == 0 && c->milter.user == NULL;
 }
 
-/* print_errors - report the load errors of a reload, one log line each */
+/* usage - the synopsis of the program and every command; returns status */
+static int
+usage(FILE *f, int status)
+{
+	fprintf(f,
+	    "usage: gatewarden [-f] [-c FILE]\n"
+	    "       gatewarden -n [-c FILE]\n"
+	    "       gatewarden --version\n"
+	    "       gatewarden -h | --help\n");
+	subcmd_print_usage(f);
+	return status;
+}
+
+/* log_lines - the load errors of a reload, one log line each */
 static void
 log_lines(const char *buf)
 {
@@ -127,6 +124,7 @@ reload_thread(void *arg)
 	return NULL;
 }
 
+/* check_config - `-n`: load the configuration, say whether it is good */
 static int
 check_config(void)
 {
@@ -135,11 +133,14 @@ check_config(void)
 
 	if (c == NULL)
 		return EX_CONFIG;
+	if (stays_root(c))
+		fprintf(stderr, "gatewarden: warning: %s\n", ROOT_WARNING);
 	conf_unref(&c);
 	printf("configuration OK\n");
-	return 0;
+	return EX_OK;
 }
 
+/* run - load, activate, serve until stopped; returns the exit status */
 static int
 run(bool foreground)
 {
@@ -158,6 +159,8 @@ run(bool foreground)
 	/* log.stderr without -f keeps stderr open across the detach */
 	if (!foreground && daemon(0, c->log.to_stderr ? 1 : 0) != 0)
 		fatal("daemon: %s", strerror(errno));
+	if (stays_root(c))
+		log_warnx("%s", ROOT_WARNING);
 	json_object_seed(0);
 	/* a shell starts background jobs with SIGINT ignored, and an ignored
 	 * signal is discarded even while blocked: libmilter's sigwait would
@@ -190,6 +193,7 @@ run(bool foreground)
 	return rc;
 }
 
+/* main - a command, the configuration test, or the daemon */
 int
 main(int argc, char **argv)
 {
@@ -199,14 +203,10 @@ main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 }
 	};
 	bool foreground = false, check = false;
-	size_t i;
-	int ch;
+	int ch, st;
 
-	if (argc > 1) {
-		for (i = 0; i < sizeof(subcmds) / sizeof(subcmds[0]); i++)
-			if (strcmp(argv[1], subcmds[i].name) == 0)
-				return subcmds[i].main(argc - 1, argv + 1);
-	}
+	if (argc > 1 && subcmd_run(argc - 1, argv + 1, &st))
+		return st;
 	while ((ch = getopt_long(argc, argv, "c:fnh", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':
@@ -220,18 +220,17 @@ main(int argc, char **argv)
 			break;
 		case 'V':
 			printf("gatewarden %s\n", GW_VERSION);
-			return 0;
+			return EX_OK;
 		case 'h':
-			usage();
-			return 0;
+			return usage(stdout, EX_OK);
 		default:
-			usage();
-			return EX_USAGE;
+			return usage(stderr, EX_USAGE);
 		}
 	}
 	if (optind != argc) {
-		usage();
-		return EX_USAGE;
+		fprintf(stderr, "gatewarden: no such command: %s\n",
+		    argv[optind]);
+		return usage(stderr, EX_USAGE);
 	}
 	return check ? check_config() : run(foreground);
 }

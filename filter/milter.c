@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sysexits.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -40,6 +41,7 @@ struct mpriv {
 };
 
 static atomic_int active_conns;
+static atomic_int shutdown_s;		/* milter.shutdown_timeout */
 
 int
 milter_active(void)
@@ -389,6 +391,24 @@ static struct smfiDesc gw_desc = {
 	.xxfi_negotiate = gw_negotiate,
 };
 
+/*
+ * milter_drain - the stop, before libmilter hears of it (milter_wrap.c):
+ * wait for the connections in flight, at most milter.shutdown_timeout
+ */
+void
+milter_drain(void)
+{
+	struct timespec ts = { 0, 20 * 1000 * 1000 };
+	int waited, bound = atomic_load(&shutdown_s) * 50;
+
+	log_info("stopping: %d connection(s) in flight", milter_active());
+	for (waited = 0; milter_active() > 0 && waited < bound; waited++)
+		nanosleep(&ts, NULL);
+	if (milter_active() > 0)
+		log_warnx("exiting with %d connection(s) still open",
+		    milter_active());
+}
+
 /* socket_spec - our "inet:PORT@HOST" etc. as libmilter wants it */
 static char *
 socket_spec(const char *s)
@@ -426,8 +446,7 @@ milter_run(const struct conf *c)
 	char *spec = socket_spec(c->milter.socket);
 	const char *err;
 	const char *path = NULL;
-	struct timespec ts = { 0, 100 * 1000 * 1000 };
-	int rc, waited;
+	int rc;
 
 	if (strncmp(spec, "local:", 6) == 0) {
 		path = spec + 6;
@@ -446,16 +465,10 @@ milter_run(const struct conf *c)
 			fatal("%s", err);
 	}
 	log_info("gatewarden %s listening on %s", GW_VERSION, c->milter.socket);
+	atomic_store(&shutdown_s, c->milter.shutdown_s);
 	rc = smfi_main();
-	log_info("stopping: %d connection(s) in flight", milter_active());
-	for (waited = 0; milter_active() > 0 &&
-	    waited < c->milter.shutdown_s * 10; waited++)
-		nanosleep(&ts, NULL);
-	if (milter_active() > 0)
-		log_warnx("exiting with %d connection(s) still open",
-		    milter_active());
 	if (path != NULL)
 		(void)unlink(path);
 	free(spec);
-	return rc == MI_SUCCESS ? 0 : 1;
+	return rc == MI_SUCCESS ? EX_OK : EX_SOFTWARE;
 }

@@ -1,7 +1,8 @@
 /*
  * milter.h - the libmilter host: the only code that knows libmilter.
  *
- * Thread safety: milter_run() is called once, from main.
+ * Thread safety: milter_run() is called once, from main; milter_drain()
+ * once, from libmilter's signal thread; milter_active() from anywhere.
  */
 #ifndef GW_MILTER_H
 #define GW_MILTER_H
@@ -10,11 +11,18 @@
 
 /*
  * milter_run - register, open the socket, drop privileges to user (when
- * root and set), serve until SIGTERM/SIGINT, then let connections in
- * flight finish for at most shutdown_s.  Returns the exit status.
+ * root and set), serve until SIGTERM/SIGINT, after connections in flight
+ * finished for at most shutdown_s (milter_drain).  Returns the exit
+ * status.
  */
 int	milter_run(const struct conf *c);
 /* Connections being served now. */
 int	milter_active(void);
+/*
+ * milter_drain - at SIGTERM, from libmilter's signal thread before
+ * libmilter is told to stop (milter_wrap.c): wait for the connections in
+ * flight, at most milter.shutdown_timeout.
+ */
+void	milter_drain(void);
 
 #endif

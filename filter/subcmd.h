@@ -1,23 +1,46 @@
 /*
- * subcmd.h - the subcommands main() dispatches to.  Each takes the
- * arguments after the program name (argv[0] is the subcommand) and returns
- * the exit status.
+ * subcmd.h - subcommands: `gatewarden NAME ...`.  The table is the core's
+ * own (test) followed by the commands each registered policy lists in its
+ * policy_ops (keygen from dkim, limits from ratelimit); main() looks the
+ * name up here and runs it.  subcmd.c also implements the pol_cmd_*
+ * services of policies/policy.h.
  *
- * Thread safety: called from main only.
+ * Thread safety: called from main only, before any configuration is live.
  */
 #ifndef GW_SUBCMD_H
 #define GW_SUBCMD_H
 
-#include "filter/limits_cli.h"
+#include <stdio.h>
 
-int	testmode_main(int argc, char **argv);
-int	dkim_keygen_main(int argc, char **argv);	/* policies/dkim */
-int	dmarc_report_main(int argc, char **argv);	/* policies/dmarc */
+#include "policies/policy.h"
 
-/* Further subcommands (name, function). */
-#define SUBCMDS_EXTRA \
-	{ "limits", limits_main }, \
-	{ "keygen", dkim_keygen_main }, \
-	{ "dmarc-report", dmarc_report_main },
+#ifndef GW_DEFAULT_CONF
+#define GW_DEFAULT_CONF "/etc/gatewarden/gatewarden.json"
+#endif
+
+struct conf;
+
+/* The core's side of one command run; see the pol_cmd_* services. */
+struct pol_cmd {
+	const struct pol_command *command;
+	const struct policy_ops	*policy;	/* NULL for the core's own */
+	struct conf		*conf;		/* pol_cmd_load() */
+	struct store		*store;		/* pol_cmd_store() */
+	struct dns		*dns;		/* pol_cmd_dns() */
+};
+
+/*
+ * subcmd_run - run the command argv[0] when there is one by that name:
+ * true and its exit status in *status_r; false when argv[0] names no
+ * command.
+ */
+bool	subcmd_run(int argc, char **argv, int *status_r);
+/* subcmd_print_usage - every command's synopsis, each line indented to
+ * follow a "usage: " line */
+void	subcmd_print_usage(FILE *f);
+
+/* The core's own: `gatewarden test` (filter/testmode.c). */
+extern const char testmode_usage[];
+int	testmode_main(struct pol_cmd *cmd, int argc, char **argv);
 
 #endif

@@ -10,14 +10,16 @@
  * a JSON array of the N objects: this is how a limit on the memory store
  * (which lives inside a process) can be seen being reached.
  *
- * The exit status is 0 whatever the verdict; 64 for usage errors, 78 for a
- * configuration that does not load, 66 for a message that cannot be read.
+ * The exit status is EX_OK whatever the verdict; EX_USAGE for usage
+ * errors, EX_CONFIG for a configuration that does not load or activate,
+ * EX_NOINPUT for a message that cannot be read.
  */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sysexits.h>
 #include <unistd.h>
 
 #include "filter/util/arena.h"
@@ -45,6 +47,7 @@ struct tm_opts {
 	bool		 no_count;
 	long		 repeat;	/* 0: one run, one object */
 	const char	*msgfile;
+	bool		 help;		/* -h, --help */
 };
 
 static json_t *
@@ -250,14 +253,10 @@ result_json(struct conn *cn, const struct decision *d,
 	return o;
 }
 
-static int
-tm_usage(void)
-{
-	fprintf(stderr, "usage: gatewarden test -c FILE --ip ADDR [--helo NAME] "
-	    "[--ptr NAME] --from ADDR --rcpt ADDR... [--auth USER] [--tls] "
-	    "[--no-count] [--repeat N] [MESSAGE.eml | -]\n");
-	return 64;
-}
+const char testmode_usage[] =
+    "gatewarden test -c FILE --ip ADDR [--helo NAME] [--ptr NAME]\n"
+    "           --from ADDR --rcpt ADDR... [--auth USER] [--tls]\n"
+    "           [--no-count] [--repeat N] [MESSAGE.eml | -]\n";
 
 static int
 parse_opts(int argc, char **argv, struct tm_opts *o)
@@ -273,13 +272,16 @@ parse_opts(int argc, char **argv, struct tm_opts *o)
 		{ "tls", no_argument, NULL, 't' },
 		{ "no-count", no_argument, NULL, 'N' },
 		{ "repeat", required_argument, NULL, 'R' },
+		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
 	char *end;
 	int ch;
 
-	while ((ch = getopt_long(argc, argv, "c:", longopts, NULL)) != -1) {
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
 		switch (ch) {
+		case 'h': o->help = true; return 0;
 		case 'c': o->conf = optarg; break;
 		case 'i': o->ip = optarg; break;
 		case 'H': o->helo = optarg; break;
@@ -384,7 +386,7 @@ print_json(json_t *v)
 }
 
 int
-testmode_main(int argc, char **argv)
+testmode_main(struct pol_cmd *cmd, int argc, char **argv)
 {
 	struct tm_opts o = { 0 };
 	struct session_client cl = { 0 };
@@ -398,23 +400,25 @@ testmode_main(int argc, char **argv)
 	int n = 0;
 
 	if (parse_opts(argc, argv, &o) != 0)
-		return tm_usage();
+		return pol_cmd_usage(cmd, NULL);
+	if (o.help)
+		return pol_cmd_help(cmd);
 	log_open("gatewarden", true, NULL);
 	c = conf_load(o.conf, stderr, &n);
 	if (c == NULL)
-		return 78;
+		return EX_CONFIG;
 	log_set_level((enum log_level)c->log.level);
 	if (o.msgfile != NULL && (msg = read_all(o.msgfile, &msglen)) == NULL) {
 		fprintf(stderr, "gatewarden test: cannot read %s: %s\n", o.msgfile,
 		    errno == EFBIG ? "larger than 64 MiB" : strerror(errno));
 		conf_unref(&c);
-		return 66;
+		return EX_NOINPUT;
 	}
 	if (conf_activate(c, &err) != 0) {
 		fprintf(stderr, "gatewarden test: %s\n", err);
 		conf_unref(&c);
 		free(msg);
-		return 78;
+		return EX_CONFIG;
 	}
 	if (gethostname(host, sizeof(host)) != 0)
 		strcpy(host, "localhost");
@@ -438,5 +442,5 @@ testmode_main(int argc, char **argv)
 	json_decref(all);
 	conf_unref(&c);
 	free(msg);
-	return 0;
+	return EX_OK;
 }

@@ -29,7 +29,7 @@
 
 #include <jansson.h>
 
-#define POLICY_ABI_VERSION 2
+#define POLICY_ABI_VERSION 3
 
 struct arena;
 struct conf_ctx;
@@ -37,6 +37,7 @@ struct dns;
 struct dns_budget;
 struct store;
 struct pol_ctx;
+struct pol_cmd;
 
 /* SMTP stages as the MTA sees them; header/eoh/body verdicts take effect at eom. */
 enum pol_stage {
@@ -145,7 +146,21 @@ struct pol_env {
  * live (daemon start, reload, test mode) and may do I/O through env.
  *
  * Hooks return 0 when they ran (the decision is in *res) and -1 on internal
- * failure, with *error_r set; the core then applies the section's on_error.
+ * failure; the core then applies the section's on_error.
+ *
+ * DIAGNOSTICS: a hook that returns -1 says why in res->detail (static or
+ * message arena, e.g. "limit per_ip: store script failed") and does not log
+ * the failure itself: the dispatcher logs it once, with the queue id, the
+ * policy, the stage and the on_error applied, counts it and traces it.  A
+ * hook that fails without a detail is logged as "(no detail)", which is a
+ * bug in the hook.  Conditions that are not failures of the hook (a store
+ * that answers on_error, a limit exceeded) are the policy's to log, once,
+ * with pol_log().  init() reports through *error_r, which the core logs
+ * once; config() reports through conf_error().
+ *
+ * commands, when not NULL, is a table of subcommands the policy provides
+ * (`gatewarden keygen`, `gatewarden limits`), ended by an entry whose name
+ * is NULL; see struct pol_command.
  */
 struct policy_ops {
 	const char *name;
@@ -173,6 +188,26 @@ struct policy_ops {
 	int  (*eom)(struct pol_ctx *ctx, struct pol_result *res);
 	void (*abort)(struct pol_ctx *ctx);	/* may follow any message stage */
 	void (*close)(struct pol_ctx *ctx);	/* connection gone; called once */
+
+	const struct pol_command *commands;
+};
+
+/*
+ * A subcommand: `gatewarden NAME ...`.  usage is the synopsis without the
+ * leading "usage: ", one line per form, each starting "gatewarden NAME"
+ * (a form too long for one line goes on in lines that start with spaces)
+ * and each ending with "\n"; the core prints it for --help (stdout) and for
+ * usage errors (stderr), and lists it in the top-level usage.  main() gets
+ * the arguments after the program name (argv[0] is NAME) and returns the
+ * exit status, a <sysexits.h> code (EX_OK, EX_USAGE, EX_CONFIG, ...), or 1
+ * where the command documents a plain "no" (like grep).  Commands run in
+ * the foreground, before any configuration is live, and write to
+ * stdout/stderr rather than the log.
+ */
+struct pol_command {
+	const char *name;
+	const char *usage;
+	int	   (*main)(struct pol_cmd *cmd, int argc, char **argv);
 };
 
 /* --- services the core offers to a policy hook ---------------------- */
@@ -228,5 +263,37 @@ bool	 pol_no_count(struct pol_ctx *ctx);
 /* Log lines prefixed "QID: policy: ".  Levels as in filter/util/log.h. */
 void	 pol_log(struct pol_ctx *ctx, int level, const char *fmt, ...)
 	    __attribute__((format(printf, 3, 4)));
+
+/* --- services the core offers to a policy command ------------------- */
+
+/*
+ * The command's usage: pol_cmd_help() prints it on stdout and returns
+ * EX_OK (for -h/--help); pol_cmd_usage() prints "gatewarden NAME: " and
+ * the message (when fmt is not NULL), then the usage, on stderr and
+ * returns EX_USAGE.
+ */
+int	 pol_cmd_help(struct pol_cmd *cmd);
+int	 pol_cmd_usage(struct pol_cmd *cmd, const char *fmt, ...)
+	    __attribute__((format(printf, 2, 3)));
+/*
+ * pol_cmd_load - load and compile the configuration file path (NULL: the
+ * default, /etc/gatewarden/gatewarden.json); errors are printed on stderr.
+ * The generation is not made live: no init(), no services.  -1 when it
+ * does not load (the command then exits EX_CONFIG).
+ */
+int	 pol_cmd_load(struct pol_cmd *cmd, const char *path);
+/* This policy's compiled section (what its config() made), or NULL when
+ * the section is absent or disabled.  After pol_cmd_load(). */
+void	*pol_cmd_conf(struct pol_cmd *cmd);
+/* milter.user of the loaded configuration, or NULL when not set. */
+const char *pol_cmd_user(struct pol_cmd *cmd);
+/* The configuration's store, opened on first use and closed when the
+ * command returns; NULL + *error_r when it cannot be opened. */
+struct store *pol_cmd_store(struct pol_cmd *cmd, const char **error_r);
+/* authserv_id of the loaded configuration ("localhost" when unset). */
+const char *pol_cmd_authserv_id(struct pol_cmd *cmd);
+/* The configuration's resolver, created on first use and destroyed when
+ * the command returns; NULL + *error_r when it cannot be created. */
+struct dns *pol_cmd_dns(struct pol_cmd *cmd, const char **error_r);
 
 #endif

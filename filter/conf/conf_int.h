@@ -1,6 +1,6 @@
 /*
  * conf_int.h - what conf.c (loading, sections, generations) and
- * conf_build.c (the build API of conf.h: reporting, values, lists, key
+ * conf_build.c (the build API of conf_api.h: reporting, values, lists, key
  * tables) share.  Private to those two files.
  *
  * Thread safety: a conf_ctx belongs to the thread that loads.

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sysexits.h>
 #include <syslog.h>
 #include <time.h>
 
@@ -134,7 +135,7 @@ fatal(const char *fmt, ...)
 	va_start(ap, fmt);
 	log_vmsg(LOG_LVL_ERR, fmt, ap);
 	va_end(ap);
-	exit(70);	/* EX_SOFTWARE */
+	exit(EX_SOFTWARE);
 }
 
 /* panic - internal inconsistency: log and abort for a core dump */

@@ -42,7 +42,7 @@
 #include <strings.h>
 
 #include "filter/util/arena.h"
-#include "filter/conf/conf.h"
+#include "filter/conf/conf_api.h"
 #include "policies/dkim/dkim_int.h"
 #include "filter/dns/dns.h"
 #include "filter/util/log.h"
@@ -601,4 +601,5 @@ const struct policy_ops dkim_policy = {
 	.eoh = dkim_pol_eoh,
 	.body = dkim_pol_body,
 	.eom = dkim_pol_eom,
+	.commands = dkim_commands,
 };

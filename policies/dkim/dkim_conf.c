@@ -10,7 +10,7 @@
 #include <strings.h>
 
 #include "filter/util/arena.h"
-#include "filter/conf/conf.h"
+#include "filter/conf/conf_api.h"
 #include "policies/dkim/dkim_int.h"
 #include "policies/policy.h"
 #include "filter/util/xalloc.h"

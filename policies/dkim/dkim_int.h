@@ -26,7 +26,8 @@
 #include <opendkim/dkim.h>
 #include <openssl/evp.h>
 
-#include "filter/conf/conf.h"
+#include "filter/conf/conf_api.h"
+#include "policies/policy.h"
 #include "filter/dns/dns.h"
 
 struct arena;
@@ -223,5 +224,8 @@ struct dkim_conf {
 /* dkim_conf_build - compile the "dkim" section (the policy's config hook) */
 int	 dkim_conf_build(struct conf_ctx *cc, const json_t *section,
 	    const char *ptr, void **modconf_r);
+
+/* `gatewarden keygen` (dkim_keygen.c). */
+extern const struct pol_command dkim_commands[];
 
 #endif

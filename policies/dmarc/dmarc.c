@@ -40,7 +40,7 @@
 
 #include "filter/util/arena.h"
 #include "filter/util/cidr.h"
-#include "filter/conf/conf.h"
+#include "filter/conf/conf_api.h"
 #include "filter/util/log.h"
 #include "policies/policy.h"
 #include "policies/dmarc/dmarc_int.h"
@@ -632,4 +632,5 @@ const struct policy_ops dmarc_policy = {
 	.init = dmarc_init,
 	.deinit = dmarc_deinit,
 	.eom = dmarc_eom,
+	.commands = dmarc_commands,
 };

@@ -24,6 +24,7 @@
 #include <libpsl.h>
 
 #include "filter/util/cidr.h"
+#include "policies/policy.h"
 
 struct arena;
 struct dns;
@@ -202,5 +203,8 @@ json_t		*dmarc_record(struct pol_ctx *ctx, const struct dmarc_input *in,
 
 /* dmarc_xml_escape - text for XML content and attributes */
 char		*dmarc_xml_escape(struct arena *a, const char *s);
+
+/* `gatewarden dmarc-report` (dmarc_report.c). */
+extern const struct pol_command dmarc_commands[];
 
 #endif

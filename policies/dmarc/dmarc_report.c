@@ -23,6 +23,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <sysexits.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -31,21 +32,10 @@
 #include <zlib.h>
 
 #include "filter/util/arena.h"
-#include "filter/conf/conf.h"
 #include "filter/dns/dns.h"
 #include "policies/dmarc/dmarc_int.h"
 
-#define REPORT_EX_USAGE		64
-#define REPORT_EX_DATAERR	65
-#define REPORT_EX_CONFIG	78
-#define REPORT_EX_IOERR		74
 #define REPORT_RUA_MAX		8
-
-#ifndef GW_DEFAULT_CONF
-#define GW_DEFAULT_CONF "/etc/gatewarden/gatewarden.json"
-#endif
-
-int	dmarc_report_main(int argc, char **argv);
 
 struct report_opts {
 	const struct dmarc_conf	*conf;
@@ -499,29 +489,9 @@ one_domain(const struct report_opts *o, const char *domain, const json_t *pol,
 	return rc;
 }
 
+/* dmarc_report_main - `gatewarden dmarc-report` */
 static int
-report_usage(void)
-{
-	fprintf(stderr, "usage: gatewarden dmarc-report [-c FILE] --begin "
-	    "EPOCH --end EPOCH [--out DIR] [--send]\n");
-	return REPORT_EX_USAGE;
-}
-
-/* dmarc_conf_of - the compiled dmarc section of a loaded generation */
-static const struct dmarc_conf *
-dmarc_conf_of(const struct conf *c)
-{
-	size_t i;
-
-	for (i = 0; i < c->npolicies; i++)
-		if (strcmp(c->policies[i].ops->name, "dmarc") == 0)
-			return c->policies[i].modconf;
-	return NULL;
-}
-
-/* dmarc_report_main - the subcommand */
-int
-dmarc_report_main(int argc, char **argv)
+dmarc_report_main(struct pol_cmd *cmd, int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "conf", required_argument, NULL, 'c' },
@@ -529,65 +499,76 @@ dmarc_report_main(int argc, char **argv)
 		{ "end", required_argument, NULL, 'e' },
 		{ "out", required_argument, NULL, 'o' },
 		{ "send", no_argument, NULL, 's' },
+		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct report_opts o = { .begin = -1, .end = -1 };
-	const char *path = GW_DEFAULT_CONF, *err = NULL, *d;
+	const char *path = NULL, *err = NULL, *d;
 	json_t *domains = json_object(), *policies = json_object(), *rows;
-	struct conf *c;
-	int ch, nerr = 0, rc = 0;
+	int ch, rc = 0;
 
 	optind = 1;
-	while ((ch = getopt_long(argc, argv, "c:", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c': path = optarg; break;
 		case 'b': o.begin = strtoll(optarg, NULL, 10); break;
 		case 'e': o.end = strtoll(optarg, NULL, 10); break;
 		case 'o': o.outdir = optarg; break;
 		case 's': o.send = true; break;
-		default: return report_usage();
+		case 'h': rc = pol_cmd_help(cmd); goto out_json;
+		default: rc = pol_cmd_usage(cmd, NULL); goto out_json;
 		}
 	}
 	if (optind != argc || o.begin < 0 || o.end <= o.begin ||
-	    (o.outdir == NULL && !o.send))
-		return report_usage();
-	if ((c = conf_load(path, stderr, &nerr)) == NULL)
-		return REPORT_EX_CONFIG;
-	o.conf = dmarc_conf_of(c);
-	o.authserv_id = c->authserv_id ? c->authserv_id : "localhost";
+	    (o.outdir == NULL && !o.send)) {
+		rc = pol_cmd_usage(cmd, NULL);
+		goto out_json;
+	}
+	if (pol_cmd_load(cmd, path) != 0) {
+		rc = EX_CONFIG;
+		goto out_json;
+	}
+	o.conf = pol_cmd_conf(cmd);
+	o.authserv_id = pol_cmd_authserv_id(cmd);
 	if (o.conf == NULL || o.conf->history_file == NULL ||
 	    o.conf->email == NULL) {
-		fprintf(stderr, "gatewarden: dmarc-report: policies.dmarc must "
+		fprintf(stderr, "gatewarden dmarc-report: policies.dmarc must "
 		    "be enabled with history.file and report.email\n");
-		conf_unref(&c);
-		return REPORT_EX_CONFIG;
+		rc = EX_CONFIG;
+		goto out_json;
 	}
 	o.a = arena_create(0);
 	o.psl = psl_load_file(o.conf->psl_file);
-	o.dns = dns_create(&c->dns, &err);
+	o.dns = pol_cmd_dns(cmd, &err);
 	if (o.psl == NULL || o.dns == NULL) {
-		fprintf(stderr, "gatewarden: dmarc-report: %s\n", o.psl == NULL ?
+		fprintf(stderr, "gatewarden dmarc-report: %s\n", o.psl == NULL ?
 		    "cannot load the public suffix list" : err);
-		rc = REPORT_EX_CONFIG;
+		rc = EX_CONFIG;
 		goto out;
 	}
 	if (load_history(&o, domains, policies) != 0) {
-		rc = REPORT_EX_IOERR;
+		rc = EX_IOERR;
 		goto out;
 	}
 	json_object_foreach(domains, d, rows)
 		if (one_domain(&o, d, json_object_get(json_object_get(policies,
 		    d), "policy"), rows) != 0)
-			rc = REPORT_EX_IOERR;
+			rc = EX_IOERR;
 	if (json_object_size(domains) == 0)
 		printf("dmarc-report: no messages in the window\n");
 out:
-	json_decref(domains);
-	json_decref(policies);
-	if (o.dns != NULL)
-		dns_destroy(&o.dns);
 	psl_free(o.psl);
 	arena_destroy(&o.a);
-	conf_unref(&c);
+out_json:
+	json_decref(domains);
+	json_decref(policies);
 	return rc;
 }
+
+const struct pol_command dmarc_commands[] = {
+	{ "dmarc-report",
+	  "gatewarden dmarc-report [-c FILE] --begin EPOCH --end EPOCH\n"
+	  "           [--out DIR] [--send]\n",
+	  dmarc_report_main },
+	{ NULL, NULL, NULL }
+};

@@ -55,7 +55,7 @@
 #include <string.h>
 
 #include "filter/util/arena.h"
-#include "filter/conf/conf.h"
+#include "filter/conf/conf_api.h"
 #include "filter/util/log.h"
 #include "filter/store/store.h"
 #include "filter/util/xalloc.h"
@@ -696,16 +696,17 @@ rl_check(struct pol_ctx *ctx, const struct rl_limit *lim, int stage,
 	if (rl_key_build(&in, lim->fields, lim->nfields, key,
 	    sizeof(key)) != 0)
 		return 0;
+	/* failures are the dispatcher's to log, once: say why in detail */
 	if (st == NULL) {
-		pol_log(ctx, LOG_LVL_ERR, "no store configured");
+		res->detail = "no store configured";
 		return -1;
 	}
-	snprintf(skey, sizeof(skey), "rl:%s:%s", lim->name, key);
+	rl_store_key(lim->name, key, skey, sizeof(skey));
 	if (store_rate_take(st, skey, &lim->rate, pol_now_ms(ctx), n,
 	    pol_no_count(ctx), &r, &ss, &err) < 0) {
 		if (ss != STORE_ERR_UNAVAILABLE) {
-			pol_log(ctx, LOG_LVL_ERR, "limit %s: %s", lim->name,
-			    err);
+			res->detail = arena_printf(pol_msg_arena(ctx),
+			    "limit %s: %s", lim->name, err);
 			return -1;
 		}
 		rl_store_failed(ctx, st, lim, key, err, stage, res);
@@ -801,4 +802,5 @@ const struct policy_ops ratelimit_policy = {
 	.envfrom = rl_envfrom,
 	.envrcpt = rl_envrcpt,
 	.eom = rl_eom,
+	.commands = ratelimit_commands,
 };

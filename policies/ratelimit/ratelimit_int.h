@@ -11,7 +11,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "filter/conf/conf.h"
+#include "filter/conf/conf_api.h"
+#include "policies/policy.h"
 #include "filter/util/cidr.h"
 #include "filter/store/store.h"
 
@@ -20,6 +21,7 @@
 #define RL_NAME_MAX		64
 #define RL_MAX_LIMITS		256
 #define RL_MAX_PERIOD_MS	(30LL * 86400 * 1000)
+#define RL_STORE_PREFIX		"rl:"	/* every counter's store key */
 
 /* What a key is built from. */
 enum rl_field {
@@ -101,10 +103,20 @@ int	 rl_parse_rate(const char *s, struct store_rate *rate,
  */
 int	 rl_key_build(const struct rl_key_input *in, const unsigned *fields,
 	    size_t n, char *buf, size_t len);
+/*
+ * rl_store_key - the store key of limit name's counter for key:
+ * "rl:NAME:KEY" (with key "", the prefix of all of name's counters).
+ * Truncated to len like snprintf.
+ */
+void	 rl_store_key(const char *name, const char *key, char *buf,
+	    size_t len);
 /* rl_addr_match - does addr match an entry of l? */
 bool	 rl_addr_match(const struct rl_addrlist *l, const char *addr);
 /* rl_field_name - the configuration name of a field */
 const char *rl_field_name(unsigned f);
 int	 rl_field_parse(const char *name);	/* -1 when unknown */
+
+/* `gatewarden limits` (ratelimit_cli.c). */
+extern const struct pol_command ratelimit_commands[];
 
 #endif

@@ -332,3 +332,10 @@ rl_addr_match(const struct rl_addrlist *l, const char *addr)
 	}
 	return false;
 }
+
+/* rl_store_key - "rl:NAME:KEY", the one place the format is written */
+void
+rl_store_key(const char *name, const char *key, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s%s:%s", RL_STORE_PREFIX, name, key);
+}

@@ -59,7 +59,7 @@
 #include <string.h>
 
 #include "filter/util/arena.h"
-#include "filter/conf/conf.h"
+#include "filter/conf/conf_api.h"
 #include "filter/util/log.h"
 #include "policies/rules/rules_int.h"
 #include "policies/rules/rules_mime.h"

@@ -23,7 +23,7 @@
 #include <pcre2.h>
 
 #include "filter/util/arena.h"
-#include "filter/conf/conf.h"
+#include "filter/conf/conf_api.h"
 #include "policies/rules/rules_int.h"
 
 enum list_state { LIST_NEW = 0, LIST_OK, LIST_BAD };

@@ -18,7 +18,7 @@
 #include <string.h>
 
 #include "filter/util/arena.h"
-#include "filter/conf/conf.h"
+#include "filter/conf/conf_api.h"
 #include "policies/rules/rules_int.h"
 
 /* The section as the key table sees it. */

@@ -16,7 +16,7 @@
 #include <arpa/inet.h>
 
 #include "filter/util/arena.h"
-#include "filter/conf/conf.h"
+#include "filter/conf/conf_api.h"
 #include "filter/util/log.h"
 #include "policies/rules/rules_int.h"
 

@@ -42,7 +42,7 @@
 
 #include "filter/util/arena.h"
 #include "filter/util/cidr.h"
-#include "filter/conf/conf.h"
+#include "filter/conf/conf_api.h"
 #include "filter/util/log.h"
 #include "filter/store/store.h"
 #include "policies/rules/rules_int.h"

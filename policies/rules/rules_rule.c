@@ -15,7 +15,7 @@
 #include <string.h>
 
 #include "filter/util/arena.h"
-#include "filter/conf/conf.h"
+#include "filter/conf/conf_api.h"
 #include "policies/rules/rules_int.h"
 
 /* One rule as the key table sees it; -1 / NULL: absent or invalid. */

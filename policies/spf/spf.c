@@ -41,7 +41,7 @@
 
 #include "filter/util/arena.h"
 #include "filter/util/cidr.h"
-#include "filter/conf/conf.h"
+#include "filter/conf/conf_api.h"
 #include "filter/dns/dns.h"
 #include "filter/util/log.h"
 #include "policies/policy.h"

@@ -47,6 +47,7 @@ mkdir -m 700 "$K"
 for k in "load.example rsa rsa-sha256" "load.example ed ed25519-sha256"; do
 	set -- $k
 	"$GW" keygen --domain "$1" --selector "$2" --algorithm "$3" --out "$K" \
+	    --group "$(id -gn)" \
 	    >/dev/null 2>"$E2E_DIR/keygen.log" || e2e_die "keygen $k: $(cat "$E2E_DIR/keygen.log")"
 done
 cp -p "$K/load.example.rsa.pem" "$K/x.example.rsa.pem"	# the same RSA key

@@ -20,9 +20,9 @@ chmod 700 "$K"
 
 # keys and the zone
 "$GW" keygen --domain gw.example --selector rsa1 --algorithm rsa-sha256 \
-    --out "$K" > "$E2E_DIR/keygen-rsa.out" 2>&1 || e2e_die "keygen rsa: $(cat "$E2E_DIR/keygen-rsa.out")"
+    --out "$K" --group "$(id -gn)" > "$E2E_DIR/keygen-rsa.out" 2>&1 || e2e_die "keygen rsa: $(cat "$E2E_DIR/keygen-rsa.out")"
 "$GW" keygen --domain gw.example --selector ed1 --algorithm ed25519-sha256 \
-    --out "$K" > "$E2E_DIR/keygen-ed.out" 2>&1 || e2e_die "keygen ed25519: $(cat "$E2E_DIR/keygen-ed.out")"
+    --out "$K" --group "$(id -gn)" > "$E2E_DIR/keygen-ed.out" 2>&1 || e2e_die "keygen ed25519: $(cat "$E2E_DIR/keygen-ed.out")"
 openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 \
     -out "$K/remote.pem" 2>/dev/null || e2e_die "openssl genpkey"
 remote_pub=$(openssl pkey -in "$K/remote.pem" -pubout -outform DER | base64 -w0)

@@ -4,6 +4,7 @@
  * temporary folder.
  */
 #include <errno.h>
+#include <grp.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,7 @@
 #include "tests/unit/dns_static.h"
 #include "filter/util/arena.h"
 #include "filter/conf/conf.h"
+#include "filter/subcmd.h"
 #include "filter/util/log.h"
 #include "policies/policy.h"
 #include "policies/dkim/dkim_int.h"
@@ -766,37 +768,79 @@ test_check_dns(struct arena *a)
 	    "refuse without a resolver: not checked, logged: %s", lg);
 }
 
-int	dkim_keygen_main(int argc, char **argv);
+/* keygen - run `gatewarden keygen ARGS` through the command table */
+static int
+keygen(char **argv)
+{
+	int argc = 0, st = -1;
+
+	while (argv[argc] != NULL)
+		argc++;
+	if (!subcmd_run(argc, argv, &st))
+		return -1;
+	return st;
+}
 
 static void
 test_keygen(struct arena *a)
 {
+	char *conf = arena_printf(a, "%s/keygen.json", tmpdir);
+	char *group = NULL;
 	char *rsa_args[] = { "keygen", "--domain", "example.com", "--selector",
 		"k1", "--algorithm", "rsa-sha256", "--bits", "1024", "--out",
-		tmpdir, NULL };
+		tmpdir, "-c", conf, NULL };
 	char *ed_args[] = { "keygen", "--domain", "example.com", "--selector",
-		"k2", "--algorithm", "ed25519-sha256", "--out", tmpdir, NULL };
+		"k2", "--algorithm", "ed25519-sha256", "--out", tmpdir,
+		"--group", NULL, NULL };
 	char *bad_args[] = { "keygen", "--domain", "example.com", "--selector",
 		"k3", "--algorithm", "rsa-sha1", "--out", tmpdir, NULL };
+	char *nogroup_args[] = { "keygen", "--domain", "example.com",
+		"--selector", "k4", "--algorithm", "ed25519-sha256", "--out",
+		tmpdir, "--group", "no-such-group-gw", NULL };
+	char *badconf_args[] = { "keygen", "--domain", "example.com",
+		"--selector", "k5", "--algorithm", "ed25519-sha256", "--out",
+		tmpdir, "-c", arena_printf(a, "%s/absent.json", tmpdir), NULL };
+	char *help_args[] = { "keygen", "--help", NULL };
+	char *one_args[] = { "keygen", NULL };
+	const struct group *gr = getgrgid(getgid());
 	struct dkim_key k;
 	struct stat st;
 	const char *err = NULL;
+	FILE *f;
 	char *p;
 
+	if (gr != NULL)
+		group = arena_strdup(a, gr->gr_name);
+	ed_args[10] = group;
+	/* a configuration without milter.user: the key stays the owner's */
+	f = fopen(conf, "w");
+	fputs("{ \"authserv_id\": \"mx.test\" }\n", f);
+	fclose(f);
 	fflush(stdout);
-	T_EQ_INT(dkim_keygen_main(11, rsa_args), 0, "keygen rsa");
+	T_EQ_INT(keygen(rsa_args), 0, "keygen rsa");
 	p = arena_printf(a, "%s/example.com.k1.pem", tmpdir);
 	T_CHECK(stat(p, &st) == 0 && (st.st_mode & 0777) == 0600,
 	    "keygen mode 0600");
 	T_CHECK(dkim_key_load(a, p, DKIM_ALG_RSA_SHA256, &k, &err) == 0 &&
 	    k.bits == 1024, "keygen rsa loads: %s", err);
-	T_EQ_INT(dkim_keygen_main(11, rsa_args), 73, "keygen no overwrite");
-	T_EQ_INT(dkim_keygen_main(9, ed_args), 0, "keygen ed25519");
+	T_EQ_INT(keygen(rsa_args), 73, "keygen no overwrite");
+	T_CHECK(group != NULL, "the test's group has a name");
+	T_EQ_INT(keygen(ed_args), 0, "keygen ed25519");
 	p = arena_printf(a, "%s/example.com.k2.pem", tmpdir);
 	T_CHECK(dkim_key_load(a, p, DKIM_ALG_ED25519_SHA256, &k, &err) == 0,
 	    "keygen ed25519 loads: %s", err);
-	T_EQ_INT(dkim_keygen_main(9, bad_args), 64, "keygen bad algorithm");
-	T_EQ_INT(dkim_keygen_main(1, bad_args), 64, "keygen usage");
+	T_CHECK(stat(p, &st) == 0 && (st.st_mode & 0777) == 0640 &&
+	    st.st_gid == getgid(), "keygen --group: mode 0640, that group "
+	    "(%o, gid %lu)", (unsigned)(st.st_mode & 0777),
+	    (unsigned long)st.st_gid);
+	T_EQ_INT(keygen(bad_args), 64, "keygen bad algorithm");
+	T_EQ_INT(keygen(one_args), 64, "keygen usage");
+	T_EQ_INT(keygen(nogroup_args), 64, "keygen --group unknown: usage");
+	p = arena_printf(a, "%s/example.com.k4.pem", tmpdir);
+	T_CHECK(stat(p, &st) != 0, "keygen --group unknown: no key left");
+	T_EQ_INT(keygen(badconf_args), 78, "keygen, config does not load: "
+	    "EX_CONFIG");
+	T_EQ_INT(keygen(help_args), 0, "keygen --help: 0");
 	fflush(stdout);
 }
 

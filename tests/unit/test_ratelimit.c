@@ -5,6 +5,7 @@
  * policy through the dispatcher: counting per stage, exemptions, several
  * messages per connection, abort, results, configuration errors.
  */
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,7 @@
 #include "filter/session.h"
 #include "filter/store/gcra.h"
 #include "filter/store/store.h"
+#include "filter/util/log.h"
 #include "policies/ratelimit/ratelimit_int.h"
 #include "tests/unit/t.h"
 
@@ -550,6 +552,59 @@ test_policy_config_errors(void)
 	conf_unref(&c);
 }
 
+/*
+ * test_policy_failure_logged_once - a hook that fails says why in detail
+ * and leaves the logging to the dispatcher: one failure, one log line,
+ * with the reason (it used to be two, the second "(no detail)").
+ */
+static void
+test_policy_failure_logged_once(void)
+{
+	struct conf *c = load_conf(
+	    "{ \"policies\": { \"ratelimit\": { \"limits\": [\n"
+	    "    { \"name\": \"conns\", \"key\": \"client_ip\",\n"
+	    "      \"count\": \"connections\", \"rate\": \"3/1d\" } ] } } }\n");
+	char path[] = "/tmp/gw-rl-log.XXXXXX", buf[4096], *p;
+	struct store *st;
+	struct conn *cn;
+	size_t len;
+	int fd, saved, lines = 0;
+
+	T_CHECK(c != NULL, "failure config loads: %s", errbuf);
+	if (c == NULL)
+		return;
+	log_open("test", true, NULL);
+	fd = mkstemp(path);
+	fflush(stderr);
+	saved = dup(2);
+	dup2(fd, 2);
+	/* a generation without a store: the connect-stage limit cannot run */
+	st = c->store_h;
+	c->store_h = NULL;
+	cn = conn_open(c, "203.0.113.7", NULL);
+	c->store_h = st;
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	len = (size_t)pread(fd, buf, sizeof(buf) - 1, 0);
+	buf[len < sizeof(buf) ? len : 0] = '\0';
+	close(fd);
+	unlink(path);
+	/* the failure's lines: "QID: ratelimit: ..." (the decision line
+	 * that follows, tempfail by on_error, names policy=ratelimit) */
+	for (p = buf; (p = strstr(p, ": ratelimit: ")) != NULL; p++)
+		lines++;
+	T_EQ_INT(lines, 1, "a failing limit is logged once");
+	T_CHECK(strstr(buf, "tempfail: CONNECT") != NULL,
+	    "on_error tempfail gives its decision line: %s", buf);
+	T_CHECK(strstr(buf, "ratelimit: internal error") != NULL &&
+	    strstr(buf, "no store configured") != NULL,
+	    "the one line is the dispatcher's, with the reason: %s", buf);
+	T_CHECK(strstr(buf, "no detail") == NULL, "the line has a detail");
+	session_conn_free(&cn);
+	conf_unref(&c);
+}
+
 int
 main(void)
 {
@@ -563,5 +618,6 @@ main(void)
 	test_addr_match();
 	test_policy_counting();
 	test_policy_config_errors();
+	test_policy_failure_logged_once();
 	return t_done("ratelimit");
 }

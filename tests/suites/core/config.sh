@@ -30,9 +30,12 @@ gw_check() {
 	st=$?
 }
 
-# expect_ok FILE - the binary accepts FILE
+# expect_ok FILE - the binary accepts FILE; nothing on stderr but, when
+# run as root, the warning that a file without milter.user keeps root
+# (suite-62 checks that warning)
 expect_ok() {
 	gw_check "$1"
+	sed -i '/^gatewarden: warning: started as root and milter.user is not set/d' "$tmp/err"
 	if [ "$st" -eq 0 ] && [ "$(cat "$tmp/out")" = "configuration OK" ] &&
 	    [ ! -s "$tmp/err" ]; then
 		ok
@@ -80,15 +83,16 @@ done
 for f in "$DATA"/warn-*.json; do
 	want=${f%.json}.err
 	gw_check "$f"
+	sed -i '/^gatewarden: warning: started as root and milter.user is not set/d' "$tmp/err"
 	if [ "$st" -eq 0 ] && [ "$(cat "$tmp/out")" = "configuration OK" ]; then
 		ok
 	else
-		bad "$f: exit $st, want 0 and \"configuration OK\""
+		ko "$f: exit $st, want 0 and \"configuration OK\""
 	fi
 	if [ -s "$want" ] && cmp -s "$want" "$tmp/err"; then
 		ok
 	else
-		bad "$f: stderr differs from $want"
+		ko "$f: stderr differs from $want"
 		diff -u "$want" "$tmp/err" | head -30
 	fi
 	schema "$f"
@@ -127,7 +131,7 @@ grep -ho '"key_file": *"keys/[^"]*"' conf/examples/*.json 2>/dev/null |
 	ed*) set -- --algorithm ed25519-sha256 ;;
 	*) set -- --algorithm rsa-sha256 --bits 1024 ;;
 	esac
-	"$GW" keygen --domain "$dom" --selector "$sel" "$@" \
+	"$GW" keygen --domain "$dom" --selector "$sel" "$@" --group "$(id -gn)" \
 	    --out "$EX/keys" >/dev/null 2>&1 ||
 	    echo "note: keygen for $k failed"
 done

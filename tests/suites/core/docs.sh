@@ -1,7 +1,8 @@
 #!/bin/sh
 # docs.sh - the documentation and the installation:
 #  - every man page under docs/ renders without groff/man warnings;
-#  - gatewarden(8) names every option the binary's usage prints;
+#  - gatewarden(8) names every option and command the binary's usage
+#    prints, and every exit code the sources return;
 #  - gatewarden.json(5) names every core key of conf/gatewarden.json;
 #  - README.md gives both commands (make run, make test);
 #  - `make install DESTDIR=... PREFIX=/usr` installs the binary, both man
@@ -78,6 +79,36 @@ if [ -n "$keys" ] && [ -z "$missing" ]; then
 	ok "gatewarden.json.5 names every core key of conf/gatewarden.json ($(echo $keys | wc -w))"
 else
 	ko "gatewarden.json.5 names every core key of conf/gatewarden.json (missing:${missing:- no keys read})"
+fi
+# Every command of the usage has its place in gatewarden(8).
+cmds=$(printf '%s\n' "$usage" | sed -n 's/^\(usage:\)\{0,1\} *gatewarden \([a-z][a-z]*\).*/\2/p' | sort -u)
+missing=""
+for c in $cmds; do
+	grep -q "^\.B gatewarden $c" docs/gatewarden.8 || missing="$missing $c"
+done
+if [ -n "$cmds" ] && [ -z "$missing" ]; then
+	ok "gatewarden.8 has every command of the usage ($(echo $cmds | wc -w): $(echo $cmds))"
+else
+	nok "gatewarden.8 has every command of the usage (missing:${missing:- no commands read})"
+fi
+
+# Every <sysexits.h> code the sources return is in EXIT STATUS, by number
+# and name (Python's os module has the same table).
+codes=$(git grep -ohE '\bEX_[A-Z]+\b' -- 'filter/*.c' 'policies/*.c' 2>/dev/null | sort -u)
+section=$(sed -n '/^\.SH EXIT STATUS/,/^\.SH /p' docs/gatewarden.8)
+missing=""
+for c in $codes; do
+	n=$($PY -c "import os, sys; print(getattr(os, sys.argv[1], ''))" "$c")
+	if [ -z "$n" ] || ! printf '%s\n' "$section" | grep -qx "\.B $n"; then
+		missing="$missing $c=$n"
+	elif [ "$c" != EX_OK ] && ! printf '%s\n' "$section" | grep -q "($c)"; then
+		missing="$missing $c"
+	fi
+done
+if [ -n "$codes" ] && [ -z "$missing" ]; then
+	ok "gatewarden.8 EXIT STATUS lists every code the sources use ($(echo $codes | wc -w))"
+else
+	nok "gatewarden.8 EXIT STATUS lists every code the sources use (missing:${missing:- none found})"
 fi
 
 # The EXAMPLE of gatewarden.json(5) loads, and README's `gatewarden test`

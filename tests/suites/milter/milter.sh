@@ -35,7 +35,7 @@ mkdir -m 700 "$T/keys"
 for k in "rsa1 rsa-sha256" "ed1 ed25519-sha256"; do
 	set -- $k
 	if ! "$GW" keygen --domain gw.example --selector "$1" --algorithm "$2" \
-	    --out "$T/keys" >"$T/keygen.log" 2>&1; then
+	    --out "$T/keys" --group "$(id -gn)" >"$T/keygen.log" 2>&1; then
 		ko "keygen $2" "$(cat "$T/keygen.log")"
 		t_done
 	fi

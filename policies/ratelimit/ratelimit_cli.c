@@ -1,38 +1,35 @@
 /*
- * limits_cli.c - `gatewarden limits show|reset`: the rate limit's counters
- * in the configured store.
+ * ratelimit_cli.c - `gatewarden limits show|reset`: the rate limit's
+ * counters in the configured store.
  *
- * The counters are the store's "rl:NAME:KEY" entries; each holds a GCRA
- * theoretical arrival time and expires when the bucket is full again, so
- * a limit's remaining allowance is read back from the entry's TTL alone
- * (gcra_remaining) whatever the clock of the host asking.  With the
- * Redis back-end this works from any host sharing the Redis.
+ * The counters are the store's "rl:NAME:KEY" entries (rl_store_key); each
+ * holds a GCRA theoretical arrival time and expires when the bucket is
+ * full again, so a limit's remaining allowance is read back from the
+ * entry's TTL alone (gcra_remaining) whatever the clock of the host
+ * asking.  With the Redis back-end this works from any host sharing the
+ * Redis.
  *
- * Exit status: 0 done; 1 reset found no counter; 64 usage; 69 the store
- * cannot answer; 78 the configuration does not load.
+ * Exit status: EX_OK done; 1 reset found no counter; EX_USAGE;
+ * EX_UNAVAILABLE the store cannot answer; EX_CONFIG the configuration does
+ * not load.
+ *
+ * Thread safety: a command runs alone, from main.
  */
 #include <ctype.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sysexits.h>
 
-#include "filter/conf/conf.h"
-#include "filter/limits_cli.h"
 #include "filter/store/gcra.h"
-#include "filter/store/store.h"
 #include "filter/util/clock.h"
+#include "filter/store/store.h"
 #include "filter/util/xalloc.h"
+#include "policies/policy.h"
 #include "policies/ratelimit/ratelimit_int.h"
-#include "policies/registry.h"
 
-#ifndef GW_DEFAULT_CONF
-#define GW_DEFAULT_CONF "/etc/gatewarden/gatewarden.json"
-#endif
-
-#define LIMITS_EX_USAGE		64
-#define LIMITS_EX_UNAVAILABLE	69
-#define LIMITS_EX_CONFIG	78
+#define LIMITS_EX_NO_COUNTER	1	/* reset: nothing to forget */
 #define LIMITS_SHOW_MAX		100000
 
 struct limits_row {
@@ -49,17 +46,6 @@ struct limits_show {
 	size_t		 n, cap;
 };
 
-/* limits_usage - the synopsis */
-static int
-limits_usage(void)
-{
-	fprintf(stderr,
-	    "usage: gatewarden limits show [--name N] [--key K] [--json] "
-	    "[-c FILE]\n"
-	    "       gatewarden limits reset --name N --key K [-c FILE]\n");
-	return LIMITS_EX_USAGE;
-}
-
 /* limits_find - the limit called name, or NULL */
 static const struct rl_limit *
 limits_find(const struct rl_conf *rc, const char *name, size_t len)
@@ -70,19 +56,6 @@ limits_find(const struct rl_conf *rc, const char *name, size_t len)
 		if (strlen(rc->limits[i].name) == len &&
 		    strncmp(rc->limits[i].name, name, len) == 0)
 			return &rc->limits[i];
-	return NULL;
-}
-
-/* limits_rl_conf - the compiled ratelimit section, or NULL when disabled */
-static const struct rl_conf *
-limits_rl_conf(const struct conf *c)
-{
-	const struct policy_ops *ops = policy_find("ratelimit");
-	size_t i;
-
-	for (i = 0; i < c->npolicies; i++)
-		if (c->policies[i].ops == ops)
-			return c->policies[i].modconf;
 	return NULL;
 }
 
@@ -102,7 +75,8 @@ static bool
 limits_collect(const struct store_entry *e, void *arg)
 {
 	struct limits_show *sh = arg;
-	const char *name = e->key + 3, *colon = strchr(name, ':');
+	const char *name = e->key + strlen(RL_STORE_PREFIX);
+	const char *colon = strchr(name, ':');
 	struct limits_row *row;
 
 	if (colon == NULL)
@@ -192,12 +166,14 @@ limits_show(struct store *st, const struct rl_conf *rc, const char *name,
 	memset(&sh, 0, sizeof(sh));
 	sh.rc = rc;
 	sh.key = key != NULL ? limits_lower(key) : NULL;
-	snprintf(prefix, sizeof(prefix), "rl:%s%s", name != NULL ? name : "",
-	    name != NULL ? ":" : "");
+	if (name != NULL)
+		rl_store_key(name, "", prefix, sizeof(prefix));
+	else
+		snprintf(prefix, sizeof(prefix), "%s", RL_STORE_PREFIX);
 	if (store_scan(st, prefix, clock_wall_ms(), 0, limits_collect, &sh,
 	    &ss, &err) < 0) {
-		fprintf(stderr, "gatewarden: limits: %s\n", err);
-		ret = LIMITS_EX_UNAVAILABLE;
+		fprintf(stderr, "gatewarden limits: %s\n", err);
+		ret = EX_UNAVAILABLE;
 	} else {
 		limits_print(&sh, as_json);
 	}
@@ -218,23 +194,25 @@ limits_reset(struct store *st, const struct rl_conf *rc, const char *name,
 	enum store_status ss;
 	const char *err;
 	char *lkey = limits_lower(key), *skey;
+	size_t len = strlen(name) + strlen(lkey) + sizeof(RL_STORE_PREFIX) + 1;
 	bool deleted;
 	int ret;
 
 	if (rc != NULL && limits_find(rc, name, strlen(name)) == NULL)
-		fprintf(stderr, "gatewarden: limits: warning: no limit named "
+		fprintf(stderr, "gatewarden limits: warning: no limit named "
 		    "\"%s\" in the configuration\n", name);
-	skey = xasprintf("rl:%s:%s", name, lkey);
+	skey = xmalloc(len);
+	rl_store_key(name, lkey, skey, len);
 	if (store_del(st, skey, clock_wall_ms(), &deleted, &ss, &err) < 0 ||
 	    ss != STORE_OK) {
-		fprintf(stderr, "gatewarden: limits: %s\n", err);
-		ret = LIMITS_EX_UNAVAILABLE;
+		fprintf(stderr, "gatewarden limits: %s\n", err);
+		ret = EX_UNAVAILABLE;
 	} else if (deleted) {
 		printf("reset %s %s\n", name, lkey);
-		ret = 0;
+		ret = EX_OK;
 	} else {
 		printf("no counter for %s %s\n", name, lkey);
-		ret = 1;
+		ret = LIMITS_EX_NO_COUNTER;
 	}
 	free(skey);
 	free(lkey);
@@ -242,57 +220,61 @@ limits_reset(struct store *st, const struct rl_conf *rc, const char *name,
 }
 
 /* limits_main - `gatewarden limits ...` */
-int
-limits_main(int argc, char **argv)
+static int
+limits_main(struct pol_cmd *cmd, int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "name", required_argument, NULL, 'n' },
 		{ "key", required_argument, NULL, 'k' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "conf", required_argument, NULL, 'c' },
+		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
-	const char *path = GW_DEFAULT_CONF, *name = NULL, *key = NULL, *cmd;
+	const char *path = NULL, *name = NULL, *key = NULL, *sub;
 	const char *err = NULL;
 	struct store *st;
-	struct conf *c;
 	bool as_json = false;
-	int ch, nerr = 0, ret;
+	int ch;
 
-	if (argc < 2)
-		return limits_usage();
-	cmd = argv[1];
-	optind = 2;
-	while ((ch = getopt_long(argc, argv, "c:", longopts, NULL)) != -1) {
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'n': name = optarg; break;
 		case 'k': key = optarg; break;
 		case 'j': as_json = true; break;
 		case 'c': path = optarg; break;
-		default: return limits_usage();
+		case 'h': return pol_cmd_help(cmd);
+		default: return pol_cmd_usage(cmd, NULL);
 		}
 	}
-	if (optind != argc || (strcmp(cmd, "show") != 0 &&
-	    strcmp(cmd, "reset") != 0) || (strcmp(cmd, "reset") == 0 &&
-	    (name == NULL || key == NULL)))
-		return limits_usage();
-	if ((c = conf_load(path, stderr, &nerr)) == NULL)
-		return LIMITS_EX_CONFIG;
-	if ((st = store_acquire(&c->store, &err)) == NULL) {
-		fprintf(stderr, "gatewarden: limits: store: %s\n", err);
-		conf_unref(&c);
-		return LIMITS_EX_UNAVAILABLE;
+	if (optind + 1 != argc)
+		return pol_cmd_usage(cmd, NULL);
+	sub = argv[optind];
+	if (strcmp(sub, "show") != 0 && strcmp(sub, "reset") != 0)
+		return pol_cmd_usage(cmd, "no such action: %s", sub);
+	if (strcmp(sub, "reset") == 0 && (name == NULL || key == NULL))
+		return pol_cmd_usage(cmd, "reset needs --name and --key");
+	if (pol_cmd_load(cmd, path) != 0)
+		return EX_CONFIG;
+	if ((st = pol_cmd_store(cmd, &err)) == NULL) {
+		fprintf(stderr, "gatewarden limits: store: %s\n", err);
+		return EX_UNAVAILABLE;
 	}
 	if (strcmp(store_backend_name(st), "memory") == 0)
-		fprintf(stderr, "gatewarden: limits: note: the memory store "
+		fprintf(stderr, "gatewarden limits: note: the memory store "
 		    "lives inside each gatewarden process; this command sees "
 		    "only its own (empty) one.  Use the redis back-end to "
 		    "inspect counters from outside.\n");
-	if (strcmp(cmd, "show") == 0)
-		ret = limits_show(st, limits_rl_conf(c), name, key, as_json);
-	else
-		ret = limits_reset(st, limits_rl_conf(c), name, key);
-	store_release(&st);
-	conf_unref(&c);
-	return ret;
+	if (strcmp(sub, "show") == 0)
+		return limits_show(st, pol_cmd_conf(cmd), name, key, as_json);
+	return limits_reset(st, pol_cmd_conf(cmd), name, key);
 }
+
+const struct pol_command ratelimit_commands[] = {
+	{ "limits",
+	  "gatewarden limits show [--name N] [--key K] [--json] [-c FILE]\n"
+	  "gatewarden limits reset --name N --key K [-c FILE]\n",
+	  limits_main },
+	{ NULL, NULL, NULL }
+};
