@@ -18,6 +18,15 @@
 #define CONF_MAX_LINE		4096		/* one line of a list file */
 #define CONF_GOT_MAX		60		/* a value quoted in a message */
 
+/* One conf_policy_after() promise, checked after the "policies" object. */
+struct conf_after {
+	const char		*ptr;		/* the reading section */
+	const char		*policy;	/* its policy name */
+	const char		*name;		/* the policy it reads */
+	enum pol_stage		 stage;
+	struct conf_after	*next;
+};
+
 struct conf_ctx {
 	struct conf		*c;
 	struct arena		*arena;
@@ -27,6 +36,8 @@ struct conf_ctx {
 	FILE			*errout;
 	int			 errors;
 	struct conf_locator	*loc;
+	const char		*policy;	/* the section being compiled */
+	struct conf_after	*after;		/* conf_policy_after() list */
 };
 
 enum conf_mode {

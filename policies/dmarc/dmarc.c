@@ -1,7 +1,9 @@
 /*
  * dmarc.c - the DMARC policy (RFC 7489; np= and t= of DMARCbis) at end of
  * message, on this message's own SPF and DKIM results.  It must come after
- * "spf" and "dkim" in the "policies" object (policies run in file order).
+ * "dkim" in the "policies" object (policies run in file order within a
+ * stage, and dkim records its results at end of message too); loading
+ * refuses it otherwise (conf_policy_after()).  SPF records at MAIL FROM.
  *
  * Section "dmarc" (besides enabled, dry_run, on_error):
  *   psl_file		the Public Suffix List (default Debian's
@@ -287,6 +289,9 @@ dmarc_config(struct conf_ctx *cc, const json_t *section, const char *ptr,
 	c->history_max = 64LL << 20;
 	c->history_keep = 10;
 	c->sendmail = "/usr/sbin/sendmail";
+	/* the results it reads at end of message must be there by then */
+	conf_policy_after(cc, ptr, "spf", POL_EOM);
+	conf_policy_after(cc, ptr, "dkim", POL_EOM);
 	fa->action = DMARC_ACT_REJECT;
 	fa->code = "550";
 	fa->xcode = "5.7.1";
