@@ -25,8 +25,10 @@
  *			only): p=reject is honoured only when the site says so
  *   history		{ "file", "max_size" (bytes), "keep" }: one JSON line
  *			per evaluated message for aggregate reports
- *   report		{ "org_name", "email", "receiver", "sendmail" }: who
- *			`gatewarden dmarc-report` says it is, and how it sends
+ *   report		{ "org_name", "email", "receiver", "sendmail",
+ *			"sendmail_args" }: who `gatewarden dmarc-report` says
+ *			it is, and how it sends (sendmail_args go before
+ *			-i -f EMAIL -- ADDRESS, e.g. ["-C", "/etc/postfix-out"])
  *
  * Every evaluated message gets an Authentication-Results entry
  * (dmarc=RESULT (p=POLICY dis=DISPOSITION) header.from=DOMAIN) and
@@ -218,6 +220,9 @@ static const struct conf_key dmarc_report_keys[] = {
 	  .off = offsetof(struct dmarc_conf, receiver), .min = 1, .max = 253 },
 	{ .key = "sendmail", .type = CONF_STRING,
 	  .off = offsetof(struct dmarc_conf, sendmail), .min = 1, .max = 1024 },
+	{ .key = "sendmail_args", .type = CONF_STRLIST,
+	  .off = offsetof(struct dmarc_conf, sendmail_args),
+	  .max = DMARC_SENDMAIL_ARGS_MAX },
 	{ .key = NULL }
 };
 

@@ -23,6 +23,7 @@
 #include <jansson.h>
 #include <libpsl.h>
 
+#include "filter/conf/conf.h"
 #include "filter/util/cidr.h"
 
 struct arena;
@@ -155,6 +156,8 @@ enum dmarc_lists {
 	DMARC_LISTS_EXEMPT
 };
 
+#define DMARC_SENDMAIL_ARGS_MAX	16	/* report.sendmail_args entries */
+
 struct dmarc_conf {
 	const char	*psl_file;
 	bool		 skip_internal;
@@ -169,6 +172,7 @@ struct dmarc_conf {
 	const char	*email;
 	const char	*receiver;
 	const char	*sendmail;
+	struct conf_strlist sendmail_args;	/* before -i -f EMAIL -- TO */
 };
 
 struct dmarc_state {
