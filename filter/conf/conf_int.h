@@ -20,9 +20,9 @@
 
 /* One conf_policy_after() promise, checked after the "policies" object. */
 struct conf_after {
-	const char		*ptr;		/* the reading section */
-	const char		*policy;	/* its policy name */
-	const char		*name;		/* the policy it reads */
+	const char		*ptr;		/* the reader's section */
+	const char		*policy;	/* the reader */
+	const char		*name;		/* what it reads */
 	enum pol_stage		 stage;
 	struct conf_after	*next;
 };
@@ -36,8 +36,8 @@ struct conf_ctx {
 	FILE			*errout;
 	int			 errors;
 	struct conf_locator	*loc;
-	const char		*policy;	/* the section being compiled */
-	struct conf_after	*after;		/* conf_policy_after() list */
+	const char		*policy;	/* being compiled */
+	struct conf_after	*after;		/* conf_policy_after() */
 };
 
 enum conf_mode {

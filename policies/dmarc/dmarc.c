@@ -28,7 +28,7 @@
  *   report		{ "org_name", "email", "receiver", "sendmail",
  *			"sendmail_args" }: who `gatewarden dmarc-report` says
  *			it is, and how it sends (sendmail_args go before
- *			-i -f EMAIL -- ADDRESS, e.g. ["-C", "/etc/postfix-out"])
+ *			-i -f EMAIL -- ADDRESS, e.g. ["-C", "/etc/pf-out"])
  *
  * Every evaluated message gets an Authentication-Results entry
  * (dmarc=RESULT (p=POLICY dis=DISPOSITION) header.from=DOMAIN) and

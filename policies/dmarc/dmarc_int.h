@@ -156,7 +156,8 @@ enum dmarc_lists {
 	DMARC_LISTS_EXEMPT
 };
 
-#define DMARC_SENDMAIL_ARGS_MAX	16	/* report.sendmail_args entries */
+/* report.sendmail_args entries */
+#define DMARC_SENDMAIL_ARGS_MAX	16
 
 struct dmarc_conf {
 	const char	*psl_file;
