@@ -484,6 +484,7 @@ conf_policy(struct conf_ctx *cc, const char *name, const json_t *sec,
 		return;
 	}
 	conf_apply_mode(cc, sec, ptr, conf_common_keys, &com, CONF_MODE_SOME);
+	cc->policy = name;
 	if (ops->config == NULL)
 		conf_apply_policy(cc, sec, ptr, conf_no_keys, NULL);
 	else if (ops->config(cc, sec, ptr, &modconf) != 0 &&
@@ -501,6 +502,59 @@ conf_policy(struct conf_ctx *cc, const char *name, const json_t *sec,
 	p->modconf = modconf;
 	c->npolicies++;
 	c->stages |= conf_policy_stages(ops);
+}
+
+/* conf_policy_after - see conf.h */
+void
+conf_policy_after(struct conf_ctx *cc, const char *ptr, const char *name,
+    enum pol_stage stage)
+{
+	struct conf_after *a = conf_alloc(cc, sizeof(*a));
+
+	a->ptr = ptr;
+	a->policy = cc->policy;
+	a->name = name;
+	a->stage = stage;
+	a->next = cc->after;
+	cc->after = a;
+}
+
+/* conf_policy_index - position of an enabled policy in the chain, or -1 */
+static long
+conf_policy_index(const struct conf *c, const char *name)
+{
+	size_t i;
+
+	for (i = 0; name != NULL && i < c->npolicies; i++)
+		if (strcmp(c->policies[i].ops->name, name) == 0)
+			return (long)i;
+	return -1;
+}
+
+/* conf_policy_order - every conf_policy_after() promise holds */
+static void
+conf_policy_order(struct conf_ctx *cc)
+{
+	static const char *const stage_names[POL_STAGE_COUNT] = {
+		"connect", "HELO", "MAIL", "RCPT", "DATA", "header",
+		"end of headers", "body", "end of message"
+	};
+	const struct conf *c = cc->c;
+	const struct conf_after *a;
+	long me, them;
+
+	for (a = cc->after; a != NULL; a = a->next) {
+		me = conf_policy_index(c, a->policy);
+		them = conf_policy_index(c, a->name);
+		if (me < 0 || them < me ||
+		    !(conf_policy_stages(c->policies[them].ops) &
+		    (1u << a->stage)))
+			continue;
+		conf_error_key(cc, a->ptr, "must come after %s in "
+		    "\"policies\": it reads %s's results at %s, and "
+		    "policies run in file order", conf_quote(cc, a->name),
+		    a->name, stage_names[a->stage]);
+	}
 }
 
 /* conf_policies - the "policies" object, in file order */
@@ -524,6 +578,8 @@ conf_policies(struct conf_ctx *cc, const json_t *v, const char *ptr,
 	json_object_foreach((json_t *)v, name, sec)
 		if (name[0] != '#')
 			conf_policy(cc, name, sec, conf_ptr(cc, ptr, name));
+	cc->policy = NULL;
+	conf_policy_order(cc);
 	return cc->errors == before ? 0 : -1;
 }
 

@@ -23,6 +23,7 @@
 #include <jansson.h>
 
 #include "filter/util/cidr.h"
+#include "policies/policy.h"
 
 struct arena;
 struct conf_ctx;
@@ -162,5 +163,15 @@ int	 conf_get_strlist(struct conf_ctx *cc, const json_t *v,
 	    const char *ptr, struct conf_strlist *l_r);
 int	 conf_get_cidrlist(struct conf_ctx *cc, const json_t *v,
 	    const char *ptr, struct cidr_list *l_r);
+
+/*
+ * conf_policy_after - the policy section at ptr reads, in stage, the
+ * results the policy named name records: when both are enabled and name
+ * hooks that stage, name must come earlier in "policies" (within a stage
+ * policies run in file order).  Checked once the whole "policies" object
+ * is read; an error at ptr's key otherwise.
+ */
+void	 conf_policy_after(struct conf_ctx *cc, const char *ptr,
+	    const char *name, enum pol_stage stage);
 
 #endif

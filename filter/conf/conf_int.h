@@ -19,6 +19,15 @@
 #define CONF_MAX_MEMORY		(512u << 20)	/* a compiled generation's arena */
 #define CONF_GOT_MAX		60		/* a value quoted in a message */
 
+/* One conf_policy_after() promise, checked after the "policies" object. */
+struct conf_after {
+	const char		*ptr;		/* the reader's section */
+	const char		*policy;	/* the reader */
+	const char		*name;		/* what it reads */
+	enum pol_stage		 stage;
+	struct conf_after	*next;
+};
+
 struct conf_ctx {
 	struct conf		*c;
 	struct arena		*arena;
@@ -28,6 +37,8 @@ struct conf_ctx {
 	FILE			*errout;
 	int			 errors;
 	struct conf_locator	*loc;
+	const char		*policy;	/* being compiled */
+	struct conf_after	*after;		/* conf_policy_after() */
 };
 
 enum conf_mode {

@@ -1,7 +1,9 @@
 /*
  * dmarc.c - the DMARC policy (RFC 7489; np= and t= of DMARCbis) at end of
  * message, on this message's own SPF and DKIM results.  It must come after
- * "spf" and "dkim" in the "policies" object (policies run in file order).
+ * "dkim" in the "policies" object (policies run in file order within a
+ * stage, and dkim records its results at end of message too); loading
+ * refuses it otherwise (conf_policy_after()).  SPF records at MAIL FROM.
  *
  * Section "dmarc" (besides enabled, dry_run, on_error):
  *   psl_file		the Public Suffix List (default Debian's
@@ -23,8 +25,10 @@
  *			only): p=reject is honoured only when the site says so
  *   history		{ "file", "max_size" (bytes), "keep" }: one JSON line
  *			per evaluated message for aggregate reports
- *   report		{ "org_name", "email", "receiver", "sendmail" }: who
- *			`gatewarden dmarc-report` says it is, and how it sends
+ *   report		{ "org_name", "email", "receiver", "sendmail",
+ *			"sendmail_args" }: who `gatewarden dmarc-report` says
+ *			it is, and how it sends (sendmail_args go before
+ *			-i -f EMAIL -- ADDRESS, e.g. ["-C", "/etc/pf-out"])
  *
  * Every evaluated message gets an Authentication-Results entry
  * (dmarc=RESULT (p=POLICY dis=DISPOSITION) header.from=DOMAIN) and
@@ -216,6 +220,9 @@ static const struct conf_key dmarc_report_keys[] = {
 	  .off = offsetof(struct dmarc_conf, receiver), .min = 1, .max = 253 },
 	{ .key = "sendmail", .type = CONF_STRING,
 	  .off = offsetof(struct dmarc_conf, sendmail), .min = 1, .max = 1024 },
+	{ .key = "sendmail_args", .type = CONF_STRLIST,
+	  .off = offsetof(struct dmarc_conf, sendmail_args),
+	  .max = DMARC_SENDMAIL_ARGS_MAX },
 	{ .key = NULL }
 };
 
@@ -287,6 +294,9 @@ dmarc_config(struct conf_ctx *cc, const json_t *section, const char *ptr,
 	c->history_max = 64LL << 20;
 	c->history_keep = 10;
 	c->sendmail = "/usr/sbin/sendmail";
+	/* the results it reads at end of message must be there by then */
+	conf_policy_after(cc, ptr, "spf", POL_EOM);
+	conf_policy_after(cc, ptr, "dkim", POL_EOM);
 	fa->action = DMARC_ACT_REJECT;
 	fa->code = "550";
 	fa->xcode = "5.7.1";

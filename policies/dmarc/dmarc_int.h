@@ -23,6 +23,7 @@
 #include <jansson.h>
 #include <libpsl.h>
 
+#include "filter/conf/conf.h"
 #include "filter/util/cidr.h"
 #include "policies/policy.h"
 
@@ -156,6 +157,9 @@ enum dmarc_lists {
 	DMARC_LISTS_EXEMPT
 };
 
+/* report.sendmail_args entries */
+#define DMARC_SENDMAIL_ARGS_MAX	16
+
 struct dmarc_conf {
 	const char	*psl_file;
 	bool		 skip_internal;
@@ -170,6 +174,7 @@ struct dmarc_conf {
 	const char	*email;
 	const char	*receiver;
 	const char	*sendmail;
+	struct conf_strlist sendmail_args;	/* before -i -f EMAIL -- TO */
 };
 
 struct dmarc_state {

@@ -2,7 +2,8 @@
  * dmarc_report.c - `gatewarden dmarc-report`: the history lines of a time
  * window become one RFC 7489 Appendix C aggregate report per policy
  * domain, gzip'd, written as .xml.gz and .eml files and/or sent to the
- * domain's rua= mailto: addresses through the local sendmail(8).
+ * domain's rua= mailto: addresses through the local sendmail(8)
+ * (report.sendmail, with report.sendmail_args before its own arguments).
  *
  *   gatewarden dmarc-report [-c FILE] --begin EPOCH --end EPOCH
  *                           [--out DIR] [--send]
@@ -397,14 +398,28 @@ write_file(const char *dir, const char *name, const void *buf, size_t len)
 	return rc;
 }
 
-/* sendmail - pipe the message to sendmail -i -f FROM -- TO */
+/* sendmail - pipe the message to sendmail [ARGS] -i -f FROM -- TO */
 static int
 sendmail(const struct report_opts *o, const char *to, const char *msg)
 {
+	const struct conf_strlist *args = &o->conf->sendmail_args;
+	const char *argv[DMARC_SENDMAIL_ARGS_MAX + 7];
+	size_t i, n = 0;
 	int fd[2], st;
 	pid_t pid;
 	FILE *w;
 
+	if (args->n > DMARC_SENDMAIL_ARGS_MAX)
+		return -1;
+	argv[n++] = "sendmail";
+	for (i = 0; i < args->n; i++)
+		argv[n++] = args->v[i];
+	argv[n++] = "-i";
+	argv[n++] = "-f";
+	argv[n++] = o->conf->email;
+	argv[n++] = "--";
+	argv[n++] = to;
+	argv[n] = NULL;
 	if (pipe(fd) == -1)
 		return -1;
 	if ((pid = fork()) == -1) {
@@ -416,8 +431,7 @@ sendmail(const struct report_opts *o, const char *to, const char *msg)
 		dup2(fd[0], 0);
 		close(fd[0]);
 		close(fd[1]);
-		execl(o->conf->sendmail, "sendmail", "-i", "-f",
-		    o->conf->email, "--", to, (char *)NULL);
+		execv(o->conf->sendmail, (char *const *)argv);
 		_exit(127);
 	}
 	close(fd[0]);

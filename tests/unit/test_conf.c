@@ -557,7 +557,8 @@ static void
 test_policies(void)
 {
 	const struct policy_ops *rules = policy_find("rules");
-	const struct policy_ops *const *all, *ok[64];
+	const struct policy_ops *const *all, *ok[64],
+	    *order[64], *tmp;
 	struct conf *c;
 	char doc[4096];
 	size_t n, i, k;
@@ -597,8 +598,24 @@ test_policies(void)
 	    "\"bogus\": 1}}}", 1, "gw.json:1:43: /policies/rules/bogus: "
 	    "unknown key \"bogus\"\n");
 
+	/* conf_policy_after(): dmarc reads dkim's results at end of
+	 * message, so an enabled dkim must come first; spf records at MAIL */
+	expect_err("{\"policies\": {\"dmarc\": {}, \"dkim\": {}}}", 1,
+	    "gw.json:1:15: /policies/dmarc: must come after \"dkim\" in "
+	    "\"policies\": it reads dkim's results at end of message, and "
+	    "policies run in file order\n");
+	c = expect_ok("{\"policies\": {\"dmarc\": {}, "
+	    "\"dkim\": {\"enabled\": false}}}");
+	T_CHECK(c != NULL && c->npolicies == 1, "dmarc before a disabled dkim");
+	conf_unref(&c);
+	c = expect_ok("{\"policies\": {\"dkim\": {}, \"dmarc\": {}, "
+	    "\"spf\": {}}}");
+	T_CHECK(c != NULL && c->npolicies == 3, "spf may follow dmarc");
+	conf_unref(&c);
+
 	/* file order and slots: the policies that take an empty section,
-	 * in reverse registry order */
+	 * in reverse registry order, except that dmarc goes last: it must
+	 * come after dkim (conf_policy_after(), tested below) */
 	all = policy_all(&n);
 	for (i = 0, k = 0; i < n && k < 64; i++) {
 		snprintf(doc, sizeof(doc), "{\"policies\": {\"%s\": {}}}",
@@ -608,16 +625,23 @@ test_policies(void)
 		conf_unref(&c);
 	}
 	T_CHECK(k > 0, "some policy takes an empty section");
+	for (i = 0; i < k; i++)
+		order[i] = ok[k - 1 - i];
+	for (i = 0; i + 1 < k; i++)
+		if (strcmp(order[i]->name, "dmarc") == 0) {
+			tmp = order[i];
+			order[i] = order[i + 1];
+			order[i + 1] = tmp;
+		}
 	len = snprintf(doc, sizeof(doc), "{\"policies\": {");
-	for (i = k; i-- > 0;)
+	for (i = 0; i < k; i++)
 		len += snprintf(doc + len, sizeof(doc) - (size_t)len,
-		    "%s\"%s\": {}", i == k - 1 ? "" : ", ", ok[i]->name);
+		    "%s\"%s\": {}", i == 0 ? "" : ", ", order[i]->name);
 	snprintf(doc + len, sizeof(doc) - (size_t)len, "}}");
 	c = expect_ok(doc);
 	T_CHECK(c != NULL && c->npolicies == k, "%zu policies", k);
 	for (i = 0; c != NULL && i < c->npolicies && i < k; i++) {
-		T_CHECK(c->policies[i].ops == ok[k - 1 - i], "file order %zu",
-		    i);
+		T_CHECK(c->policies[i].ops == order[i], "file order %zu", i);
 		T_EQ_INT(c->policies[i].slot, i, "slot %zu", i);
 	}
 	conf_unref(&c);
