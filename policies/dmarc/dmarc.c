@@ -19,9 +19,9 @@
  *   actions		per outcome: "reject", "quarantine" (a failing
  *			message under that published policy), "none"
  *			(failing under p=none), "temperror", "permerror":
- *			{ "action": "report" | "reject" | "quarantine" |
+ *			{ "action": "continue" | "reject" | "quarantine" |
  *			  "tempfail", "code", "xcode", "text", "score",
- *			  "dry_run" }; every default is "report" (recorded
+ *			  "dry_run" }; every default is "continue" (recorded
  *			only): p=reject is honoured only when the site says so
  *   history		{ "file", "max_size" (bytes), "keep" }: one JSON line
  *			per evaluated message for aggregate reports
@@ -34,7 +34,6 @@
  * (dmarc=RESULT (p=POLICY dis=DISPOSITION) header.from=DOMAIN) and
  * results.dmarc (see docs/dmarc.md).
  */
-#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -50,7 +49,7 @@
 #include "policies/dmarc/dmarc_int.h"
 
 enum dmarc_act {
-	DMARC_ACT_REPORT = 0,
+	DMARC_ACT_CONTINUE = 0,
 	DMARC_ACT_REJECT,
 	DMARC_ACT_QUARANTINE,
 	DMARC_ACT_TEMPFAIL
@@ -68,15 +67,20 @@ enum dmarc_out {
 
 struct dmarc_action {
 	int		 action;	/* enum dmarc_act */
-	const char	*code;
-	const char	*xcode;
-	const char	*text;
+	struct conf_reply reply;
 	long long	 score;
 	bool		 dry_run;
 };
 
 static const char *const dmarc_act_names[] = {
-	"report", "reject", "quarantine", "tempfail", NULL
+	"continue", "reject", "quarantine", "tempfail", NULL
+};
+/* "report" was this policy's first word for continue (docs/config.md,
+ * Actions: one word per meaning in every section). */
+static const struct conf_alias dmarc_act_aliases[] = {
+	{ "report", "continue", "no verdict: the result is recorded in "
+	    "Authentication-Results and the history, the next policy runs" },
+	{ NULL, NULL, NULL }
 };
 static const char *const dmarc_out_names[] = {
 	"reject", "quarantine", "none", "temperror", "permerror", NULL
@@ -84,21 +88,14 @@ static const char *const dmarc_out_names[] = {
 static const char *const dmarc_list_names[] = { "evaluate", "exempt", NULL };
 
 #define DMARC_PSL_DEFAULT	"/usr/share/publicsuffix/public_suffix_list.dat"
-#define DMARC_TEXT_MAX		400
 
 /* --- configuration ----------------------------------------------------- */
 
 static const struct conf_key dmarc_action_keys[] = {
 	{ .key = "action", .type = CONF_ENUM,
 	  .off = offsetof(struct dmarc_action, action),
-	  .names = dmarc_act_names },
-	{ .key = "code", .type = CONF_STRING,
-	  .off = offsetof(struct dmarc_action, code), .min = 3, .max = 3 },
-	{ .key = "xcode", .type = CONF_STRING,
-	  .off = offsetof(struct dmarc_action, xcode), .min = 5, .max = 11 },
-	{ .key = "text", .type = CONF_STRING,
-	  .off = offsetof(struct dmarc_action, text), .min = 1,
-	  .max = DMARC_TEXT_MAX },
+	  .names = dmarc_act_names, .aliases = dmarc_act_aliases },
+	CONF_REPLY_KEYS(struct dmarc_action, reply),
 	{ .key = "score", .type = CONF_INT,
 	  .off = offsetof(struct dmarc_action, score), .min = -1000000,
 	  .max = 1000000 },
@@ -107,52 +104,27 @@ static const struct conf_key dmarc_action_keys[] = {
 	{ .key = NULL }
 };
 
-/* reply_check - the code's class fits the action; xcode is N.N.N of it */
-static const char *
-reply_check(const struct dmarc_action *a)
-{
-	const char *x = a->xcode;
-	char cls;
-	int dots = 0;
-
-	if (a->action == DMARC_ACT_REPORT || a->action == DMARC_ACT_QUARANTINE)
-		return NULL;
-	cls = a->action == DMARC_ACT_REJECT ? '5' : '4';
-	if (a->code[0] != cls || !isdigit((unsigned char)a->code[1]) ||
-	    !isdigit((unsigned char)a->code[2]))
-		return cls == '5' ? "reject needs a 5xx code" :
-		    "tempfail needs a 4xx code";
-	if (x[0] != cls || x[1] != '.')
-		return "xcode must start with the code's class, e.g. 5.7.1";
-	for (x += 2; *x != '\0'; x++) {
-		if (*x == '.')
-			dots++;
-		else if (!isdigit((unsigned char)*x))
-			return "xcode must be N.N.N";
-	}
-	return dots == 1 ? NULL : "xcode must be N.N.N";
-}
-
 /* action_one - one action object over its defaults */
 static int
 action_one(struct conf_ctx *cc, const json_t *v, const char *ptr,
     struct dmarc_action *act)
 {
 	struct dmarc_action a = *act;
-	const char *why;
+	char cls = 0;
 
 	if (conf_apply(cc, v, ptr, dmarc_action_keys, &a) != 0)
 		return -1;
-	if (a.action == DMARC_ACT_TEMPFAIL &&
-	    json_object_get(v, "code") == NULL)
-		a.code = "451";
-	if (a.action == DMARC_ACT_TEMPFAIL &&
-	    json_object_get(v, "xcode") == NULL)
-		a.xcode = "4.7.1";
-	if ((why = reply_check(&a)) != NULL) {
-		conf_error(cc, ptr, "%s (got %s %s)", why, a.code, a.xcode);
+	if (a.action == DMARC_ACT_TEMPFAIL) {
+		cls = '4';
+		if (json_object_get(v, "code") == NULL)
+			a.reply.code = "451";
+		if (json_object_get(v, "xcode") == NULL)
+			a.reply.xcode = "4.7.1";
+	} else if (a.action == DMARC_ACT_REJECT)
+		cls = '5';
+	if (conf_reply_check(cc, ptr, &a.reply, dmarc_act_names[a.action],
+	    cls) != 0)
 		return -1;
-	}
 	*act = a;
 	return 0;
 }
@@ -298,15 +270,15 @@ dmarc_config(struct conf_ctx *cc, const json_t *section, const char *ptr,
 	conf_policy_after(cc, ptr, "spf", POL_EOM);
 	conf_policy_after(cc, ptr, "dkim", POL_EOM);
 	fa->action = DMARC_ACT_REJECT;
-	fa->code = "550";
-	fa->xcode = "5.7.1";
-	fa->text = "multiple or missing From";
+	fa->reply.code = "550";
+	fa->reply.xcode = "5.7.1";
+	fa->reply.text = "multiple or missing From";
 	c->from_action = fa;
 	c->act = conf_alloc(cc, DMARC_O_COUNT * sizeof(*c->act));
 	for (i = 0; i < DMARC_O_COUNT; i++) {
-		c->act[i].action = DMARC_ACT_REPORT;
-		c->act[i].code = "550";
-		c->act[i].xcode = "5.7.1";
+		c->act[i].action = DMARC_ACT_CONTINUE;
+		c->act[i].reply.code = "550";
+		c->act[i].reply.xcode = "5.7.1";
 	}
 	if (conf_apply_policy(cc, section, ptr, dmarc_keys, c) != 0)
 		return -1;
@@ -526,11 +498,11 @@ act(struct pol_ctx *ctx, const struct dmarc_action *a, const char *domain,
     const char *symbol, const char *deftext, struct pol_result *res)
 {
 	struct arena *ar = pol_msg_arena(ctx);
-	const char *text = a->text ? a->text : deftext;
+	const char *text = a->reply.text ? a->reply.text : deftext;
 
 	res->symbol = symbol;
 	res->score = (int)a->score;
-	if (a->action == DMARC_ACT_REPORT)
+	if (a->action == DMARC_ACT_CONTINUE)
 		return DMARC_P_NONE;
 	if (a->dry_run) {
 		res->detail = arena_printf(ar, "dry_run: would %s %s",
@@ -550,8 +522,8 @@ act(struct pol_ctx *ctx, const struct dmarc_action *a, const char *domain,
 		res->verdict = POL_TEMPFAIL;
 		break;
 	}
-	res->smtp_code = a->code;
-	res->esc = a->xcode;
+	res->smtp_code = a->reply.code;
+	res->esc = a->reply.xcode;
 	res->reason = text;
 	return a->action == DMARC_ACT_REJECT ? DMARC_P_REJECT :
 	    a->action == DMARC_ACT_QUARANTINE ? DMARC_P_QUARANTINE :

@@ -753,7 +753,7 @@ test_messages(void)
 	conf_unref(&c);
 
 	/* the site enables reject and quarantine */
-	c = load("\"from_action\": {\"action\": \"report\"}, \"actions\": {"
+	c = load("\"from_action\": {\"action\": \"continue\"}, \"actions\": {"
 	    "\"reject\": {\"action\": \"reject\"},"
 	    "\"quarantine\": {\"action\": \"quarantine\"},"
 	    "\"temperror\": {\"action\": \"tempfail\"}},"
