@@ -100,13 +100,16 @@ DEPS_TEST := postfix miltertest swaks redis-server nsd bind9-dnsutils bind9-util
 	python3-dnslib python3-jsonschema python3-yaml python3-dkim python3-spf \
 	libmail-dkim-perl opendkim opendkim-tools clang libclang-rt-14-dev \
 	libio-socket-inet6-perl man-db groff-base util-linux procps openssl \
-	valgrind iproute2 publicsuffix libxml2-utils
+	valgrind iproute2 publicsuffix libxml2-utils m4 libwrap0
 
 deps:
 	@tests/deps.sh $(DEPS_BUILD)
 
+# Sendmail for tests/suite-72-sendmail.sh is extracted, not installed (it
+# would remove Postfix): tests/sendmail/fetch.sh.
 deps-test:
 	@tests/deps.sh $(DEPS_BUILD) $(DEPS_TEST)
+	@tests/sendmail/fetch.sh
 
 # --- the two commands -----------------------------------------------------
 run: deps
@@ -150,10 +153,13 @@ $(BUILD)/bench/nullmilter: tests/bench/nullmilter.c
 install: $(BUILD)/gatewarden
 	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/share/man/man8 \
 	    $(DESTDIR)$(PREFIX)/share/man/man5 $(DESTDIR)$(SYSCONFDIR)/gatewarden \
-	    $(DESTDIR)$(PREFIX)/lib/systemd/system
+	    $(DESTDIR)$(PREFIX)/lib/systemd/system \
+	    $(DESTDIR)$(PREFIX)/share/gatewarden/sendmail
 	install -m 0755 $(BUILD)/gatewarden $(DESTDIR)$(PREFIX)/sbin/gatewarden
 	install -m 0644 docs/gatewarden.8 $(DESTDIR)$(PREFIX)/share/man/man8/
 	install -m 0644 docs/gatewarden.json.5 $(DESTDIR)$(PREFIX)/share/man/man5/
+	install -m 0644 conf/sendmail/gatewarden.mc \
+	    $(DESTDIR)$(PREFIX)/share/gatewarden/sendmail/gatewarden.mc
 	[ -e $(DESTDIR)$(SYSCONFDIR)/gatewarden/gatewarden.json ] || \
 	    install -m 0644 conf/gatewarden.json $(DESTDIR)$(SYSCONFDIR)/gatewarden/gatewarden.json
 	sed 's|@SBINDIR@|$(PREFIX)/sbin|g; s|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
