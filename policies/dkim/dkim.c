@@ -15,7 +15,10 @@
  *                                action continue (default) | accept |
  *                                tempfail | reject | quarantine | discard
  *   sign.enabled (true when keys are given)
- *   sign.keys [{domain, selector, key_file, algorithm}]  the key table
+ *   sign.keys [{domain, selector, key_file, algorithm, from,
+ *                allow_wildcard}]  the key table; "from" lists more From
+ *                domains the key signs for: subdomains of its domain, or
+ *                "*.DOMAIN" with allow_wildcard (dkim_table.c)
  *   sign.canonicalization ("relaxed/relaxed")
  *   sign.headers                 header fields to sign (RFC 6376 5.4.1)
  *   sign.oversign (["from"])     fields signed once more than present;
@@ -212,6 +215,8 @@ static const struct conf_key dkim_actions_keys[] = {
 /* One key table entry as written. */
 struct dkim_key_entry {
 	const char	*domain, *selector, *key_file, *algorithm;
+	struct conf_strlist from;
+	bool		 allow_wildcard;
 };
 
 static const struct conf_key dkim_key_keys[] = {
@@ -224,6 +229,10 @@ static const struct conf_key dkim_key_keys[] = {
 	{ .key = "algorithm", .type = CONF_STRING, .required = true,
 	    .min = 1, .max = 32,
 	    .off = offsetof(struct dkim_key_entry, algorithm) },
+	{ .key = "from", .type = CONF_STRLIST, .max = 1000,
+	    .off = offsetof(struct dkim_key_entry, from) },
+	{ .key = "allow_wildcard", .type = CONF_BOOL,
+	    .off = offsetof(struct dkim_key_entry, allow_wildcard) },
 	{ .key = NULL }
 };
 
@@ -260,6 +269,29 @@ lower(struct conf_ctx *cc, const char *s)
 		if (*p >= 'A' && *p <= 'Z')
 			*p = (char)(*p - 'A' + 'a');
 	return o;
+}
+
+/* dkim_conf_from - a key's "from" patterns, checked (dkim_table.c) */
+static int
+dkim_conf_from(struct conf_ctx *cc, const struct dkim_key_entry *e,
+    struct dkim_key *k, const char *eptr)
+{
+	const char *err;
+	size_t i;
+	int n = 0;
+
+	k->from = conf_alloc(cc, sizeof(*k->from) * (e->from.n + 1));
+	for (i = 0; i < e->from.n; i++) {
+		k->from[i] = lower(cc, e->from.v[i]);
+		if (dkim_table_check(conf_arena(cc), k->from[i], k->domain,
+		    e->allow_wildcard, &err) == -1) {
+			conf_error(cc, conf_ptr_idx(cc, conf_ptr(cc, eptr,
+			    "from"), i), "%s", err);
+			n++;
+		}
+	}
+	k->nfrom = e->from.n;
+	return n;
 }
 
 /* dkim_conf_keys - the key table: each file loaded and checked now */
@@ -321,6 +353,10 @@ dkim_conf_keys(struct conf_ctx *cc, const json_t *v, const char *ptr,
 			    '\0';
 		k->selector = lower(cc, e.selector);
 		k->ptr = eptr;
+		if (dkim_conf_from(cc, &e, k, eptr) != 0) {
+			n++;
+			continue;
+		}
 		for (j = 0; j < dc->sign.nkeys; j++) {
 			if (strcmp(dc->sign.keys[j].domain, k->domain) == 0 &&
 			    strcmp(dc->sign.keys[j].selector, k->selector) ==
@@ -765,6 +801,9 @@ keys_for(const struct dkim_conf *dc, const char *dom)
 {
 	size_t i;
 
+	for (i = 0; i < dc->sign.nkeys; i++)
+		if (dkim_table_match(&dc->sign.keys[i], dom))
+			return dc->sign.keys[i].domain;
 	while (dom != NULL && *dom != '\0') {
 		for (i = 0; i < dc->sign.nkeys; i++)
 			if (strcmp(dc->sign.keys[i].domain, dom) == 0)

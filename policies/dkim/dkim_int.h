@@ -53,7 +53,15 @@ struct dkim_key {
 	size_t		 pemlen;
 	unsigned	 bits;		/* RSA modulus bits; 256 for ed25519 */
 	const char	*pub_b64;	/* p= value of the matching key record */
+	const char	**from;		/* more From domains it signs (dkim_table.c) */
+	size_t		 nfrom;
 };
+
+/* dkim_table.c: the signing table (a key's "from" patterns) */
+bool	 dkim_table_within(const char *dom, const char *base);
+int	 dkim_table_check(struct arena *a, const char *pattern,
+	    const char *kdom, bool allow_wildcard, const char **error_r);
+bool	 dkim_table_match(const struct dkim_key *k, const char *dom);
 
 /* dkim_keycache.c: parsed signing keys, handed to libopendkim (see WHY) */
 void		 dkim_keycache_add(const unsigned char *pem, size_t len,
