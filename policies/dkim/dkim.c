@@ -19,6 +19,9 @@
  *                allow_wildcard}]  the key table; "from" lists more From
  *                domains the key signs for: subdomains of its domain, or
  *                "*.DOMAIN" with allow_wildcard (dkim_table.c)
+ *   sign.keys_dir                keys managed by `gatewarden keys` (their
+ *                                state file, keys.json); staged keys sign
+ *                                once DNS serves them (dkim_rotate.c)
  *   sign.canonicalization ("relaxed/relaxed")
  *   sign.headers                 header fields to sign (RFC 6376 5.4.1)
  *   sign.oversign (["from"])     fields signed once more than present;
@@ -100,6 +103,7 @@ struct dkim_conf {
 		int		 enabled;	/* -1: unset */
 		size_t		 nkeys;
 		struct dkim_key	*keys;
+		const char	*keys_dir;
 		int		 canon;		/* index into dkim_canon_names */
 		struct conf_strlist headers, oversign;
 		bool		 parent_domains;
@@ -114,6 +118,7 @@ struct dkim_conf {
 struct dkim_state {
 	const struct dkim_conf	*dc;
 	DKIM_LIB		*lib;
+	bool			*usable;	/* per key: not staged, or in DNS */
 };
 
 /* Per message. */
@@ -416,6 +421,8 @@ static const struct conf_key dkim_sign_keys[] = {
 	    .off = offsetof(struct dkim_conf, sign.enabled) },
 	{ .key = "keys", .type = CONF_CUSTOM, .parse = dkim_conf_keys,
 	    .off = offsetof(struct dkim_conf, sign.keys) },
+	{ .key = "keys_dir", .type = CONF_STRING, .min = 1, .max = 4096,
+	    .off = offsetof(struct dkim_conf, sign.keys_dir) },
 	{ .key = "canonicalization", .type = CONF_ENUM,
 	    .names = dkim_canon_names,
 	    .off = offsetof(struct dkim_conf, sign.canon) },
@@ -515,6 +522,10 @@ dkim_pol_config(struct conf_ctx *cc, const json_t *section, const char *ptr,
 	for (i = 0; i < DKIM_RES_COUNT; i++)
 		dc->actions[i].action = DKIM_ACT_CONTINUE;
 	n = conf_apply_policy(cc, section, ptr, dkim_keys, dc);
+	if (n == 0 && dc->sign.keys_dir != NULL)
+		n = dkim_rotate_conf(cc, conf_file_path(cc, dc->sign.keys_dir),
+		    conf_ptr(cc, conf_ptr(cc, ptr, "sign"), "keys_dir"),
+		    &dc->sign.keys, &dc->sign.nkeys);
 	if (n != 0)
 		return n;
 	if (dc->sign.enabled == -1)
@@ -641,6 +652,8 @@ dkim_check_dns(struct dns *d, const struct dkim_conf *dc,
 		k = &dc->sign.keys[i];
 		why = NULL;
 		txt = NULL;
+		if (k->staged)		/* dkim_rotate_check() decides */
+			continue;
 		switch (q[i].res.status) {
 		case DNS_TEMPFAIL:
 			log_warnx("dkim: check_dns: %s: lookup failed (%s), "
@@ -689,6 +702,8 @@ dkim_pol_init(const struct pol_env *env, void *modconf, void **modstate_r,
 		return -1;
 	st = xcalloc(1, sizeof(*st));
 	st->dc = dc;
+	st->usable = xcalloc(dc->sign.nkeys + 1, sizeof(*st->usable));
+	dkim_rotate_check(env->dns, dc->sign.keys, dc->sign.nkeys, st->usable);
 	st->lib = dkim_lib_new();
 	if (st->lib == NULL) {
 		*error_r = "libopendkim: dkim_init failed";
@@ -707,6 +722,7 @@ dkim_pol_init(const struct pol_env *env, void *modconf, void **modstate_r,
 out_close:
 	dkim_close(st->lib);
 out_free:
+	free(st->usable);
 	free(st);
 	return -1;
 }
@@ -720,6 +736,7 @@ dkim_pol_deinit(void *modstate)
 	if (st == NULL)
 		return;
 	dkim_close(st->lib);
+	free(st->usable);
 	free(st);
 }
 
@@ -863,7 +880,8 @@ sign_start(struct pol_ctx *ctx, struct dkim_msg *m, const char **error_r)
 	}
 	for (i = 0; i < dc->sign.nkeys && m->ns < DKIM_MAX_KEYS_PER_DOMAIN;
 	    i++) {
-		if (strcmp(dc->sign.keys[i].domain, kdom) != 0)
+		if (strcmp(dc->sign.keys[i].domain, kdom) != 0 ||
+		    !st->usable[i])
 			continue;
 		s = dkim_signer_new(st->lib, &dc->sign.sc, &dc->sign.keys[i],
 		    a, mi->qid, error_r);

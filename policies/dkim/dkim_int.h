@@ -55,7 +55,15 @@ struct dkim_key {
 	const char	*pub_b64;	/* p= value of the matching key record */
 	const char	**from;		/* more From domains it signs (dkim_table.c) */
 	size_t		 nfrom;
+	bool		 staged;	/* rotation: signs once DNS serves it */
 };
+
+/* dkim_rotate.c: key rotation (the state file in sign.keys_dir) */
+struct conf_ctx;
+int	 dkim_rotate_conf(struct conf_ctx *cc, const char *dir,
+	    const char *ptr, struct dkim_key **keys_r, size_t *nkeys_r);
+void	 dkim_rotate_check(struct dns *d, const struct dkim_key *keys,
+	    size_t n, bool *usable);
 
 /* dkim_table.c: the signing table (a key's "from" patterns) */
 bool	 dkim_table_within(const char *dom, const char *base);
