@@ -143,6 +143,18 @@ struct imp_line {
 	int		 line;
 };
 
+/* imp_grow - twice the room for entries (the arena keeps the old array) */
+static struct imp_line *
+imp_grow(struct arena *a, struct imp_line *old, size_t n, size_t *cap)
+{
+	struct imp_line *out;
+
+	*cap *= 2;
+	out = arena_alloc(a, *cap * sizeof(*out));
+	memcpy(out, old, n * sizeof(*out));
+	return out;
+}
+
 static struct imp_line *
 imp_lines(struct imp *im, const char *value, const char *file, int line,
     size_t *n_r, enum imp_ds *kind_r)
@@ -165,7 +177,7 @@ imp_lines(struct imp *im, const char *value, const char *file, int line,
 		for (tok = strtok_r(s, ",", &save); tok != NULL;
 		    tok = strtok_r(NULL, ",", &save)) {
 			if (n == cap)
-				break;
+				out = imp_grow(im->a, out, n, &cap);
 			tok = trim(tok);
 			if (*tok != '\0')
 				out[n++] = (struct imp_line){ tok, file, line };
@@ -185,13 +197,8 @@ imp_lines(struct imp *im, const char *value, const char *file, int line,
 		s = trim(buf);
 		if (*s == '\0')
 			continue;
-		if (n == cap) {
-			struct imp_line *o = out;
-
-			cap *= 2;
-			out = arena_alloc(im->a, cap * sizeof(*out));
-			memcpy(out, o, n * sizeof(*out));
-		}
+		if (n == cap)
+			out = imp_grow(im->a, out, n, &cap);
 		out[n++] = (struct imp_line){ arena_strdup(im->a, s), path, ln };
 	}
 	fclose(f);
@@ -526,8 +533,6 @@ static const char *const imp_moot[][2] = {
 static void
 imp_setting(struct imp *im, const struct imp_setting *st)
 {
-	json_t *dkim = json_object_get(json_object_get(im->root, "policies"),
-	    "dkim");
 	size_t i;
 
 	for (i = 0; i < sizeof(imp_on) / sizeof(imp_on[0]); i++)
@@ -587,7 +592,6 @@ imp_setting(struct imp *im, const struct imp_setting *st)
 		imp_note(im, st->file, st->line, "%s %s: no equivalent",
 		    st->name, st->value);
 	}
-	(void)dkim;
 }
 
 /* imp_get - the last value of a setting, or NULL */
@@ -619,8 +623,15 @@ imp_read(struct imp *im, size_t *n_r)
 		return NULL;
 	}
 	s = arena_alloc(im->a, cap * sizeof(*s));
-	while (fgets(buf, sizeof(buf), f) != NULL && n < cap) {
+	while (fgets(buf, sizeof(buf), f) != NULL) {
 		ln++;
+		if (n == cap) {
+			struct imp_setting *o = s;
+
+			cap *= 2;
+			s = arena_alloc(im->a, cap * sizeof(*s));
+			memcpy(s, o, n * sizeof(*s));
+		}
 		l = trim(buf);
 		if (*l == '\0')
 			continue;
