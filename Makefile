@@ -201,13 +201,16 @@ DEPS_TEST := postfix miltertest swaks redis-server nsd bind9-dnsutils bind9-util
 	python3-dnslib python3-jsonschema python3-yaml python3-dkim python3-spf \
 	libmail-dkim-perl opendkim opendkim-tools clang libclang-rt-14-dev \
 	libio-socket-inet6-perl man-db groff-base util-linux procps openssl \
-	valgrind iproute2 publicsuffix libxml2-utils git file binutils
+	valgrind iproute2 publicsuffix libxml2-utils git file binutils m4 libwrap0
 
 deps:
 	@tests/deps.sh $(DEPS_BUILD)
 
+# Sendmail for tests/suites/e2e/sendmail.sh is extracted, not installed (it
+# would remove Postfix): tests/sendmail/fetch.sh.
 deps-test:
 	@tests/deps.sh $(DEPS_BUILD) $(DEPS_TEST)
+	@tests/sendmail/fetch.sh
 
 # --- the two commands -----------------------------------------------------
 run: deps

@@ -34,10 +34,13 @@ SUITES="
 	dkim/dkim-vectors
 	dkim/dkim-interop
 	dkim/dkim-checkdns
+	dkim/opendkim-import
+	dkim/dkim-rotate
 	dmarc/dmarc
 	milter/milter
 	milter/daemon
 	e2e/e2e
+	e2e/sendmail
 "
 
 pass=0; fail=0; rc=0; summary=""

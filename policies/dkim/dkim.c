@@ -17,7 +17,13 @@
  *                                tempfail | reject | quarantine | discard;
  *                                the reply as every policy's (conf_reply)
  *   sign.enabled (true when keys are given)
- *   sign.keys [{domain, selector, key_file, algorithm}]  the key table
+ *   sign.keys [{domain, selector, key_file, algorithm, from,
+ *                allow_wildcard}]  the key table; "from" lists more From
+ *                domains the key signs for: subdomains of its domain, or
+ *                "*.DOMAIN" with allow_wildcard (dkim_table.c)
+ *   sign.keys_dir                keys managed by `gatewarden keys` (their
+ *                                state file, keys.json); staged keys sign
+ *                                once DNS serves them (dkim_rotate.c)
  *   sign.canonicalization ("relaxed/relaxed")
  *   sign.headers                 header fields to sign (RFC 6376 5.4.1)
  *   sign.oversign (["from"])     fields signed once more than present;
@@ -57,6 +63,7 @@ static const enum pol_verdict dkim_act_verdict[] = {
 struct dkim_state {
 	const struct dkim_conf	*dc;
 	DKIM_LIB		*lib;
+	bool			*usable;	/* per key: not staged, or in DNS */
 };
 
 /* Per message. */
@@ -161,6 +168,8 @@ dkim_check_dns(struct dns *d, const struct dkim_conf *dc,
 		k = &dc->sign.keys[i];
 		why = NULL;
 		txt = NULL;
+		if (k->staged)		/* dkim_rotate_check() decides */
+			continue;
 		switch (q[i].res.status) {
 		case DNS_TEMPFAIL:
 			log_warnx("dkim: check_dns: %s: lookup failed (%s), "
@@ -209,6 +218,8 @@ dkim_pol_init(const struct pol_env *env, void *modconf, void **modstate_r,
 		return -1;
 	st = xcalloc(1, sizeof(*st));
 	st->dc = dc;
+	st->usable = xcalloc(dc->sign.nkeys + 1, sizeof(*st->usable));
+	dkim_rotate_check(env->dns, dc->sign.keys, dc->sign.nkeys, st->usable);
 	st->lib = dkim_lib_new();
 	if (st->lib == NULL) {
 		*error_r = "libopendkim: dkim_init failed";
@@ -227,6 +238,7 @@ dkim_pol_init(const struct pol_env *env, void *modconf, void **modstate_r,
 out_close:
 	dkim_close(st->lib);
 out_free:
+	free(st->usable);
 	free(st);
 	return -1;
 }
@@ -240,6 +252,7 @@ dkim_pol_deinit(void *modstate)
 	if (st == NULL)
 		return;
 	dkim_close(st->lib);
+	free(st->usable);
 	free(st);
 }
 
@@ -321,6 +334,9 @@ keys_for(const struct dkim_conf *dc, const char *dom)
 {
 	size_t i;
 
+	for (i = 0; i < dc->sign.nkeys; i++)
+		if (dkim_table_match(&dc->sign.keys[i], dom))
+			return dc->sign.keys[i].domain;
 	while (dom != NULL && *dom != '\0') {
 		for (i = 0; i < dc->sign.nkeys; i++)
 			if (strcmp(dc->sign.keys[i].domain, dom) == 0)
@@ -380,7 +396,8 @@ sign_start(struct pol_ctx *ctx, struct dkim_msg *m, const char **error_r)
 	}
 	for (i = 0; i < dc->sign.nkeys && m->ns < DKIM_MAX_KEYS_PER_DOMAIN;
 	    i++) {
-		if (strcmp(dc->sign.keys[i].domain, kdom) != 0)
+		if (strcmp(dc->sign.keys[i].domain, kdom) != 0 ||
+		    !st->usable[i])
 			continue;
 		s = dkim_signer_new(st->lib, &dc->sign.sc, &dc->sign.keys[i],
 		    a, mi->qid, error_r);

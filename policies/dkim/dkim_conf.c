@@ -101,6 +101,8 @@ static const struct conf_key dkim_actions_keys[] = {
 /* One key table entry as written. */
 struct dkim_key_entry {
 	const char	*domain, *selector, *key_file, *algorithm;
+	struct conf_strlist from;
+	bool		 allow_wildcard;
 };
 
 static const struct conf_key dkim_key_keys[] = {
@@ -113,6 +115,10 @@ static const struct conf_key dkim_key_keys[] = {
 	{ .key = "algorithm", .type = CONF_STRING, .required = true,
 	    .min = 1, .max = 32,
 	    .off = offsetof(struct dkim_key_entry, algorithm) },
+	{ .key = "from", .type = CONF_STRLIST, .max = 1000,
+	    .off = offsetof(struct dkim_key_entry, from) },
+	{ .key = "allow_wildcard", .type = CONF_BOOL,
+	    .off = offsetof(struct dkim_key_entry, allow_wildcard) },
 	{ .key = NULL }
 };
 
@@ -149,6 +155,29 @@ lower(struct conf_ctx *cc, const char *s)
 		if (*p >= 'A' && *p <= 'Z')
 			*p = (char)(*p - 'A' + 'a');
 	return o;
+}
+
+/* dkim_conf_from - a key's "from" patterns, checked (dkim_table.c) */
+static int
+dkim_conf_from(struct conf_ctx *cc, const struct dkim_key_entry *e,
+    struct dkim_key *k, const char *eptr)
+{
+	const char *err;
+	size_t i;
+	int n = 0;
+
+	k->from = conf_alloc(cc, sizeof(*k->from) * (e->from.n + 1));
+	for (i = 0; i < e->from.n; i++) {
+		k->from[i] = lower(cc, e->from.v[i]);
+		if (dkim_table_check(conf_arena(cc), k->from[i], k->domain,
+		    e->allow_wildcard, &err) == -1) {
+			conf_error(cc, conf_ptr_idx(cc, conf_ptr(cc, eptr,
+			    "from"), i), "%s", err);
+			n++;
+		}
+	}
+	k->nfrom = e->from.n;
+	return n;
 }
 
 /* dkim_conf_keys - the key table: each file loaded and checked now */
@@ -210,6 +239,10 @@ dkim_conf_keys(struct conf_ctx *cc, const json_t *v, const char *ptr,
 			    '\0';
 		k->selector = lower(cc, e.selector);
 		k->ptr = eptr;
+		if (dkim_conf_from(cc, &e, k, eptr) != 0) {
+			n++;
+			continue;
+		}
 		for (j = 0; j < dc->sign.nkeys; j++) {
 			if (strcmp(dc->sign.keys[j].domain, k->domain) == 0 &&
 			    strcmp(dc->sign.keys[j].selector, k->selector) ==
@@ -269,6 +302,8 @@ static const struct conf_key dkim_sign_keys[] = {
 	    .off = offsetof(struct dkim_conf, sign.enabled) },
 	{ .key = "keys", .type = CONF_CUSTOM, .parse = dkim_conf_keys,
 	    .off = offsetof(struct dkim_conf, sign.keys) },
+	{ .key = "keys_dir", .type = CONF_STRING, .min = 1, .max = 4096,
+	    .off = offsetof(struct dkim_conf, sign.keys_dir) },
 	{ .key = "canonicalization", .type = CONF_ENUM,
 	    .names = dkim_canon_names,
 	    .off = offsetof(struct dkim_conf, sign.canon) },
@@ -368,6 +403,10 @@ dkim_conf_build(struct conf_ctx *cc, const json_t *section, const char *ptr,
 	for (i = 0; i < DKIM_RES_COUNT; i++)
 		dc->actions[i].action = DKIM_ACT_CONTINUE;
 	n = conf_apply_policy(cc, section, ptr, dkim_keys, dc);
+	if (n == 0 && dc->sign.keys_dir != NULL)
+		n = dkim_rotate_conf(cc, conf_file_path(cc, dc->sign.keys_dir),
+		    conf_ptr(cc, conf_ptr(cc, ptr, "sign"), "keys_dir"),
+		    &dc->sign.keys, &dc->sign.nkeys);
 	if (n != 0)
 		return n;
 	if (dc->sign.enabled == -1)

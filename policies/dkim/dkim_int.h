@@ -56,7 +56,23 @@ struct dkim_key {
 	size_t		 pemlen;
 	unsigned	 bits;		/* RSA modulus bits; 256 for ed25519 */
 	const char	*pub_b64;	/* p= value of the matching key record */
+	const char	**from;		/* more From domains it signs (dkim_table.c) */
+	size_t		 nfrom;
+	bool		 staged;	/* rotation: signs once DNS serves it */
 };
+
+/* dkim_rotate.c: key rotation (the state file in sign.keys_dir) */
+struct conf_ctx;
+int	 dkim_rotate_conf(struct conf_ctx *cc, const char *dir,
+	    const char *ptr, struct dkim_key **keys_r, size_t *nkeys_r);
+void	 dkim_rotate_check(struct dns *d, const struct dkim_key *keys,
+	    size_t n, bool *usable);
+
+/* dkim_table.c: the signing table (a key's "from" patterns) */
+bool	 dkim_table_within(const char *dom, const char *base);
+int	 dkim_table_check(struct arena *a, const char *pattern,
+	    const char *kdom, bool allow_wildcard, const char **error_r);
+bool	 dkim_table_match(const struct dkim_key *k, const char *dom);
 
 /* dkim_keycache.c: parsed signing keys, handed to libopendkim (see WHY) */
 void		 dkim_keycache_add(const unsigned char *pem, size_t len,
@@ -210,6 +226,7 @@ struct dkim_conf {
 		int		 enabled;	/* -1: unset */
 		size_t		 nkeys;
 		struct dkim_key	*keys;
+		const char	*keys_dir;
 		int		 canon;		/* index into dkim_canon_names */
 		struct conf_strlist headers, oversign;
 		bool		 parent_domains;
@@ -225,7 +242,13 @@ struct dkim_conf {
 int	 dkim_conf_build(struct conf_ctx *cc, const json_t *section,
 	    const char *ptr, void **modconf_r);
 
-/* `gatewarden keygen` (dkim_keygen.c). */
+/* `gatewarden keygen` (dkim_keygen.c), `import-opendkim`
+ * (dkim_import.c) and `keys` (dkim_rotate.c). */
 extern const struct pol_command dkim_commands[];
+int	 dkim_keygen_run(struct pol_cmd *cmd, int argc, char **argv);
+extern const char dkim_import_usage[];
+int	 dkim_import_main(struct pol_cmd *cmd, int argc, char **argv);
+extern const char dkim_rotate_usage[];
+int	 dkim_rotate_main(struct pol_cmd *cmd, int argc, char **argv);
 
 #endif

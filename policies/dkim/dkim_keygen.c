@@ -136,9 +136,10 @@ keygen_print(const struct dkim_key *k, const char *rec)
 	    dkim_alg_names[k->alg]);
 }
 
-/* keygen_main - the subcommand; argv[0] is "keygen" */
-static int
-keygen_main(struct pol_cmd *cmd, int argc, char **argv)
+/* dkim_keygen_run - the subcommand; argv[0] is "keygen" (also run by
+ * `gatewarden keys rotate`) */
+int
+dkim_keygen_run(struct pol_cmd *cmd, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "domain", required_argument, NULL, 'd' },
@@ -232,6 +233,8 @@ const struct pol_command dkim_commands[] = {
 	  "gatewarden keygen --domain D --selector S\n"
 	  "           --algorithm rsa-sha256|ed25519-sha256 [--bits N]\n"
 	  "           --out DIR [--group G] [-c FILE]\n",
-	  keygen_main },
+	  dkim_keygen_run },
+	{ "import-opendkim", dkim_import_usage, dkim_import_main },
+	{ "keys", dkim_rotate_usage, dkim_rotate_main },
 	{ NULL, NULL, NULL }
 };

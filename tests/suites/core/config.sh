@@ -32,7 +32,7 @@ gw_check() {
 
 # expect_ok FILE - the binary accepts FILE; nothing on stderr but, when
 # run as root, the warning that a file without milter.user keeps root
-# (suite-62 checks that warning)
+# (tests/suites/milter/daemon.sh checks that warning)
 expect_ok() {
 	gw_check "$1"
 	sed -i '/^gatewarden: warning: started as root and milter.user is not set/d' "$tmp/err"
