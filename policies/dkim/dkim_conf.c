@@ -371,7 +371,7 @@ header_list(struct conf_ctx *cc, const struct conf_strlist *l,
 	out = conf_alloc(cc, sizeof(*out) * (l->n + cnt + 2));
 	for (i = 0; i < l->n; i++)
 		out[n++] = lower(cc, l->v[i]);
-	for (i = 0; i < cnt; i++)
+	for (i = 0; def != NULL && i < cnt; i++)
 		out[n++] = def[i];
 	for (i = 0; i < n; i++)
 		if (strcmp(out[i], "from") == 0)

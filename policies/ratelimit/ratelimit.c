@@ -514,18 +514,18 @@ rl_result(struct pol_ctx *ctx, const struct rl_limit *lim, const char *key,
 	struct rl_track *mt = stage >= RL_S_MAIL ? rl_msg_track(ctx) : NULL;
 	json_t *e;
 
-	if (error != NULL)
+	if (r == NULL)		/* the store did not answer: error says why */
 		e = json_pack("{s:s, s:s, s:s}", "name", lim->name, "key", key,
-		    "error", error);
+		    "error", error != NULL ? error : "no answer");
 	else
 		e = json_pack("{s:s, s:s, s:I, s:b}", "name", lim->name,
 		    "key", key, "remaining", (json_int_t)r->remaining,
 		    "exceeded", !r->allowed);
 	if (e == NULL)
 		return;
-	if (error == NULL && r->local)
+	if (r != NULL && r->local)
 		json_object_set_new(e, "local", json_true());
-	if (error == NULL && !r->allowed)
+	if (r != NULL && !r->allowed)
 		json_object_set_new(e, "retry_s",
 		    json_integer((r->retry_ms + 999) / 1000));
 	json_array_append_new(mt != NULL ? mt->results : ct->results, e);

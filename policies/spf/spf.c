@@ -519,7 +519,7 @@ spf_envfrom(struct pol_ctx *ctx, const char *const *argv,
 	const struct pol_conn_info *ci = pol_conn(ctx);
 	const char *from = pol_msg(ctx)->mail_from, *recv = NULL;
 	struct spf_request req;
-	struct spf_response mf, helo;
+	struct spf_response mf, helo = { 0 };
 	bool have_helo = false, null_sender;
 	char ip[64];
 

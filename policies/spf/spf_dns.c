@@ -13,7 +13,7 @@
 static bool
 spf_dns_txt(const struct dns_rr *rr, struct arena *a, struct spf_txt *t_r)
 {
-	const unsigned char *p = rr->data, *end = rr->data + rr->len;
+	const unsigned char *p = rr->data, *end;
 	size_t total = 0;
 	char *s;
 
@@ -22,6 +22,7 @@ spf_dns_txt(const struct dns_rr *rr, struct arena *a, struct spf_txt *t_r)
 		t_r->len = 0;
 		return rr->len == 0;
 	}
+	end = p + rr->len;
 	while (p < end) {
 		size_t l = *p++;
 
