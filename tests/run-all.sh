@@ -19,6 +19,7 @@ SUITES="
 	core/unit
 	core/unit-asan
 	core/docs
+	core/lint
 	core/install
 	core/config
 	core/memory
