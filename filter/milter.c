@@ -28,6 +28,7 @@
 #include "filter/util/arena.h"
 #include "filter/dispatch.h"
 #include "filter/util/log.h"
+#include "filter/metrics/metrics.h"
 #include "filter/milter.h"
 #include "filter/session.h"
 #include "filter/util/xalloc.h"
@@ -446,7 +447,9 @@ milter_run(const struct conf *c)
 			fatal("%s", err);
 	}
 	log_info("gatewarden %s listening on %s", GW_VERSION, c->milter.socket);
+	metrics_set_listening(true);
 	rc = smfi_main();
+	metrics_set_listening(false);
 	log_info("stopping: %d connection(s) in flight", milter_active());
 	for (waited = 0; milter_active() > 0 &&
 	    waited < c->milter.shutdown_s * 10; waited++)
