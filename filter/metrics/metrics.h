@@ -22,8 +22,8 @@
  *
  * Thread safety: the event functions may be called from any thread at any
  * time, also before metrics_start() (the counts are kept; only timing is
- * skipped while no listener runs).  metrics_start(), metrics_stop() and
- * metrics_set_active_fn() are called from main only.
+ * skipped while no listener runs).  metrics_start() and metrics_stop()
+ * are called from main only.
  */
 #ifndef GW_METRICS_H
 #define GW_METRICS_H
