@@ -24,7 +24,7 @@ VERSION	:= 0.1.0
 # the project's own flags are added to them, never replaced by them, so the
 # warnings, -Werror and the libraries' flags are always there.
 PKGS	:= jansson libunbound hiredis libpcre2-8 opendkim libcrypto libsodium \
-	   libpsl zlib
+	   libpsl zlib libmicrohttpd
 CFLAGS	?= -O2 -g
 WARN	:= -std=c11 -Wall -Wextra -Wformat=2 -Wshadow -Wstrict-prototypes \
 	   -Wmissing-prototypes -Werror
@@ -196,13 +196,13 @@ asan:
 # --- packages (Debian 12) -------------------------------------------------
 DEPS_BUILD := gcc make pkg-config libmilter-dev libspf2-dev libopendkim-dev \
 	libjansson-dev libunbound-dev libevent-dev libhiredis-dev libpcre2-dev \
-	libssl-dev libsodium-dev libpsl-dev zlib1g-dev
+	libssl-dev libsodium-dev libpsl-dev zlib1g-dev libmicrohttpd-dev
 DEPS_TEST := postfix miltertest swaks redis-server nsd bind9-dnsutils bind9-utils \
 	python3-dnslib python3-jsonschema python3-yaml python3-dkim python3-spf \
 	libmail-dkim-perl opendkim opendkim-tools clang libclang-rt-14-dev \
 	libio-socket-inet6-perl man-db groff-base util-linux procps openssl \
 	valgrind iproute2 publicsuffix libxml2-utils git file binutils m4 libwrap0 \
-	cppcheck clang-format
+	cppcheck clang-format prometheus
 
 deps:
 	@tests/deps.sh $(DEPS_BUILD)

@@ -11,6 +11,8 @@
 #include "filter/util/arena.h"
 #include "filter/authres.h"
 #include "filter/dispatch.h"
+#include "filter/metrics/metrics.h"
+#include "filter/util/clock.h"
 #include "filter/util/log.h"
 #include "filter/polctx.h"
 
@@ -169,6 +171,79 @@ trace_add(struct conn *cn, enum pol_stage st, const char *policy,
 	json_array_append_new(cn->trace, e);
 }
 
+/* authres_first - the first result the message got for method, or NULL */
+static const char *
+authres_first(const struct msg *m, const char *method)
+{
+	const struct authres_item *it;
+
+	for (it = m->authres; it != NULL; it = it->next)
+		if (strcmp(it->method, method) == 0)
+			return it->result;
+	return NULL;
+}
+
+/*
+ * log_decision_json - the decision as one JSON object (log.format "json"):
+ * the same facts as the text line, plus what an operator aggregates on:
+ * recipients, symbols, score, the authentication results so far and the
+ * milliseconds since MAIL FROM (since connect outside a message).
+ */
+static void
+log_decision_json(struct conn *cn, const struct decision *d, const char *what)
+{
+	static const char *const methods[] = { "spf", "dkim", "dmarc", "arc" };
+	const struct msg *m = &cn->msg;
+	const struct pol_msg_info *mi = &m->info;
+	json_t *o, *syms;
+	const char *r;
+	char *line;
+	size_t i;
+
+	o = json_object();
+	json_object_set_new(o, "qid", json_string(m->active ? mi->qid :
+	    "NOQUEUE"));
+	json_object_set_new(o, "verdict", json_string(what));
+	json_object_set_new(o, "stage", json_string(
+	    dispatch_stage_name(d->stage)));
+	json_object_set_new(o, "client_name", json_string(cn->info.hostname));
+	json_object_set_new(o, "client_addr", json_string(cn->info.addr));
+	json_object_set_new(o, "helo", json_string(cn->info.helo ?
+	    cn->info.helo : ""));
+	json_object_set_new(o, "from", json_string(m->active ? mi->mail_from :
+	    ""));
+	if (mi->rcpt != NULL)
+		json_object_set_new(o, "to", json_string(mi->rcpt));
+	json_object_set_new(o, "rcpts", json_integer((json_int_t)mi->nrcpt));
+	json_object_set_new(o, "policy", json_string(d->policy ? d->policy :
+	    "core"));
+	if (d->symbol != NULL)
+		json_object_set_new(o, "symbol", json_string(d->symbol));
+	syms = json_array();
+	for (i = 0; m->active && i < m->nsyms; i++)
+		json_array_append_new(syms, json_string(m->syms[i]));
+	json_object_set_new(o, "symbols", syms);
+	json_object_set_new(o, "score", json_real((m->active ? m->score :
+	    cn->score) / 1000.0));
+	if (d->code != NULL)
+		json_object_set_new(o, "code", json_string(d->code));
+	if (d->xcode != NULL)
+		json_object_set_new(o, "xcode", json_string(d->xcode));
+	if (d->text != NULL)
+		json_object_set_new(o, "text", json_string(d->text));
+	for (i = 0; m->active && i < sizeof(methods) / sizeof(methods[0]); i++)
+		if ((r = authres_first(m, methods[i])) != NULL)
+			json_object_set_new(o, methods[i], json_string(r));
+	json_object_set_new(o, "ms", json_integer((json_int_t)((clock_mono_ns() -
+	    (m->active ? m->start_ns : cn->start_ns)) / 1000000)));
+	line = json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII |
+	    JSON_PRESERVE_ORDER);
+	if (line != NULL)
+		log_line(LOG_LVL_INFO, line);
+	free(line);
+	json_decref(o);
+}
+
 /*
  * log_decision - the one line per verdict:
  * QID: reject: RCPT from host[addr]: 550 5.7.1 text; policy=P rule=S
@@ -180,6 +255,11 @@ log_decision(struct conn *cn, const struct decision *d, const char *what)
 	const struct pol_msg_info *mi = &cn->msg.info;
 	const char *to = mi->rcpt ? mi->rcpt : (mi->nrcpt ? mi->rcpts[0] : "");
 
+	if (cn->conf->log.format == LOG_FMT_JSON) {
+		if (log_enabled(LOG_LVL_INFO))
+			log_decision_json(cn, d, what);
+		return;
+	}
 	log_info("%s: %s: %s from %s[%s]%s%s%s%s%s%s; policy=%s rule=%s "
 	    "from=<%s> to=<%s> helo=<%s>",
 	    cn->msg.active ? mi->qid : "NOQUEUE", what,
@@ -216,22 +296,17 @@ verdict_ok(enum pol_verdict v)
 }
 
 /*
- * apply - turn one verdict into the host's decision.  A policy's verdict
- * is range-checked where its hook returns (run_stage(): out of range is
- * the policy's internal error, so its on_error applies); the check here
- * only keeps a bug in the core from indexing past the table.
+ * apply_table - turn one verdict into the host's decision through the
+ * table; apply() below is the entry point.
  */
 static void
-apply(struct conn *cn, enum pol_stage st, const struct conf_policy *p,
+apply_table(struct conn *cn, enum pol_stage st, const struct conf_policy *p,
     const struct pol_result *r, struct decision *d)
 {
 	enum disp_action act;
 	struct msg *m = &cn->msg;
 	struct decision *h;
 
-	if (!verdict_ok(r->verdict))
-		panic("dispatch: verdict %d out of range at %s",
-		    (int)r->verdict, pol_stage_smtp(st));
 	act = disp_table[st][r->verdict];
 	d->stage = st;
 	d->policy = p ? p->ops->name : NULL;
@@ -275,7 +350,7 @@ apply(struct conn *cn, enum pol_stage st, const struct conf_policy *p,
 	case DA_HOLD:
 		h = arena_alloc(m->arena, sizeof(*h));
 		*h = *d;
-		apply(cn, POL_EOM, p, r, h);
+		apply_table(cn, POL_EOM, p, r, h);
 		h->stage = st;
 		m->pending = h;
 		return;
@@ -288,6 +363,26 @@ apply(struct conn *cn, enum pol_stage st, const struct conf_policy *p,
 		log_decision(cn, d, "tempfail");
 		return;
 	}
+}
+
+/*
+ * apply - turn one verdict into the host's decision, and count it at the
+ * stage that decided.  A policy's verdict is range-checked where its hook
+ * returns (run_stage(): out of range is the policy's internal error, so
+ * its on_error applies); the check here only keeps a bug in the core from
+ * indexing past the table.
+ */
+static void
+apply(struct conn *cn, enum pol_stage st, const struct conf_policy *p,
+    const struct pol_result *r, struct decision *d)
+{
+	if (!verdict_ok(r->verdict))
+		panic("dispatch: verdict %d out of range at %s",
+		    (int)r->verdict, pol_stage_smtp(st));
+	if (r->verdict != POL_CONTINUE)
+		metrics_verdict(st, r->verdict, p ? p->ops->name : NULL,
+		    r->symbol);
+	apply_table(cn, st, p, r, d);
 }
 
 /*
@@ -383,9 +478,30 @@ skipped(struct conn *cn, enum pol_stage st)
 	return false;
 }
 
-/* run_stage - every enabled policy with a hook for st, in order */
+/* note_symbol - keep a symbol that scored or decided, for the JSON line */
 static void
-run_stage(struct conn *cn, enum pol_stage st, const struct stage_args *a,
+note_symbol(struct conn *cn, const struct pol_result *r)
+{
+	struct msg *m = &cn->msg;
+	const char **v;
+
+	if (!m->active || r->symbol == NULL ||
+	    (r->verdict == POL_CONTINUE && r->score == 0) ||
+	    cn->conf->log.format != LOG_FMT_JSON)
+		return;
+	if (m->nsyms == m->syms_cap) {
+		m->syms_cap = m->syms_cap ? m->syms_cap * 2 : 8;
+		v = arena_alloc(m->arena, m->syms_cap * sizeof(*v));
+		if (m->nsyms)
+			memcpy(v, m->syms, m->nsyms * sizeof(*v));
+		m->syms = v;
+	}
+	m->syms[m->nsyms++] = arena_strdup(m->arena, r->symbol);
+}
+
+/* run_chain - every enabled policy with a hook for st, in order */
+static void
+run_chain(struct conn *cn, enum pol_stage st, const struct stage_args *a,
     struct decision *d)
 {
 	const struct conf *c = cn->conf;
@@ -409,7 +525,14 @@ run_stage(struct conn *cn, enum pol_stage st, const struct stage_args *a,
 		if (!has_hook(p->ops, st))
 			continue;
 		memset(&r, 0, sizeof(r));
-		rc = call_hook(p->ops, &pc, st, a, &r);
+		if (metrics_timing()) {
+			int64_t t0 = clock_mono_ns();
+
+			rc = call_hook(p->ops, &pc, st, a, &r);
+			metrics_policy_time(p->ops->name, clock_mono_ns() - t0);
+		} else {
+			rc = call_hook(p->ops, &pc, st, a, &r);
+		}
 		if (rc == 0 && !verdict_ok(r.verdict)) {
 			/* a broken policy, not a verdict: its on_error */
 			r.detail = arena_printf(cur_arena(cn),
@@ -448,6 +571,7 @@ run_stage(struct conn *cn, enum pol_stage st, const struct stage_args *a,
 			cn->score += r.score;
 		else
 			cn->msg.score += r.score;
+		note_symbol(cn, &r);
 		if (r.verdict == POL_CONTINUE)
 			continue;
 		if (p->dry_run) {
@@ -462,11 +586,28 @@ run_stage(struct conn *cn, enum pol_stage st, const struct stage_args *a,
 	}
 }
 
+/* run_stage - run_chain, timed when metrics are served */
+static void
+run_stage(struct conn *cn, enum pol_stage st, const struct stage_args *a,
+    struct decision *d)
+{
+	int64_t t0;
+
+	if (!metrics_timing()) {
+		run_chain(cn, st, a, d);
+		return;
+	}
+	t0 = clock_mono_ns();
+	run_chain(cn, st, a, d);
+	metrics_stage_time(st, clock_mono_ns() - t0);
+}
+
 void
 dispatch_connect(struct conn *cn, struct decision *d)
 {
 	struct stage_args a = { 0 };
 
+	metrics_stage_reached(POL_CONNECT);
 	run_stage(cn, POL_CONNECT, &a, d);
 }
 
@@ -475,6 +616,7 @@ dispatch_helo(struct conn *cn, const char *helo, struct decision *d)
 {
 	struct stage_args a = { .helo = helo };
 
+	metrics_stage_reached(POL_HELO);
 	session_set_helo(cn, helo);
 	run_stage(cn, POL_HELO, &a, d);
 }
@@ -519,6 +661,7 @@ dispatch_envrcpt(struct conn *cn, const char *const *argv, struct decision *d)
 
 	if (!m->active)
 		session_msg_begin(cn, NULL);
+	metrics_stage_reached(POL_ENVRCPT);
 	m->info.rcpt = strip_brackets(m->arena, argv[0]);
 	if ((long long)m->info.nrcpt >= cn->conf->limits.max_rcpts) {
 		struct pol_result r = {
@@ -553,6 +696,7 @@ dispatch_data(struct conn *cn, struct decision *d)
 {
 	struct stage_args a = { 0 };
 
+	metrics_stage_reached(POL_DATA);
 	run_stage(cn, POL_DATA, &a, d);
 }
 
@@ -703,6 +847,7 @@ dispatch_eom(struct conn *cn, struct decision *d, const struct hdr_edit **edits_
 	*edits_r = NULL;
 	memset(d, 0, sizeof(*d));
 	d->stage = POL_EOM;
+	metrics_stage_reached(POL_EOM);
 	if (!m->active)
 		session_msg_begin(cn, NULL);
 	if (over_budget(cn))
@@ -719,6 +864,11 @@ dispatch_eom(struct conn *cn, struct decision *d, const struct hdr_edit **edits_
 	if (d->verdict == POL_CONTINUE || d->verdict == POL_QUARANTINE ||
 	    d->verdict == POL_ACCEPT)
 		*edits_r = build_edits(cn);
+	/* the JSON format has a line for every message, also one that no
+	 * policy decided on (the text format stays as it always was) */
+	if (d->verdict == POL_CONTINUE && !m->accepted && !cn->accepted &&
+	    cn->conf->log.format == LOG_FMT_JSON && log_enabled(LOG_LVL_INFO))
+		log_decision_json(cn, d, "pass");
 }
 
 /* dispatch_abort - the host's abort: the session runs the abort hooks */

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "filter/conf/conf.h"
+#include "filter/metrics/metrics.h"
 #include "filter/util/log.h"
 #include "filter/milter.h"
 #include "filter/subcmd.h"
@@ -89,17 +90,24 @@ reload(void)
 		log_lines(buf);
 		log_err("reload: %d error(s) in %s; keeping the running "
 		    "configuration", n, conf_path);
+		metrics_reload(false);
 		goto out;
 	}
 	if (conf_activate(c, &err) != 0) {
 		log_err("reload: %s; keeping the running configuration", err);
 		conf_unref(&c);
+		metrics_reload(false);
 		goto out;
 	}
 	if (cur && strcmp(cur->milter.socket, c->milter.socket) != 0)
 		log_warnx("reload: milter.socket changes only on restart");
+	if (cur && (cur->metrics.listen == NULL) != (c->metrics.listen == NULL
+	    || (c->metrics.listen && strcmp(cur->metrics.listen,
+	    c->metrics.listen) != 0)))
+		log_warnx("reload: metrics.listen changes only on restart");
 	log_set_level((enum log_level)c->log.level);
 	conf_swap(c);
+	metrics_reload(true);
 	log_info("reload: configuration %s loaded", conf_path);
 out:
 	free(buf);
@@ -187,7 +195,10 @@ run(bool foreground)
 		fatal("cannot start the reload thread");
 	pthread_detach(tid);
 	c = conf_current();
+	if (metrics_start(&c->metrics, milter_active, &err) != 0)
+		fatal("%s: %s", err, c->metrics.listen);
 	rc = milter_run(c);
+	metrics_stop();
 	conf_unref(&c);
 	log_info("exiting (status %d)", rc);
 	return rc;

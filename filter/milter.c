@@ -29,6 +29,7 @@
 #include "filter/util/arena.h"
 #include "filter/dispatch.h"
 #include "filter/util/log.h"
+#include "filter/metrics/metrics.h"
 #include "filter/milter.h"
 #include "filter/session.h"
 #include "filter/util/xalloc.h"
@@ -466,7 +467,9 @@ milter_run(const struct conf *c)
 	}
 	log_info("gatewarden %s listening on %s", GW_VERSION, c->milter.socket);
 	atomic_store(&shutdown_s, c->milter.shutdown_s);
+	metrics_set_listening(true);
 	rc = smfi_main();
+	metrics_set_listening(false);
 	if (path != NULL)
 		(void)unlink(path);
 	free(spec);

@@ -12,6 +12,8 @@
 
 #include "filter/util/arena.h"
 #include "filter/authres.h"
+#include "filter/metrics/metrics.h"
+#include "filter/util/clock.h"
 #include "filter/util/log.h"
 #include "filter/polctx.h"
 #include "filter/session.h"
@@ -48,6 +50,7 @@ session_conn_new(struct conf *c, const struct session_client *cl)
 	cn->msg.arena = arena_create((size_t)c->limits.message_memory);
 	cn->msg.slots = xcalloc(n, sizeof(void *));
 	cn->now_ms = session_now_ms;
+	cn->start_ns = clock_mono_ns();
 	dns_budget_init(&cn->budget, c->dns.message_budget_ms);
 
 	cn->info.addr = arena_strdup(cn->arena, cl->addr ? cl->addr : "");
@@ -141,6 +144,7 @@ session_msg_begin(struct conn *cn, const char *qid)
 	arena_defer(m->arena, json_decref_cb, m->results);
 	dns_budget_init(&m->budget, cn->conf->dns.message_budget_ms);
 	m->score = cn->score;
+	m->start_ns = clock_mono_ns();
 }
 
 /* session_msg_set_qid - the queue id became known later */
@@ -320,6 +324,7 @@ pol_authres(struct pol_ctx *ctx, const char *method, const char *result,
 	else
 		m->authres = it;
 	m->authres_tail = it;
+	metrics_auth_result(method, result);
 	return 0;
 }
 

@@ -80,6 +80,9 @@ struct msg {
 	const char		*overflow_text;	/* the built-in text naming it */
 	const char		*quarantine;	/* reason, applied at eom */
 	struct decision		*pending;	/* header/eoh/body verdict, given at eom */
+	int64_t			 start_ns;	/* MAIL FROM, monotonic */
+	const char		**syms;		/* symbols that scored or decided */
+	size_t			 nsyms, syms_cap;	/* (log.format json only) */
 };
 
 struct conn {
@@ -96,6 +99,7 @@ struct conn {
 	const char		*quarantine;	/* decided at connect/helo: every message */
 	bool			 closed;
 	unsigned		 nmsgs;
+	int64_t			 start_ns;	/* connect, monotonic */
 	/* test mode and unit tests */
 	json_t			*trace;		/* NULL: no trace kept */
 	bool			 no_count;

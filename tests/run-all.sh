@@ -40,6 +40,7 @@ SUITES="
 	dmarc/dmarc
 	milter/milter
 	milter/daemon
+	metrics/metrics
 	e2e/e2e
 	e2e/sendmail
 "

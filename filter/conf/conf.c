@@ -5,12 +5,13 @@
  *	milter		socket, socket_mode, user, timeout, shutdown_timeout,
  *			backlog
  *	authserv_id	this host's name in Authentication-Results
- *	log		level, facility, stderr
+ *	log		level, facility, stderr, format
  *	dns		dns_config() (dns.c)
  *	trusted		networks, authenticated
  *	limits		max_headers, max_header_bytes, max_rcpts, message_memory,
  *			reply { code, xcode, text }
  *	store		store_config() (store.c)
+ *	metrics		metrics_config() (filter/metrics/metrics_conf.c)
  *	policies	NAME: { enabled, dry_run, on_error, ...the policy's keys }
  *
  * Comments: JSON has none, so any key whose name starts with "#" is
@@ -44,6 +45,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <openssl/evp.h>
 
 #include "filter/util/arena.h"
 #include "filter/conf/conf.h"
@@ -238,6 +241,10 @@ static const char *const conf_level_names[] = {
 	"error", "warning", "info", "debug", NULL	/* enum log_level */
 };
 
+static const char *const conf_format_names[] = {
+	"text", "json", NULL	/* enum log_format */
+};
+
 static const struct conf_key conf_log_keys[] = {
 	{ .key = "level", .type = CONF_ENUM, .names = conf_level_names,
 	    .off = offsetof(struct conf, log.level) },
@@ -245,6 +252,8 @@ static const struct conf_key conf_log_keys[] = {
 	    .off = offsetof(struct conf, log.facility) },
 	{ .key = "stderr", .type = CONF_BOOL,
 	    .off = offsetof(struct conf, log.to_stderr) },
+	{ .key = "format", .type = CONF_ENUM, .names = conf_format_names,
+	    .off = offsetof(struct conf, log.format) },
 	{ .key = NULL }
 };
 
@@ -431,6 +440,14 @@ conf_store(struct conf_ctx *cc, const json_t *v, const char *ptr, void *dst)
 	return store_config(cc, v, ptr, dst) != 0 ? -1 : 0;
 }
 
+/* conf_metrics - the "metrics" section, owned by filter/metrics/ */
+static int
+conf_metrics(struct conf_ctx *cc, const json_t *v, const char *ptr,
+    void *dst)
+{
+	return metrics_config(cc, v, ptr, dst) != 0 ? -1 : 0;
+}
+
 /* --- policies --- */
 
 /* conf_policy_stages - bit (1 << stage) for each hook ops has */
@@ -594,6 +611,8 @@ static const struct conf_key conf_top_keys[] = {
 	{ .key = "limits", .type = CONF_CUSTOM, .parse = conf_limits },
 	{ .key = "store", .type = CONF_CUSTOM, .parse = conf_store,
 	    .off = offsetof(struct conf, store) },
+	{ .key = "metrics", .type = CONF_CUSTOM, .parse = conf_metrics,
+	    .off = offsetof(struct conf, metrics) },
 	{ .key = "policies", .type = CONF_CUSTOM, .parse = conf_policies },
 	{ .key = NULL }
 };
@@ -625,6 +644,7 @@ conf_defaults(struct conf_ctx *cc, struct conf *c)
 	c->log.level = LOG_LVL_INFO;
 	c->log.facility = "mail";
 	c->log.to_stderr = false;
+	c->log.format = LOG_FMT_TEXT;
 
 	c->trusted.networks.n = sizeof(nets) / sizeof(nets[0]);
 	c->trusted.networks.v = conf_alloc(cc, sizeof(nets) / sizeof(nets[0]) *
@@ -727,6 +747,25 @@ conf_compile(struct conf_ctx *cc, struct conf *c, const json_t *root)
 		dns_config(cc, NULL, "/dns", &c->dns);
 	if (!json_is_object(root) || json_object_get(root, "store") == NULL)
 		store_config(cc, NULL, "/store", &c->store);
+	if (!json_is_object(root) || json_object_get(root, "metrics") == NULL)
+		metrics_config(cc, NULL, "/metrics", &c->metrics);
+}
+
+static atomic_uint_least64_t conf_generations;
+
+/* conf_checksum - "sha256:HEX" of the file as read */
+static void
+conf_checksum(const char *buf, size_t len, char *out, size_t outlen)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int n = 0, i;
+	size_t o;
+
+	o = (size_t)snprintf(out, outlen, "sha256:");
+	if (EVP_Digest(buf, len, md, &n, EVP_sha256(), NULL) != 1)
+		n = 0;
+	for (i = 0; i < n && o + 2 < outlen; i++)
+		o += (size_t)snprintf(out + o, outlen - o, "%02x", md[i]);
 }
 
 /* conf_load - read and compile a configuration file */
@@ -758,6 +797,8 @@ conf_load(const char *path, FILE *errout, int *nerrors_r)
 	atomic_init(&c->refs, 1);
 	c->arena = a;
 	c->path = arena_strdup(a, path);
+	c->generation = atomic_fetch_add(&conf_generations, 1) + 1;
+	conf_checksum(buf, len, c->checksum, sizeof(c->checksum));
 	cc.c = c;
 	cc.arena = a;
 	cc.loc = conf_locate_build(buf, len);

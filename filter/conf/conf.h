@@ -32,6 +32,7 @@
 #include "filter/conf/conf_api.h"
 #include "filter/util/cidr.h"
 #include "filter/dns/dns.h"
+#include "filter/metrics/metrics.h"
 #include "filter/store/store.h"
 #include "policies/policy.h"
 
@@ -51,6 +52,8 @@ struct conf {
 	atomic_int		 refs;
 	struct arena		*arena;
 	const char		*path;
+	uint64_t		 generation;	/* 1, 2, ... per load in this process */
+	char			 checksum[72];	/* "sha256:" + hex of the file */
 
 	struct {
 		const char	*socket;	/* inet:PORT@HOST, inet6:..., unix:PATH */
@@ -65,6 +68,7 @@ struct conf {
 		int		 level;		/* enum log_level */
 		const char	*facility;	/* syslog facility name */
 		bool		 to_stderr;
+		int		 format;	/* enum log_format */
 	} log;
 	struct {
 		struct cidr_list networks;
@@ -82,6 +86,7 @@ struct conf {
 	} limits;
 	struct dns_conf		 dns;
 	struct store_conf	 store;
+	struct metrics_conf	 metrics;
 
 	size_t			 npolicies;	/* enabled ones, in file order */
 	struct conf_policy	*policies;

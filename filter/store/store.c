@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "filter/metrics/metrics.h"
+#include "filter/util/clock.h"
 #include "filter/util/log.h"
 #include "filter/store/store.h"
 #include "filter/store/store_int.h"
@@ -214,10 +216,27 @@ store_key_check(const char *key, enum store_status *status_r,
 	return 0;
 }
 
+/* store_op_begin - count an operation; its start for the round trip */
+static int64_t
+store_op_begin(struct store *st)
+{
+	atomic_fetch_add(&st->nops, 1);
+	return metrics_timing() ? clock_mono_ns() : 0;
+}
+
+/* store_op_time - the primary back-end's round trip, for metrics */
+static void
+store_op_time(const struct store *st, int64_t t0)
+{
+	if (t0 != 0)
+		metrics_store_time(st->conf.backend, clock_mono_ns() - t0);
+}
+
 /* store_primary_ok - the primary back-end answered: leave degraded mode */
 static void
-store_primary_ok(struct store *st)
+store_primary_ok(struct store *st, int64_t t0)
 {
+	store_op_time(st, t0);
 	if (!atomic_load_explicit(&st->degraded, memory_order_relaxed))
 		return;
 	if (atomic_exchange(&st->degraded, false)) {
@@ -233,9 +252,10 @@ store_primary_ok(struct store *st)
  * fallback should answer instead.
  */
 static bool
-store_primary_failed(struct store *st, const char *error,
+store_primary_failed(struct store *st, int64_t t0, const char *error,
     enum store_status *status_r)
 {
+	store_op_time(st, t0);
 	atomic_fetch_add(&st->nerrors, 1);
 	if (!atomic_exchange(&st->degraded, true)) {
 		atomic_fetch_add(&st->nswitches, 1);
@@ -271,13 +291,13 @@ store_rate_take(struct store *st, const char *key,
 		*error_r = "invalid rate";
 		return -1;
 	}
-	atomic_fetch_add(&st->nops, 1);
+	const int64_t t0 = store_op_begin(st);
 	if (st->ops->rate_take(st->be, key, rate, now_ms, count, dry, r,
 	    error_r) == 0) {
-		store_primary_ok(st);
+		store_primary_ok(st, t0);
 		return 0;
 	}
-	if (!store_primary_failed(st, *error_r, status_r))
+	if (!store_primary_failed(st, t0, *error_r, status_r))
 		return -1;
 	r->local = true;
 	return store_memory_ops.rate_take(st->local, key, rate, now_ms, count,
@@ -294,12 +314,12 @@ store_get(struct store *st, const char *key, int64_t now_ms,
 	*found_r = false;
 	if (store_key_check(key, status_r, error_r) < 0)
 		return -1;
-	atomic_fetch_add(&st->nops, 1);
+	const int64_t t0 = store_op_begin(st);
 	if (st->ops->get(st->be, key, now_ms, value_r, found_r, error_r) == 0) {
-		store_primary_ok(st);
+		store_primary_ok(st, t0);
 		return 0;
 	}
-	if (!store_primary_failed(st, *error_r, status_r))
+	if (!store_primary_failed(st, t0, *error_r, status_r))
 		return -1;
 	return store_memory_ops.get(st->local, key, now_ms, value_r, found_r,
 	    error_r);
@@ -315,13 +335,13 @@ store_set(struct store *st, const char *key, int64_t value, int64_t ttl_ms,
 	*stored_r = false;
 	if (store_key_check(key, status_r, error_r) < 0)
 		return -1;
-	atomic_fetch_add(&st->nops, 1);
+	const int64_t t0 = store_op_begin(st);
 	if (st->ops->set(st->be, key, value, ttl_ms, flags, now_ms, stored_r,
 	    error_r) == 0) {
-		store_primary_ok(st);
+		store_primary_ok(st, t0);
 		return 0;
 	}
-	if (!store_primary_failed(st, *error_r, status_r))
+	if (!store_primary_failed(st, t0, *error_r, status_r))
 		return -1;
 	return store_memory_ops.set(st->local, key, value, ttl_ms, flags,
 	    now_ms, stored_r, error_r);
@@ -336,13 +356,13 @@ store_incr(struct store *st, const char *key, int64_t delta, int64_t ttl_ms,
 	*status_r = STORE_OK;
 	if (store_key_check(key, status_r, error_r) < 0)
 		return -1;
-	atomic_fetch_add(&st->nops, 1);
+	const int64_t t0 = store_op_begin(st);
 	if (st->ops->incr(st->be, key, delta, ttl_ms, now_ms, value_r,
 	    error_r) == 0) {
-		store_primary_ok(st);
+		store_primary_ok(st, t0);
 		return 0;
 	}
-	if (!store_primary_failed(st, *error_r, status_r))
+	if (!store_primary_failed(st, t0, *error_r, status_r))
 		return -1;
 	return store_memory_ops.incr(st->local, key, delta, ttl_ms, now_ms,
 	    value_r, error_r);
@@ -357,12 +377,12 @@ store_del(struct store *st, const char *key, int64_t now_ms, bool *deleted_r,
 	*deleted_r = false;
 	if (store_key_check(key, status_r, error_r) < 0)
 		return -1;
-	atomic_fetch_add(&st->nops, 1);
+	const int64_t t0 = store_op_begin(st);
 	if (st->ops->del(st->be, key, now_ms, deleted_r, error_r) == 0) {
-		store_primary_ok(st);
+		store_primary_ok(st, t0);
 		return 0;
 	}
-	if (!store_primary_failed(st, *error_r, status_r))
+	if (!store_primary_failed(st, t0, *error_r, status_r))
 		return -1;
 	return store_memory_ops.del(st->local, key, now_ms, deleted_r,
 	    error_r);

@@ -74,20 +74,16 @@ log_enabled(enum log_level level)
 	return (int)level <= atomic_load(&log_level);
 }
 
-/* log_vmsg - write one line */
-void
-log_vmsg(enum log_level level, const char *fmt, va_list ap)
+/* log_write - one finished line to syslog or stderr */
+static void
+log_write(enum log_level level, const char *line)
 {
-	char buf[4096];
 	int64_t now_ms;
 	time_t sec;
 	struct tm tm;
 
-	if (!log_enabled(level))
-		return;
-	vsnprintf(buf, sizeof(buf), fmt, ap);
 	if (!log_stderr) {
-		syslog(level_prio[level], "%s", buf);
+		syslog(level_prio[level], "%s", line);
 		return;
 	}
 	now_ms = clock_wall_ms();
@@ -96,7 +92,31 @@ log_vmsg(enum log_level level, const char *fmt, va_list ap)
 	fprintf(stderr, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ gatewarden[%s]: %s\n",
 	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
 	    tm.tm_min, tm.tm_sec, (long)(now_ms % 1000), level_names[level],
-	    buf);
+	    line);
+}
+
+/* log_vmsg - write one line */
+void
+log_vmsg(enum log_level level, const char *fmt, va_list ap)
+{
+	char buf[4096];
+
+	if (!log_enabled(level))
+		return;
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	log_write(level, buf);
+}
+
+/*
+ * log_line - a line built by the caller (the JSON decision line), written
+ * whole: not cut at the 4096 bytes of log_msg(), since a cut JSON object
+ * would not parse.
+ */
+void
+log_line(enum log_level level, const char *line)
+{
+	if (log_enabled(level))
+		log_write(level, line);
 }
 
 /* log_msg - printf-style line at a level */

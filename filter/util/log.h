@@ -22,6 +22,12 @@ enum log_level {
 	LOG_LVL_DEBUG
 };
 
+/* How decision lines are written (log.format). */
+enum log_format {
+	LOG_FMT_TEXT = 0,
+	LOG_FMT_JSON
+};
+
 void	log_open(const char *ident, bool to_stderr, const char *facility);
 void	log_set_level(enum log_level level);
 int	log_level_parse(const char *name);	/* -1 when unknown */
@@ -31,6 +37,8 @@ void	log_msg(enum log_level level, const char *fmt, ...)
 	    __attribute__((format(printf, 2, 3)));
 void	log_vmsg(enum log_level level, const char *fmt, va_list ap)
 	    __attribute__((format(printf, 2, 0)));
+/* log_line - a finished line, written whole (JSON decision lines) */
+void	log_line(enum log_level level, const char *line);
 void	log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void	fatal(const char *fmt, ...)
 	    __attribute__((format(printf, 1, 2), noreturn));

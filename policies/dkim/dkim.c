@@ -51,6 +51,7 @@
 #include "filter/conf/conf_api.h"
 #include "policies/dkim/dkim_int.h"
 #include "filter/dns/dns.h"
+#include "filter/metrics/metrics.h"
 #include "filter/util/log.h"
 #include "policies/policy.h"
 #include "filter/util/xalloc.h"
@@ -596,6 +597,8 @@ dkim_pol_eom(struct pol_ctx *ctx, struct pol_result *res)
 		pol_add_header(ctx, DKIM_SIGNHEADER, value, true);
 		pol_log(ctx, LOG_LVL_INFO, "signed d=%s s=%s a=%s",
 		    m->sk[i]->domain, m->sk[i]->selector,
+		    dkim_alg_names[m->sk[i]->alg]);
+		metrics_dkim_signed(m->sk[i]->domain,
 		    dkim_alg_names[m->sk[i]->alg]);
 	}
 	if (m->ns == 0 && m->sign_note != NULL && res->detail == NULL)

@@ -56,6 +56,7 @@
 
 #include "filter/util/arena.h"
 #include "filter/conf/conf_api.h"
+#include "filter/metrics/metrics.h"
 #include "filter/util/log.h"
 #include "filter/store/store.h"
 #include "filter/util/xalloc.h"
@@ -525,9 +526,11 @@ rl_result(struct pol_ctx *ctx, const struct rl_limit *lim, const char *key,
 		return;
 	if (r != NULL && r->local)
 		json_object_set_new(e, "local", json_true());
-	if (r != NULL && !r->allowed)
+	if (r != NULL && !r->allowed) {
+		metrics_ratelimit_hit(lim->name);
 		json_object_set_new(e, "retry_s",
 		    json_integer((r->retry_ms + 999) / 1000));
+	}
 	json_array_append_new(mt != NULL ? mt->results : ct->results, e);
 	if (stage >= RL_S_MAIL)
 		rl_publish(ctx, ct, mt);

@@ -10,7 +10,7 @@
 #      msgs/s and the ratio to no milter; per-message latency of single
 #      sequential SMTP sessions (p50/p99) and what the milter adds to it;
 #      gatewarden's peak RSS (VmHWM).
-#  then tests/bench/store.sh, dkim.sh, content.sh and spf.sh when they exist
+#  then tests/bench/store.sh, dkim.sh, content.sh, spf.sh and metrics.sh when they exist
 #  (same environment: BUILD, GW, BENCH_BIN = the folder with
 #  milterload/nullmilter).
 #
@@ -171,7 +171,7 @@ say "gatewarden RSS: unix instance VmRSS $((RSS0_UNIX / 1024)) MiB at start, VmH
 say "bench core: $(( $(date +%s) - T0 )) s"
 
 # --- optional sub-benchmarks of other parts --------------------------------------
-for s in tests/bench/store.sh tests/bench/dkim.sh tests/bench/content.sh tests/bench/spf.sh; do
+for s in tests/bench/store.sh tests/bench/dkim.sh tests/bench/content.sh tests/bench/spf.sh tests/bench/metrics.sh; do
 	say ""
 	if [ -f "$s" ]; then
 		say "== $s"
