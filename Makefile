@@ -79,6 +79,11 @@ $(BUILD)/tests/spfcheck: tests/conformance/spf/spfcheck.c $(BUILD)/libgw.a
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(BUILD)/libgw.a $(LDFLAGS) $(LDLIBS)
 
+# The ARC conformance driver (tests/suite-54-arc.sh).
+$(BUILD)/tests/arcvec: tests/arc/arcvec.c $(BUILD)/libgw.a
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(BUILD)/libgw.a $(LDFLAGS) $(LDLIBS)
+
 # Unit tests alone (no packages beyond the build ones).
 check: $(BUILD)/gatewarden $(UNIT_BIN)
 	@tests/unit/run.sh $(BUILD)/tests
