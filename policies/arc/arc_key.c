@@ -61,6 +61,10 @@ unb64(struct arena *a, const char *s, size_t *len_r)
 	if (r < 0 || (size_t)r < pad)
 		return NULL;
 	*len_r = (size_t)r - pad;
+	/* canonical only: unused low bits before "=" must be zero, so that
+	 * one signature has one spelling */
+	if (strcmp(arc_b64(a, out, *len_r), t) != 0)
+		return NULL;
 	return out;
 }
 
