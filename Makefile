@@ -102,7 +102,7 @@ DEPS_BUILD := gcc make pkg-config libmilter-dev libspf2-dev libopendkim-dev \
 	libjansson-dev libunbound-dev libevent-dev libhiredis-dev libpcre2-dev \
 	libssl-dev libsodium-dev libpsl-dev zlib1g-dev
 DEPS_TEST := postfix miltertest swaks redis-server nsd bind9-dnsutils bind9-utils \
-	python3-dnslib python3-jsonschema python3-yaml python3-dkim python3-spf \
+	python3-dnslib python3-jsonschema python3-yaml python3-dkim python3-authres python3-spf \
 	libmail-dkim-perl opendkim opendkim-tools clang libclang-rt-14-dev \
 	libio-socket-inet6-perl man-db groff-base util-linux procps openssl \
 	valgrind iproute2 publicsuffix libxml2-utils

@@ -12,10 +12,16 @@ ARC-Authentication-Results must equal the case's AS, AMS and AAR once
 whitespace runs are made one space (the suite's normalised layout,
 README.md); the sealed message must then validate as pass.
 
-Prints "arc-validation: N passed, N failed" and "arc-signing: N passed,
-N failed".
+Bad input: every validation case that passes is mutated 100 times (one
+octet inside an ARC header value replaced by another printable octet,
+seeded by the case id); no mutant may pass and the driver must not crash
+(one check per case).
+
+Prints "arc-validation: N passed, N failed", "arc-signing: N passed,
+N failed" and "arc-mutations: N passed, N failed".
 """
 import os
+import random
 import re
 import subprocess
 import sys
@@ -68,8 +74,56 @@ def run(cmd):
         p.stderr.decode(errors="replace")
 
 
+ARC_NAMES = ("arc-seal:", "arc-message-signature:",
+             "arc-authentication-results:")
+MUTANTS = 100
+
+
+def mutate(msg, rng):
+    """msg with one non-blank octet of an ARC header value changed"""
+    head, sep, body = msg.partition("\r\n\r\n")
+    lines = head.split("\r\n")
+    spots, inarc = [], False
+    for n, line in enumerate(lines):
+        if line[:1] in (" ", "\t"):
+            start = 0 if inarc else None
+        else:
+            inarc = line.lower().startswith(ARC_NAMES)
+            start = line.index(":") + 1 if inarc else None
+        if start is not None:
+            spots += [(n, k) for k in range(start, len(line))
+                      if not line[k].isspace()]
+    n, k = rng.choice(spots)
+    old = lines[n][k]
+    new = old
+    while new == old:
+        new = chr(rng.randrange(0x21, 0x7f))
+    lines[n] = lines[n][:k] + new + lines[n][k + 1:]
+    return "\r\n".join(lines) + sep + body
+
+
+def mutants(arcvec, dns, tmp, cid, msg):
+    """(ok, why): MUTANTS mutations of a passing msg; none may pass"""
+    rng = random.Random(cid)
+    files = []
+    for m in range(MUTANTS):
+        path = os.path.join(tmp, "mut%d" % m)
+        with open(path, "w", newline="") as f:
+            f.write(mutate(msg, rng))
+        files.append(path)
+    rc, out, err = run([arcvec, "verify", dns] + files)
+    lines = out.splitlines()
+    if rc != 0 or len(lines) != MUTANTS:
+        return False, "driver exit %d, %d lines: %s" % (rc, len(lines),
+                                                        err.strip())
+    passed = [i for i, l in enumerate(lines) if l.startswith("cv=pass")]
+    if passed:
+        return False, "mutant %d passes" % passed[0]
+    return True, ""
+
+
 def validation(arcvec, suite, tmp, verbose):
-    ok = bad = 0
+    ok = bad = mok = mbad = 0
     docs = yaml.safe_load_all(open(os.path.join(
         suite, "arc-draft-validation-tests.yml")))
     for doc in docs:
@@ -85,6 +139,13 @@ def validation(arcvec, suite, tmp, verbose):
             rc, out, err = run([arcvec, "verify", dns, msg])
             m = re.match(r"cv=(\w+)", out)
             got = m.group(1) if m else "error"
+            if got == "pass":
+                good, why = mutants(arcvec, dns, tmp, cid,
+                                    crlf(case.get("message") or ""))
+                mok += good
+                mbad += not good
+                if not good:
+                    print("FAIL mutations %s: %s" % (cid, why))
             if rc == 0 and got == want and cid not in KNOWN_FAIL:
                 ok += 1
                 if verbose:
@@ -96,7 +157,8 @@ def validation(arcvec, suite, tmp, verbose):
                     " (known: %s)" % KNOWN_FAIL[cid] if cid in KNOWN_FAIL
                     else ""))
     print("arc-validation: %d passed, %d failed" % (ok, bad))
-    return ok, bad
+    print("arc-mutations: %d passed, %d failed" % (mok, mbad))
+    return ok + mok, bad + mbad
 
 
 def signing(arcvec, suite, tmp, verbose):

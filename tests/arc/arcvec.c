@@ -8,8 +8,8 @@
  * over as the milter hands it to policies: header values as they follow
  * the colon, folded lines joined with "\n", the body in CRLF lines.
  *
- * usage: arcvec verify DNSFILE MSGFILE
- *          prints "cv=none|pass|fail n=N oldest-pass=K reason=..."
+ * usage: arcvec verify DNSFILE MSGFILE...
+ *          prints "cv=none|pass|fail n=N oldest-pass=K reason=..." per file
  *        arcvec sign DNSFILE KEYFILE ALG DOMAIN SELECTOR SRVID T HEADERS
  *            MSGFILE
  *          validates the chain (DNSFILE), then prints the new set as
@@ -185,6 +185,41 @@ consolidate(struct arena *a, const struct arc_hdr *h, size_t nh,
 	return out;
 }
 
+/* verify_files - validate each file, one result line each */
+static int
+verify_files(struct arena *a, struct arc_hdr *h, int n, char **files)
+{
+	struct arc_lookup lk = { lookup, NULL };
+	const char *env = getenv("ARCVEC_NOW");
+	int64_t now = (env != NULL ? strtoll(env, NULL, 10) : 1500000000LL) *
+	    1000;
+	struct arc_result r;
+	struct arc_body *body;
+	char *msg, *bodytxt;
+	size_t nh;
+	int i;
+
+	for (i = 0; i < n; i++) {
+		if ((msg = slurp(a, files[i])) == NULL) {
+			fprintf(stderr, "arcvec: cannot read %s\n", files[i]);
+			return 1;
+		}
+		split(a, msg, h, &nh, &bodytxt);
+		if ((body = arc_body_new(a)) == NULL)
+			return 1;
+		arc_body_update(body, (const unsigned char *)bodytxt,
+		    strlen(bodytxt));
+		if (arc_verify(a, h, nh, body, &lk, now, &r) == -1) {
+			fprintf(stderr, "arcvec: internal error\n");
+			return 1;
+		}
+		printf("cv=%s n=%u oldest-pass=%u reason=%s\n",
+		    arc_cv_names[r.cv], r.n, r.oldest_pass,
+		    r.reason != NULL ? r.reason : "-");
+	}
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -203,12 +238,13 @@ main(int argc, char **argv)
 	size_t nh = 0, n = 0;
 	int ret = 1, alg;
 
-	if (argc == 4 && strcmp(argv[1], "verify") == 0) {
-		if (load_dns(a, argv[2]) == -1 ||
-		    (msg = slurp(a, argv[3])) == NULL) {
+	if (argc >= 4 && strcmp(argv[1], "verify") == 0) {
+		if (load_dns(a, argv[2]) == -1) {
 			fprintf(stderr, "arcvec: cannot read input\n");
 			goto out;
 		}
+		ret = verify_files(a, h, argc - 3, argv + 3);
+		goto out;
 	} else if (argc == 11 && strcmp(argv[1], "sign") == 0) {
 		if (load_dns(a, argv[2]) == -1 ||
 		    (msg = slurp(a, argv[10])) == NULL) {
@@ -228,13 +264,6 @@ main(int argc, char **argv)
 	    strlen(bodytxt));
 	if (arc_verify(a, h, nh, body, &lk, now, &r) == -1) {
 		fprintf(stderr, "arcvec: internal error\n");
-		goto out;
-	}
-	if (argv[1][0] == 'v') {
-		printf("cv=%s n=%u oldest-pass=%u reason=%s\n",
-		    arc_cv_names[r.cv], r.n, r.oldest_pass,
-		    r.reason != NULL ? r.reason : "-");
-		ret = 0;
 		goto out;
 	}
 	if (r.ended || r.n >= ARC_MAX_INSTANCE) {

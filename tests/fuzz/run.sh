@@ -27,6 +27,7 @@ fuzz_spf_macro|policies/spf/spf_eval.c filter/util/arena.c filter/util/xalloc.c 
 fuzz_spf_libspf2|policies/spf/spf_libspf2.c filter/util/arena.c filter/util/xalloc.c filter/util/log.c filter/util/clock.c|-lspf2
 fuzz_mime|policies/rules/rules_mime.c policies/rules/rules_mime_header.c policies/rules/rules_mime_html.c filter/util/arena.c filter/util/xalloc.c filter/util/log.c filter/util/clock.c|
 fuzz_dns_rdata|filter/dns/dns.c filter/dns/dns_rr.c tests/unit/dns_static.c filter/dns/dns_ub.c filter/dns/dns_conf.c filter/util/cidr.c filter/conf/conf_build.c filter/conf/conf_locate.c filter/util/arena.c filter/util/xalloc.c filter/util/log.c filter/util/clock.c|-lunbound -ljansson -lpthread
+fuzz_arc|policies/arc/arc_tags.c policies/arc/arc_canon.c policies/arc/arc_key.c policies/arc/arc_verify.c policies/arc/arc_seal.c filter/dns/dns_rr.c filter/util/cidr.c filter/util/arena.c filter/util/xalloc.c filter/util/log.c filter/util/clock.c|-lcrypto
 "
 [ -n "$FUZZ_ONLY" ] || FUZZ_ONLY=.
 mkdir -p "$out"
