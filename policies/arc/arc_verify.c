@@ -397,6 +397,8 @@ arc_verify(struct arena *a, const struct arc_hdr *hdr, size_t nh,
 	for (i = 1; i <= n; i++) {
 		r->inst[i - 1].i = i;
 		r->inst[i - 1].ams_res = r->inst[i - 1].as_res = "-";
+	}
+	for (i = 1; i <= n; i++) {
 		if (sets[i].naar != 1 || sets[i].nams != 1 ||
 		    sets[i].nas != 1)
 			return fail(r, arena_printf(a, "instance %u: %s", i,
