@@ -354,15 +354,21 @@ authres_entry(struct pol_ctx *ctx, const struct arc_result *r)
 	pol_authres(ctx, "arc", arc_cv_names[r->cv], props);
 }
 
-/* one_line - s with every line break and tab made a space */
+/* one_line - s unfolded: every run of white space made one space */
 static char *
 one_line(struct arena *a, const char *s)
 {
-	char *o = arena_strdup(a, s), *p;
+	char *o = arena_alloc(a, strlen(s) + 1), *p = o;
 
-	for (p = o; *p != '\0'; p++)
-		if (*p == '\n' || *p == '\r' || *p == '\t')
-			*p = ' ';
+	for (; *s != '\0'; s++) {
+		if (*s == '\n' || *s == '\r' || *s == '\t' || *s == ' ') {
+			if (p > o && p[-1] != ' ')
+				*p++ = ' ';
+			continue;
+		}
+		*p++ = *s;
+	}
+	*p = '\0';
 	return o;
 }
 

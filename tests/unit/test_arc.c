@@ -4,17 +4,27 @@
  * with keys generated per run and a table standing in for DNS: a chain
  * of two sealers (rsa-sha256, ed25519-sha256), then the bad inputs of
  * issue 12 (duplicate instances, i=0, i=51, missing AMS, a changed body,
- * a seal over a failed chain).
+ * a seal over a failed chain), and the policy through the dispatcher:
+ * several messages on one connection, one of them aborted mid-body.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <jansson.h>
 #include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <openssl/x509.h>
 
+#include "filter/dispatch.h"
+#include "filter/session.h"
 #include "filter/util/arena.h"
 #include "policies/arc/arc_int.h"
+#include "tests/unit/dns_static.h"
 #include "tests/unit/t.h"
+#include "tests/unit/t_conf.h"
 
 #define MAXH 64
 
@@ -340,6 +350,155 @@ test_chain(struct arena *a, const struct arc_key *k1, const struct arc_key *k2)
 	T_EQ_INT(verify(a, h, nh, body_text, &r), ARC_CV_FAIL, "no key record");
 }
 
+struct pout {
+	char		 authres[512];
+	char		 seal[1024];
+	char		 aar[512];
+	json_t		*arc;
+};
+
+/* unfold - value with "\n\t" folds made one space */
+static void
+unfold(char *dst, size_t size, const char *v)
+{
+	size_t o = 0;
+
+	for (; *v != '\0' && o + 1 < size; v++) {
+		if (*v == '\n')
+			continue;
+		dst[o++] = *v == '\t' ? ' ' : *v;
+	}
+	dst[o] = '\0';
+}
+
+/* pol_run - one message through the dispatcher; abort_mid: abort it */
+static void
+pol_run(struct conn *cn, const struct arc_hdr *h, size_t nh, bool abort_mid,
+    struct pout *o)
+{
+	const char *argv[2] = { "<a@example.com>", NULL };
+	const struct hdr_edit *ed = NULL;
+	struct decision d, rd;
+	size_t i;
+
+	memset(o, 0, sizeof(*o));
+	session_msg_begin(cn, "QID");
+	dispatch_envfrom(cn, argv, &d);
+	argv[0] = "<b@example.net>";
+	dispatch_envrcpt(cn, argv, &rd);
+	dispatch_data(cn, &d);
+	for (i = 0; i < nh; i++)
+		dispatch_header(cn, h[i].name, h[i].value);
+	dispatch_eoh(cn);
+	dispatch_body(cn, (const unsigned char *)body_text, 10);
+	if (abort_mid) {
+		dispatch_abort(cn);
+		session_msg_end(cn);
+		return;
+	}
+	dispatch_body(cn, (const unsigned char *)body_text + 10,
+	    strlen(body_text) - 10);
+	dispatch_eom(cn, &d, &ed);
+	for (; ed != NULL; ed = ed->next) {
+		if (ed->name == NULL || ed->value == NULL)
+			continue;
+		if (strcmp(ed->name, "Authentication-Results") == 0)
+			snprintf(o->authres, sizeof(o->authres), "%s",
+			    ed->value);
+		if (strcmp(ed->name, "ARC-Seal") == 0)
+			snprintf(o->seal, sizeof(o->seal), "%s", ed->value);
+		if (strcmp(ed->name, "ARC-Authentication-Results") == 0)
+			unfold(o->aar, sizeof(o->aar), ed->value);
+	}
+	o->arc = json_incref(json_object_get(cn->msg.results, "arc"));
+	session_msg_end(cn);
+}
+
+/* test_policy - the policy on one connection, three messages */
+static void
+test_policy(struct arena *a, const struct arc_key *k2)
+{
+	struct session_client cl = { .addr = "192.0.2.7",
+	    .hostname = "h.example", .myhostname = "mx.test" };
+	char tmpdir[] = "/tmp/gw-test-arc.XXXXXX", keyp[300], *zone;
+	const char *why = NULL, *err = NULL;
+	struct arc_hdr h[MAXH];
+	struct decision d;
+	struct pout o;
+	struct conf *c;
+	struct conn *cn;
+	size_t nh = 0;
+	FILE *f;
+
+	if (mkdtemp(tmpdir) == NULL) {
+		T_CHECK(0, "mkdtemp");
+		return;
+	}
+	snprintf(keyp, sizeof(keyp), "%s/seal.pem", tmpdir);
+	f = fopen(keyp, "w");
+	T_CHECK(f != NULL && PEM_write_PrivateKey(f, k2->pkey, NULL, NULL, 0,
+	    NULL, NULL) == 1, "sealing key written");
+	if (f != NULL)
+		fclose(f);
+	chmod(keyp, 0600);
+	c = t_conf_json(tmpdir, arena_printf(a, "{\"authserv_id\": "
+	    "\"mx.test\", \"policies\": {\"arc\": {\"trusted_sealers\": "
+	    "[\"%s\"], \"seal\": {\"enabled\": true, \"domain\": "
+	    "\"mx.test\", \"selector\": \"arc\", \"key_file\": \"%s\", "
+	    "\"algorithm\": \"ed25519-sha256\"}}}}", k2->domain, keyp),
+	    &why);
+	T_CHECK(c != NULL, "arc configuration loads: %s", c ? "" : why);
+	if (c == NULL)
+		goto out;
+	zone = arena_printf(a, "%s\tTXT\t%s\n", dns_name[1], dns_txt[1]);
+	if (c->dns_h != NULL)
+		dns_destroy(&c->dns_h);
+	c->dns_h = dns_create_static(zone, 1000, &err);
+
+	h[nh].name = "From";
+	h[nh++].value = " a@example.com";
+	h[nh].name = "Subject";
+	h[nh++].value = " policy";
+	T_EQ_INT(seal(a, h, &nh, k2, ARC_CV_NONE, 1), 0, "chain for the policy");
+
+	cn = session_conn_new(c, &cl);
+	dispatch_connect(cn, &d);
+	dispatch_helo(cn, "helo.example.com", &d);
+	pol_run(cn, h, nh, false, &o);
+	T_EQ_STR(json_string_value(json_object_get(o.arc, "result")), "pass",
+	    "message 1: results.arc pass");
+	T_CHECK(strstr(o.authres, "arc=pass (i=1 d=sealer2.example) "
+	    "smtp.remote-ip=192.0.2.7 header.oldest-pass=0") != NULL,
+	    "message 1: A-R arc=pass: %s", o.authres);
+	T_CHECK(strstr(o.seal, "i=2;") != NULL && strstr(o.seal, "cv=pass") !=
+	    NULL, "message 1: sealed i=2 cv=pass: %s", o.seal);
+	T_EQ_STR(o.aar, "i=2; mx.test; arc=pass (i=1 d=sealer2.example) "
+	    "smtp.remote-ip=192.0.2.7 header.oldest-pass=0",
+	    "message 1: the AAR is our A-R so far");
+	T_CHECK(json_is_object(json_object_get(o.arc, "override")) == false,
+	    "message 1: no dmarc=pass in the AAR, no override");
+	json_decref(o.arc);
+
+	pol_run(cn, h, nh, true, &o);	/* aborted mid-body */
+	T_CHECK(o.arc == NULL, "aborted message: no results");
+
+	pol_run(cn, h + 3, nh - 3, false, &o);	/* no ARC headers */
+	T_EQ_STR(json_string_value(json_object_get(o.arc, "result")), "none",
+	    "message 3 after an abort: results.arc none");
+	T_CHECK(strstr(o.authres, "arc=none smtp.remote-ip=192.0.2.7") !=
+	    NULL, "message 3: A-R arc=none: %s", o.authres);
+	T_CHECK(strstr(o.seal, "i=1;") != NULL && strstr(o.seal, "cv=none") !=
+	    NULL, "message 3: sealed i=1 cv=none: %s", o.seal);
+	json_decref(o.arc);
+	dispatch_close(cn);
+	session_conn_free(&cn);
+	conf_unref(&c);
+out:
+	unlink(keyp);
+	unlink(arena_printf(a, "%s/gw.json", tmpdir));
+	rmdir(tmpdir);
+}
+
 int
 main(void)
 {
@@ -359,6 +518,7 @@ main(void)
 	test_tags(a);
 	test_canon(a);
 	test_keys(a, &k1);
+	test_policy(a, &k2);
 	test_chain(a, &k1, &k2);
 	EVP_PKEY_free(k1.pkey);
 	EVP_PKEY_free(k2.pkey);
