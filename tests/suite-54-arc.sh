@@ -8,7 +8,7 @@
 #  - interop with dkimpy (python3-dkim) both ways, chains of three sealers
 #    mixing dkimpy and gatewarden, seals over broken chains, and the
 #    daemon's path through `gatewarden test` with the DNS fixture on the
-#    first free port of 29150-29199 (tests/arc/interop.py);
+#    first free port of 29250-29299 (tests/arc/interop.py);
 #  - the fuzz target's seeds replayed (tests/fuzz/fuzz_arc.c).
 # Prints arc-validation, arc-mutations, arc-signing, arc-interop and
 # arc-fuzz lines, and ends with "arc: N passed, N failed".
@@ -53,7 +53,7 @@ mkdir "$tmp/suite" "$tmp/interop"
 $PY tests/arc/arcsuite.py "$tmp/arcvec" tests/data/arc/arc_test_suite \
     "$tmp/suite" ${V:+-v} > "$tmp/suite.out" 2>&1
 figures "$tmp/suite.out" $?
-$PY tests/arc/interop.py "$tmp/arcvec" "$GW" "$PWD" "$tmp/interop" 29150 \
+$PY tests/arc/interop.py "$tmp/arcvec" "$GW" "$PWD" "$tmp/interop" 29250 \
     ${V:+-v} > "$tmp/interop.out" 2>&1
 figures "$tmp/interop.out" $?
 FUZZ_LABEL=arc-fuzz FUZZ_ONLY=fuzz_arc BUILD=$BUILD tests/fuzz/run.sh \
