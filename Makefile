@@ -71,7 +71,8 @@ UNIT_LIB_OBJ := $(UNIT_LIB_SRC:%.c=$(BUILD)/obj/%.o)
 # Test drivers: programs the suites run, each built here from tests/ and
 # libgw.a (never by a cc line inside a suite).
 TEST_DRIVERS := $(BUILD)/tests/dnsq $(BUILD)/tests/spfcheck \
-	$(BUILD)/tests/dkimvec $(BUILD)/tests/redis_store_check
+	$(BUILD)/tests/dkimvec $(BUILD)/tests/redis_store_check \
+	$(BUILD)/tests/arcvec
 
 # Fuzz targets (clang, libFuzzer + ASan + UBSan): the replay suites run their
 # seed corpora in `make test`, `make fuzz` fuzzes each for a bounded time.
@@ -93,8 +94,12 @@ FUZZ_SRC_fuzz_dns_rdata := filter/dns/dns.c filter/dns/dns_rr.c \
 	filter/util/cidr.c filter/conf/conf_build.c filter/conf/conf_locate.c \
 	$(FUZZ_BASE)
 FUZZ_LIBS_fuzz_dns_rdata := -lunbound -ljansson -lpthread
+FUZZ_SRC_fuzz_arc := policies/arc/arc_tags.c policies/arc/arc_canon.c \
+	policies/arc/arc_key.c policies/arc/arc_verify.c policies/arc/arc_seal.c \
+	filter/dns/dns_rr.c filter/util/cidr.c $(FUZZ_BASE)
+FUZZ_LIBS_fuzz_arc := -lcrypto
 FUZZ_TARGETS := fuzz_spf_record fuzz_spf_macro fuzz_spf_libspf2 fuzz_mime \
-	fuzz_dns_rdata
+	fuzz_dns_rdata fuzz_arc
 FUZZ_BIN := $(FUZZ_TARGETS:%=$(BUILD)/fuzz/%)
 
 # Benchmark tools: milterload (milter protocol load client), nullmilter (a
@@ -162,6 +167,10 @@ $(FUZZ_BIN): $(BUILD)/fuzz/%: tests/fuzz/%.c $$(FUZZ_SRC_$$*)
 	@mkdir -p $(@D)
 	$(CC_FUZZ) $(CFLAGS_FUZZ) -o $@ $< $(FUZZ_SRC_$*) $(FUZZ_LIBS_$*)
 
+# The ARC conformance driver (tests/suites/arc/arc.sh).
+$(BUILD)/tests/arcvec: tests/arc/arcvec.c $(BUILD)/libgw.a
+	$(DRIVER_LINK)
+
 fuzz-tools: $(FUZZ_BIN)
 
 BENCH_CFLAGS = $(CFLAGS) -D_GNU_SOURCE
@@ -198,7 +207,7 @@ DEPS_BUILD := gcc make pkg-config libmilter-dev libspf2-dev libopendkim-dev \
 	libjansson-dev libunbound-dev libevent-dev libhiredis-dev libpcre2-dev \
 	libssl-dev libsodium-dev libpsl-dev zlib1g-dev libmicrohttpd-dev
 DEPS_TEST := postfix miltertest swaks redis-server nsd bind9-dnsutils bind9-utils \
-	python3-dnslib python3-jsonschema python3-yaml python3-dkim python3-spf \
+	python3-dnslib python3-jsonschema python3-yaml python3-dkim python3-authres python3-spf \
 	libmail-dkim-perl opendkim opendkim-tools clang libclang-rt-14-dev \
 	libio-socket-inet6-perl man-db groff-base util-linux procps openssl \
 	valgrind iproute2 publicsuffix libxml2-utils git file binutils m4 libwrap0 \

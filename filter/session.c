@@ -328,6 +328,15 @@ pol_authres(struct pol_ctx *ctx, const char *method, const char *result,
 	return 0;
 }
 
+/* pol_authres_value - the A-R value composed from the entries so far */
+const char *
+pol_authres_value(struct pol_ctx *ctx)
+{
+	struct msg *m = &ctx->cn->msg;
+
+	return authres_compose(m->arena, pol_authserv_id(ctx), m->authres);
+}
+
 /* header_name_ok - printable, no colon or space, 1..64 characters */
 static bool
 header_name_ok(const char *s)

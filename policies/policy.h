@@ -236,6 +236,9 @@ const char	*pol_authserv_id(struct pol_ctx *ctx);
  */
 int	 pol_authres(struct pol_ctx *ctx, const char *method,
 	    const char *result, const char *props);
+/* This message's Authentication-Results value so far ("ID; m=r ...; ..."):
+ * the entries of the policies that ran before, for ARC sealing. */
+const char *pol_authres_value(struct pol_ctx *ctx);
 /* Queue a header to add at eom; top = insert above everything. */
 int	 pol_add_header(struct pol_ctx *ctx, const char *name,
 	    const char *value, bool top);

@@ -10,6 +10,7 @@ extern const struct policy_ops rules_policy;
 extern const struct policy_ops ratelimit_policy;
 extern const struct policy_ops spf_policy;
 extern const struct policy_ops dkim_policy;
+extern const struct policy_ops arc_policy;
 extern const struct policy_ops dmarc_policy;
 
 static const struct policy_ops *const policies[] = {
@@ -17,6 +18,7 @@ static const struct policy_ops *const policies[] = {
 	&ratelimit_policy,
 	&spf_policy,
 	&dkim_policy,
+	&arc_policy,
 	&dmarc_policy,
 };
 

@@ -38,6 +38,7 @@ SUITES="
 	dkim/opendkim-import
 	dkim/dkim-rotate
 	dmarc/dmarc
+	arc/arc
 	milter/milter
 	milter/daemon
 	metrics/metrics

@@ -443,15 +443,16 @@ dkim_input(struct pol_ctx *ctx, struct dmarc_input *in)
 
 /*
  * dmarc_arc_override - the ARC hook: true when a trusted ARC chain (RFC
- * 8617) vouches for an earlier DMARC pass.  No policy publishes ARC
- * results yet, so it never overrides; when one does, this reads its
- * results here and the report records the override as "forwarded".
+ * 8617) vouches for an earlier DMARC pass.  The "arc" policy (before us
+ * in the file) validates the chain and, when the newest set of one of its
+ * trusted_sealers says dmarc=pass, names that set in results.arc.override.
  */
 static bool
 dmarc_arc_override(struct pol_ctx *ctx)
 {
-	(void)ctx;
-	return false;
+	json_t *r = pol_get_result(ctx, "arc");
+
+	return json_is_object(json_object_get(r, "override"));
 }
 
 /* override - why this message is not acted on, or NULL */

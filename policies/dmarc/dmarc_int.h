@@ -23,7 +23,7 @@
 #include <jansson.h>
 #include <libpsl.h>
 
-#include "filter/conf/conf.h"
+#include "filter/conf/conf_api.h"
 #include "filter/util/cidr.h"
 #include "policies/policy.h"
 
