@@ -39,6 +39,12 @@ bool	subcmd_run(int argc, char **argv, int *status_r);
  * follow a "usage: " line */
 void	subcmd_print_usage(FILE *f);
 
+/* subcmd_print_lines - text on f, its first line after prefix, the others
+ * indented to follow it (subcmd_svc.c) */
+void	subcmd_print_lines(FILE *f, const char *prefix, const char *text);
+/* subcmd_release - close what a command's services opened (subcmd_svc.c) */
+void	subcmd_release(struct pol_cmd *cmd);
+
 /* The core's own: `gatewarden test` (filter/testmode.c). */
 extern const char testmode_usage[];
 int	testmode_main(struct pol_cmd *cmd, int argc, char **argv);

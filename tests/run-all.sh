@@ -20,6 +20,7 @@ SUITES="
 	core/unit-asan
 	core/docs
 	core/lint
+	core/layering
 	core/install
 	core/config
 	core/memory

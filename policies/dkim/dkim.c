@@ -611,6 +611,15 @@ out_err:
 	return -1;
 }
 
+/* The commands the dkim policy provides (dkim_keygen.c, dkim_import.c,
+ * dkim_rotate.c). */
+const struct pol_command dkim_commands[] = {
+	{ "keygen", dkim_keygen_usage, dkim_keygen_run },
+	{ "import-opendkim", dkim_import_usage, dkim_import_main },
+	{ "keys", dkim_rotate_usage, dkim_rotate_main },
+	{ NULL, NULL, NULL }
+};
+
 const struct policy_ops dkim_policy = {
 	.name = "dkim",
 	.abi_version = POLICY_ABI_VERSION,

@@ -245,6 +245,7 @@ int	 dkim_conf_build(struct conf_ctx *cc, const json_t *section,
 /* `gatewarden keygen` (dkim_keygen.c), `import-opendkim`
  * (dkim_import.c) and `keys` (dkim_rotate.c). */
 extern const struct pol_command dkim_commands[];
+extern const char dkim_keygen_usage[];
 int	 dkim_keygen_run(struct pol_cmd *cmd, int argc, char **argv);
 extern const char dkim_import_usage[];
 int	 dkim_import_main(struct pol_cmd *cmd, int argc, char **argv);

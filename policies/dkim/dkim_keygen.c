@@ -228,13 +228,7 @@ out:
 	return rc;
 }
 
-const struct pol_command dkim_commands[] = {
-	{ "keygen",
+const char dkim_keygen_usage[] =
 	  "gatewarden keygen --domain D --selector S\n"
 	  "           --algorithm rsa-sha256|ed25519-sha256 [--bits N]\n"
-	  "           --out DIR [--group G] [-c FILE]\n",
-	  dkim_keygen_run },
-	{ "import-opendkim", dkim_import_usage, dkim_import_main },
-	{ "keys", dkim_rotate_usage, dkim_rotate_main },
-	{ NULL, NULL, NULL }
-};
+	  "           --out DIR [--group G] [-c FILE]\n";

@@ -47,29 +47,6 @@ dmarc_pol_name(enum dmarc_pol p)
 	}
 }
 
-/* dmarc_domain_norm - see dmarc_int.h */
-char *
-dmarc_domain_norm(struct arena *a, const char *d)
-{
-	size_t n;
-	char *s, *p;
-
-	if (d == NULL)
-		return NULL;
-	while (*d == '.')
-		d++;
-	n = strlen(d);
-	while (n > 0 && d[n - 1] == '.')
-		n--;
-	if (n == 0)
-		return NULL;
-	s = arena_strndup(a, d, n);
-	for (p = s; *p != '\0'; p++)
-		if (*p >= 'A' && *p <= 'Z')
-			*p = (char)(*p - 'A' + 'a');
-	return s;
-}
-
 /* dmarc_org_domain - see dmarc_int.h */
 const char *
 dmarc_org_domain(const psl_ctx_t *psl, struct arena *a, const char *domain)

@@ -21,6 +21,29 @@ static const char *const dmarc_parse_names[] = {
 	"ok", "empty", "not a DMARC record", "bad value", "no p= tag"
 };
 
+/* dmarc_domain_norm - see dmarc_int.h */
+char *
+dmarc_domain_norm(struct arena *a, const char *d)
+{
+	size_t n;
+	char *s, *p;
+
+	if (d == NULL)
+		return NULL;
+	while (*d == '.')
+		d++;
+	n = strlen(d);
+	while (n > 0 && d[n - 1] == '.')
+		n--;
+	if (n == 0)
+		return NULL;
+	s = arena_strndup(a, d, n);
+	for (p = s; *p != '\0'; p++)
+		if (*p >= 'A' && *p <= 'Z')
+			*p = (char)(*p - 'A' + 'a');
+	return s;
+}
+
 /* dmarc_parse_name - text for a parse status */
 const char *
 dmarc_parse_name(enum dmarc_parse st)
