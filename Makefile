@@ -100,7 +100,7 @@ DEPS_TEST := postfix miltertest swaks redis-server nsd bind9-dnsutils bind9-util
 	python3-dnslib python3-jsonschema python3-yaml python3-dkim python3-spf \
 	libmail-dkim-perl opendkim opendkim-tools clang libclang-rt-14-dev \
 	libio-socket-inet6-perl man-db groff-base util-linux procps openssl \
-	valgrind iproute2 publicsuffix libxml2-utils
+	valgrind iproute2 publicsuffix libxml2-utils stunnel4
 
 deps:
 	@tests/deps.sh $(DEPS_BUILD)

@@ -8,10 +8,10 @@
  * ROLE says "master", so a stale answer cannot make us write to a
  * replica.  The address is asked for again when:
  *
- *	- a sentinel publishes +promoted-slave or +switch-master for our
- *	  master: a watcher thread stays SUBSCRIBEd on one sentinel (the
- *	  next one when it goes away) and moves node 0 to the new address
- *	  at once;
+ *	- a sentinel publishes that a replica of our master is being
+ *	  promoted (or was, or the switch is complete): a watcher thread
+ *	  stays SUBSCRIBEd on one sentinel (the next one when it goes
+ *	  away) and moves node 0 to the new address at once;
  *	- a command gets READONLY (we reached a demoted master): the
  *	  command is sent once more to the master Sentinel names;
  *	- a connection to the master fails or breaks.
@@ -145,10 +145,15 @@ sentinel_moved(struct redis_store *rs, const char *event, const char *name,
 /*
  * sentinel_message - one published message: ["message", channel, text].
  *	+switch-master	"name old-ip old-port new-ip new-port"
- *	+promoted-slave	"slave ip:port ip port @ name old-ip old-port"
- * +promoted-slave comes first: the replica already says it is a master,
- * while +switch-master waits until the other replicas follow it.  Either
- * moves node 0; ROLE is checked again on connect.
+ *	+failover-state-wait-promotion, +promoted-slave
+ *			"slave ip:port ip port @ name old-ip old-port"
+ * In failover order: wait-promotion is published once the leader has sent
+ * REPLICAOF NO ONE to the chosen replica; promoted-slave when that replica
+ * reports itself master (the sentinels poll INFO once a second);
+ * switch-master when the other replicas follow it.  The first one moves
+ * node 0; ROLE is checked on connect, so a replica that has not yet
+ * taken the command is not written to (the connection fails to on_error
+ * and the next event moves node 0 again).
  */
 static void
 sentinel_message(struct redis_store *rs, const redisReply *rep)
@@ -170,7 +175,8 @@ sentinel_message(struct redis_store *rs, const redisReply *rep)
 	    sscanf(text, "%255s %255s %d %255s %d", name, ip, &port, newip,
 	    &newport) == 5)
 		sentinel_moved(rs, chan, name, newip, newport);
-	else if (strcmp(chan, "+promoted-slave") == 0 &&
+	else if ((strcmp(chan, "+promoted-slave") == 0 ||
+	    strcmp(chan, "+failover-state-wait-promotion") == 0) &&
 	    sscanf(text, "%15s %255s %255s %d @ %255s", kind, id, newip,
 	    &newport, name) == 5 && strcmp(kind, "slave") == 0)
 		sentinel_moved(rs, chan, name, newip, newport);
@@ -226,8 +232,8 @@ sentinel_watcher(void *arg)
 			sentinel_nap(rs, SENTINEL_RETRY_MS);
 			continue;
 		}
-		rep = redisCommand(c,
-		    "SUBSCRIBE +switch-master +promoted-slave");
+		rep = redisCommand(c, "SUBSCRIBE +switch-master "
+		    "+promoted-slave +failover-state-wait-promotion");
 		if (rep != NULL && rep->type == REDIS_REPLY_ARRAY) {
 			freeReplyObject(rep);
 			(void)redis_sentinel_resolve(rs, &err);
