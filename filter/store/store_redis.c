@@ -775,8 +775,12 @@ redis_pooled(struct redis_store *rs, const char *key, int argc,
 		if (!asking && rs->mode == REDIS_MODE_CLUSTER &&
 		    redis_cluster_node(rs, fullkey, klen, &idx, error_r) < 0)
 			break;
-		if ((c = redis_ctx(rs, rc, idx, error_r)) == NULL)
+		if ((c = redis_ctx(rs, rc, idx, error_r)) == NULL) {
+			/* a node in backoff may have been replaced */
+			if (rs->mode == REDIS_MODE_CLUSTER)
+				redis_cluster_stale(rs);
 			break;
+		}
 		epoch = rc->epoch[idx];
 		rep = script ? redis_eval(rs, c, asking, fullkey, klen, argc,
 		    argv, error_r) : redis_command(c, asking, fullkey, klen,
