@@ -13,7 +13,9 @@
 #   topo_cluster_node NAME HOST PORT [NS]   a cluster-mode node (in netns NS)
 #   topo_cluster_create NS HOST:PORT...     redis-cli --cluster create, 1 replica each
 #   topo_pid NAME / topo_kill NAME          the PID / SIGKILL it
+# TOPO_PASS set: cluster nodes require it (AUTH, and between the nodes).
 TOPO_DOWN_MS=${TOPO_DOWN_MS:-1000}
+TOPO_PASS=${TOPO_PASS:-}
 TOPO_NAMES=""
 
 topo_alive() { [ -n "$1" ] && [ -e "/proc/$1" ] && ! grep -q '^State:.*Z' "/proc/$1/status" 2>/dev/null; }
@@ -76,12 +78,18 @@ topo_stop_all() {
 	for n in $list; do topo_kill "$n"; done
 }
 
+# topo_cli [NS] ARGS... - redis-cli (in netns NS unless "-"), with AUTH
+topo_cli() {
+	local ns=$1
+	shift
+	set -- ${TOPO_PASS:+-a "$TOPO_PASS" --no-auth-warning} "$@"
+	if [ "$ns" = - ]; then redis-cli "$@"; else ip netns exec "$ns" redis-cli "$@"; fi
+}
+
 # topo_ping HOST PORT [NS] - wait until redis answers PING (10 s)
 topo_ping() {
-	local pre=""
-	[ -n "${3:-}" ] && [ "$3" != - ] && pre="ip netns exec $3"
 	for _ in $(seq 200); do
-		$pre redis-cli -h "$1" -p "$2" ping 2>/dev/null | grep -q PONG && return 0
+		topo_cli "${3:--}" -h "$1" -p "$2" ping 2>/dev/null | grep -q PONG && return 0
 		sleep 0.05
 	done
 	return 1
@@ -139,6 +147,7 @@ topo_cluster_node() {
 	local name=$1 host=$2 port=$3 ns=${4:--}
 	mkdir -p "$T/$name.d"
 	topo_start "$name" "$ns" redis-server --port "$port" --bind "$host" \
+	    ${TOPO_PASS:+--requirepass "$TOPO_PASS" --masterauth "$TOPO_PASS"} \
 	    --cluster-enabled yes --cluster-config-file "$T/$name.d/nodes.conf" \
 	    --cluster-node-timeout 1000 --cluster-announce-ip "$host" \
 	    --save '' --appendonly no --dir "$T/$name.d"
@@ -148,16 +157,14 @@ topo_cluster_node() {
 # topo_cluster_create NS HOST:PORT... - masters first, one replica each;
 # waits until every node says cluster_state:ok
 topo_cluster_create() {
-	local ns=$1 pre="" n h ok
+	local ns=$1 n ok
 	shift
-	[ "$ns" != - ] && pre="ip netns exec $ns"
-	$pre redis-cli --cluster create "$@" --cluster-replicas 1 \
+	topo_cli "$ns" --cluster create "$@" --cluster-replicas 1 \
 	    --cluster-yes >"$T/cluster-create.log" 2>&1 || return 1
 	for _ in $(seq 200); do
 		ok=1
 		for n in "$@"; do
-			h=${n%:*}
-			$pre redis-cli -h "$h" -p "${n##*:}" cluster info 2>/dev/null |
+			topo_cli "$ns" -h "${n%:*}" -p "${n##*:}" cluster info 2>/dev/null |
 			    grep -q '^cluster_state:ok' || ok=0
 		done
 		[ $ok = 1 ] && return 0
