@@ -161,9 +161,20 @@ map_ask(struct redis_store *rs, const char *host, int port, uint8_t *map,
 }
 
 /*
+ * map_due - the map should be read now: missing or stale, and not read in
+ * the last REDIS_MAP_MIN_MS (rs->lock held)
+ */
+static bool
+map_due(const struct redis_store *rs)
+{
+	return (!rs->map_loaded || rs->map_stale) &&
+	    clock_mono_ms() - rs->map_at >= REDIS_MAP_MIN_MS;
+}
+
+/*
  * map_load - read the map from the first node that answers: the known
- * nodes, then the seeds.  One thread at a time; the others wait and use
- * its result.
+ * nodes, then the seeds.  One thread at a time: the others go on with the
+ * map they have (mail does not wait behind a reader trying dead nodes).
  */
 static int
 map_load(struct redis_store *rs, const char **error_r)
@@ -175,10 +186,10 @@ map_load(struct redis_store *rs, const char **error_r)
 	int port, ret = -1;
 	bool need;
 
-	pthread_mutex_lock(&rs->map_lock);
+	if (pthread_mutex_trylock(&rs->map_lock) != 0)
+		return 0;	/* being read; the caller checks map_loaded */
 	pthread_mutex_lock(&rs->lock);
-	need = !rs->map_loaded || (rs->map_stale &&
-	    clock_mono_ms() - rs->map_at >= REDIS_MAP_MIN_MS);
+	need = map_due(rs);
 	n = rs->nnodes;
 	pthread_mutex_unlock(&rs->lock);
 	if (!need) {
@@ -230,19 +241,18 @@ redis_cluster_node(struct redis_store *rs, const char *key, size_t len,
 	bool need;
 
 	pthread_mutex_lock(&rs->lock);
-	need = !rs->map_loaded || (rs->map_stale &&
-	    clock_mono_ms() - rs->map_at >= REDIS_MAP_MIN_MS);
+	need = map_due(rs);
 	pthread_mutex_unlock(&rs->lock);
-	if (need && map_load(rs, error_r) < 0) {
-		pthread_mutex_lock(&rs->lock);
-		need = !rs->map_loaded;
-		pthread_mutex_unlock(&rs->lock);
-		if (need)	/* a stale map is still the best guess */
-			return -1;
-	}
+	if (need)	/* on failure a stale map is still the best guess */
+		(void)map_load(rs, error_r);
 	pthread_mutex_lock(&rs->lock);
-	idx = rs->slots[slot];
+	idx = rs->map_loaded ? rs->slots[slot] : REDIS_NO_NODE;
+	need = !rs->map_loaded;
 	pthread_mutex_unlock(&rs->lock);
+	if (need) {
+		*error_r = redis_err("no cluster slot map yet", NULL);
+		return -1;
+	}
 	if (idx == REDIS_NO_NODE) {
 		redis_cluster_stale(rs);
 		*error_r = redis_err("no cluster node serves the key's slot",
@@ -295,14 +305,21 @@ redis_cluster_masters(struct redis_store *rs, unsigned *nodes,
 	bool seen[REDIS_MAX_NODES] = { false };
 	unsigned s;
 
-	redis_cluster_stale(rs);
+	pthread_mutex_lock(&rs->map_lock);	/* a read in progress ends */
+	pthread_mutex_unlock(&rs->map_lock);
 	pthread_mutex_lock(&rs->lock);
+	rs->map_stale = true;
 	rs->map_at = 0;		/* an inspection wants the current map */
 	pthread_mutex_unlock(&rs->lock);
 	if (map_load(rs, error_r) < 0)
 		return -1;
 	*n_r = 0;
 	pthread_mutex_lock(&rs->lock);
+	if (!rs->map_loaded) {
+		pthread_mutex_unlock(&rs->lock);
+		*error_r = redis_err("no cluster slot map yet", NULL);
+		return -1;
+	}
 	for (s = 0; s < REDIS_SLOTS; s++)
 		if (rs->slots[s] != REDIS_NO_NODE && !seen[rs->slots[s]]) {
 			seen[rs->slots[s]] = true;
