@@ -9,7 +9,8 @@
 # counting afterwards; no script ever run on a replica; limits show/reset
 # and greylist inspection through Sentinel; then TLS through stunnel to a
 # Redis that speaks only TLS, with AUTH (the path docs/scaling.md
-# recommends).  Everything on 127.0.0.1, ports 30400-30439, every process
+# recommends).  Redis and the sentinels each require their own password.
+# Everything on 127.0.0.1, ports 30400-30439, every process
 # stopped by PID.
 cd "$(dirname "$0")/.." || exit 1
 BUILD=${BUILD:-build}
@@ -20,6 +21,7 @@ DPORT0=30420		# daemons +1..+3
 TLS_PORT=30430 TUN_PORT=30431
 LIMIT=50 LOAD=200 GAP=0.1
 TOPO_DOWN_MS=1000
+TOPO_PASS=redis-s3cret TOPO_SENTINEL_PASS=sentinel-s3cret	# both AUTHs in use
 pass=0; fail=0
 ok() { pass=$((pass + 1)); echo "ok   $*"; }
 ko() { fail=$((fail + 1)); echo "FAIL $*"; }
@@ -51,6 +53,7 @@ dconf() {	# dconf N ON_ERROR [rules]: "rules" adds greylisting
   "log": { "level": "info" },
   "store": { "backend": "redis", "on_error": "$2",
     "redis": { "sentinels": [$SENTINELS], "master_name": "mymaster",
+      "password": "$TOPO_PASS", "sentinel_password": "$TOPO_SENTINEL_PASS",
       "connect_timeout_ms": 200, "command_timeout_ms": 500, "pool_size": 4 } },
   "policies": { "ratelimit": { "limits": [
     { "name": "shared", "key": "client_ip", "count": "messages",
@@ -71,6 +74,12 @@ gwt() {	# gwt IP [ARGS]: one message through `gatewarden test`
 	"$GW" test -c "$T/dgl.json" --ip "$ip" --from a@example.com \
 	    --rcpt b@example.org "$@" </dev/null 2>>"$T/test.log"
 }
+for bad in sentinel_password password; do
+	sed "s/\"$bad\": \"[^\"]*\"/\"$bad\": \"wrong\"/" "$T/dgl.json" >"$T/bad.json"
+	out=$("$GW" test -c "$T/bad.json" --ip 198.51.100.2 --from a@example.com \
+	    --rcpt b@example.org </dev/null 2>>"$T/test.log" | J 'd["verdict"], d["reply"]["xcode"]')
+	check "$out" "tempfail 4.3.0" "a wrong $bad: no store (on_error tempfail)"
+done
 out=$(gwt 198.51.100.1 | J 'd["verdict"], d["results"]["rules"]["greylist"]')
 case $out in "tempfail "*"new triplet") ok "greylist through Sentinel: new triplet deferred";;
 	*) ko "greylist first attempt: $out";; esac
@@ -78,7 +87,7 @@ out=$(gwt 198.51.100.1 --no-count | J 'd["results"]["rules"]["greylist"]')
 case $out in *"too early"*) ok "greylist inspection (test --no-count) sees the shared triplet";;
 	*) ko "greylist inspection: $out";; esac
 for _ in $(seq 40); do	# replication is asynchronous
-	out=$(redis-cli -p $((B + 1)) --scan --pattern 'gw:gl:t:*' | wc -l)
+	out=$(topo_cli - -p $((B + 1)) --scan --pattern 'gw:gl:t:*' | wc -l)
 	[ "$out" = 1 ] && break
 	sleep 0.05
 done
@@ -87,7 +96,7 @@ out=$("$GW" limits show -c "$T/d1.json" --key 198.51.100.1 | cut -f1-3 | tr '\t'
 check "$out" "shared 198.51.100.1 remaining=$((LIMIT - 1))/$LIMIT" "limits show through Sentinel"
 "$GW" limits reset -c "$T/d1.json" --name shared --key 198.51.100.1 >/dev/null; st=$?
 check "$st" 0 "limits reset through Sentinel"
-out=$(redis-cli -p $B exists gw:rl:shared:198.51.100.1)
+out=$(topo_cli - -p $B exists gw:rl:shared:198.51.100.1)
 check "$out" 0 "the reset removed the key on the master"
 
 # --- three daemons, a paced load, the master killed -------------------------
@@ -137,7 +146,7 @@ echo "     admitted $adm, refused $ref (limit $LIMIT; on_error tempfail, tempfai
     ko "admitted $adm < $LIMIT"
 
 # when each daemon answered from the new master again
-new=$(redis-cli -p $((B + 10)) sentinel get-master-addr-by-name mymaster | tail -1)
+new=$(topo_scli -p $((B + 10)) sentinel get-master-addr-by-name mymaster | tail -1)
 case $new in $((B + 1))|$((B + 2))) ok "sentinels promoted a replica (:$new)";; *) ko "no promotion: '$new'";; esac
 for n in 1 2 3; do
 	grep -q "redis master mymaster is now 127.0.0.1:$new" "$T/d$n.log" &&
@@ -182,23 +191,23 @@ check "$(tally "$T"/after?.out)" "$LIMIT 25 0 75" "after the failover: exactly $
 # never a script on a replica: the replica that was not promoted ran none
 for r in $((B + 1)) $((B + 2)); do
 	[ "$r" = "$new" ] && continue
-	out=$(redis-cli -p $r role | head -1)
+	out=$(topo_cli - -p $r role | head -1)
 	check "$out" "slave" "127.0.0.1:$r is a replica of the new master"
-	out=$(redis-cli -p $r info commandstats | grep -c '^cmdstat_evalsha')
+	out=$(topo_cli - -p $r info commandstats | grep -c '^cmdstat_evalsha')
 	check "$out" 0 "no EVALSHA ever reached the replica :$r"
 done
 
 # the old master comes back as a replica; writes still go to the new one
-topo_redis master $B >/dev/null || true
+topo_redis master $B --requirepass "$TOPO_PASS" --masterauth "$TOPO_PASS" >/dev/null || true
 for _ in $(seq 100); do
-	[ "$(redis-cli -p $B role 2>/dev/null | head -1)" = slave ] && break
+	[ "$(topo_cli - -p $B role 2>/dev/null | head -1)" = slave ] && break
 	sleep 0.1
 done
-check "$(redis-cli -p $B role | head -1)" "slave" "the old master rejoined as a replica"
+check "$(topo_cli - -p $B role | head -1)" "slave" "the old master rejoined as a replica"
 out=$(miltertest -D sock="$(sock 1)" -D ip=203.0.113.61 -D n=2 -D tag=z \
     -s tests/ratelimit/send.lua 2>>"$T/mt.err" | tally /dev/stdin)
 check "$out" "2 0 0 2" "decisions go on after the old master rejoined"
-check "$(redis-cli -p "$new" exists gw:rl:shared:203.0.113.61)" 1 "counted on the new master"
+check "$(topo_cli - -p "$new" exists gw:rl:shared:203.0.113.61)" 1 "counted on the new master"
 for n in 1 2 3; do
 	topo_alive "$(topo_pid d$n)" && ok "daemon $n alive" || ko "daemon $n died"
 done

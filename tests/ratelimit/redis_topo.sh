@@ -7,15 +7,18 @@
 #
 #   topo_free BASE N            the ports BASE..BASE+N-1 of 127.0.0.1 are free
 #   topo_redis NAME PORT [ARGS] a redis-server on 127.0.0.1:PORT
+#   topo_cli NS ARGS / topo_scli ARGS        redis-cli with the passwords
 #   topo_sentinel BASE          master BASE, replicas BASE+1/+2, sentinels
 #                               BASE+10/+11/+12 monitoring "mymaster"
 #                               (TOPO_DOWN_MS, default 1000)
 #   topo_cluster_node NAME HOST PORT [NS]   a cluster-mode node (in netns NS)
 #   topo_cluster_create NS HOST:PORT...     redis-cli --cluster create, 1 replica each
 #   topo_pid NAME / topo_kill NAME          the PID / SIGKILL it
-# TOPO_PASS set: cluster nodes require it (AUTH, and between the nodes).
+# TOPO_PASS set: Redis nodes require it (AUTH, and between the nodes);
+# TOPO_SENTINEL_PASS set: so do the sentinels.
 TOPO_DOWN_MS=${TOPO_DOWN_MS:-1000}
 TOPO_PASS=${TOPO_PASS:-}
+TOPO_SENTINEL_PASS=${TOPO_SENTINEL_PASS:-}
 TOPO_NAMES=""
 
 topo_alive() { [ -n "$1" ] && [ -e "/proc/$1" ] && ! grep -q '^State:.*Z' "/proc/$1/status" 2>/dev/null; }
@@ -86,10 +89,20 @@ topo_cli() {
 	if [ "$ns" = - ]; then redis-cli "$@"; else ip netns exec "$ns" redis-cli "$@"; fi
 }
 
-# topo_ping HOST PORT [NS] - wait until redis answers PING (10 s)
+# topo_scli ARGS... - redis-cli to a sentinel, with its AUTH
+topo_scli() {
+	redis-cli ${TOPO_SENTINEL_PASS:+-a "$TOPO_SENTINEL_PASS" --no-auth-warning} "$@"
+}
+
+# topo_ping HOST PORT [NS [CLI]] - wait until it answers PING (10 s); CLI
+# is topo_cli (default) or topo_scli
 topo_ping() {
 	for _ in $(seq 200); do
-		topo_cli "${3:--}" -h "$1" -p "$2" ping 2>/dev/null | grep -q PONG && return 0
+		if [ "${4:-topo_cli}" = topo_scli ]; then
+			topo_scli -h "$1" -p "$2" ping 2>/dev/null | grep -q PONG && return 0
+		else
+			topo_cli "${3:--}" -h "$1" -p "$2" ping 2>/dev/null | grep -q PONG && return 0
+		fi
 		sleep 0.05
 	done
 	return 1
@@ -108,10 +121,11 @@ topo_redis() {
 # topo_sentinel BASE - 1 master + 2 replicas + 3 sentinels (quorum 2)
 topo_sentinel() {
 	local b=$1 i s
-	topo_redis master "$b" || return 1
+	set -- ${TOPO_PASS:+--requirepass "$TOPO_PASS" --masterauth "$TOPO_PASS"}
+	topo_redis master "$b" "$@" || return 1
 	for i in 1 2; do
-		topo_redis "replica$i" $((b + i)) --replicaof 127.0.0.1 "$b" ||
-		    return 1
+		topo_redis "replica$i" $((b + i)) --replicaof 127.0.0.1 "$b" \
+		    "$@" || return 1
 	done
 	for i in 0 1 2; do
 		s=$((b + 10 + i))
@@ -124,15 +138,22 @@ sentinel down-after-milliseconds mymaster $TOPO_DOWN_MS
 sentinel failover-timeout mymaster 4000
 sentinel parallel-syncs mymaster 2
 EOF
+		[ -n "$TOPO_PASS" ] &&
+		    echo "sentinel auth-pass mymaster $TOPO_PASS" >>"$T/sentinel$i.conf"
+		[ -n "$TOPO_SENTINEL_PASS" ] && printf '%s\n' \
+		    "requirepass $TOPO_SENTINEL_PASS" \
+		    "sentinel sentinel-pass $TOPO_SENTINEL_PASS" >>"$T/sentinel$i.conf"
 		topo_start "sentinel$i" - redis-server "$T/sentinel$i.conf" \
 		    --sentinel
 	done
-	for i in 0 1 2; do topo_ping 127.0.0.1 $((b + 10 + i)) || return 1; done
+	for i in 0 1 2; do
+		topo_ping 127.0.0.1 $((b + 10 + i)) - topo_scli || return 1
+	done
 	# every sentinel sees both replicas and the other sentinels
 	for _ in $(seq 200); do
 		i=0
 		for s in 0 1 2; do
-			redis-cli -p $((b + 10 + s)) sentinel master mymaster 2>/dev/null |
+			topo_scli -p $((b + 10 + s)) sentinel master mymaster 2>/dev/null |
 			    tr '\n' ' ' | grep -Eq 'num-slaves 2 .*num-other-sentinels 2 ' &&
 			    i=$((i + 1))
 		done
