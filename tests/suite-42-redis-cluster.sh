@@ -16,7 +16,8 @@
 #    is handed over, the count going on exactly;
 #  - a master killed: its replica takes over, keys of the other masters
 #    never notice, keys of its slots fail to on_error then count again.
-# Everything on 127.0.0.1, ports 30450-30479; processes stopped by PID.
+# Everything on 127.0.0.1, ports 30450-30479 and 30500-30505 (cluster bus);
+# processes stopped by PID.
 cd "$(dirname "$0")/.." || exit 1
 BUILD=${BUILD:-build}
 GW=${GW:-$PWD/$BUILD/gatewarden}
@@ -38,7 +39,8 @@ RC() { redis-cli -p "$@"; }
 for c in redis-server redis-cli miltertest; do
 	command -v $c >/dev/null || { ko "$c is not installed (make deps-test)"; finish; }
 done
-topo_free $B 30 || { ko "ports $B-$((B + 29)) of 127.0.0.1 are taken"; finish; }
+topo_free $B 30 && topo_free $((B + 50)) 6 ||
+    { ko "ports $B-$((B + 29)) or $((B + 50))-$((B + 55)) (cluster bus) of 127.0.0.1 are taken"; finish; }
 NODES=""
 for i in 0 1 2 3 4 5; do
 	topo_cluster_node "node$i" 127.0.0.1 $((B + i)) || { ko "node $i did not start"; finish; }

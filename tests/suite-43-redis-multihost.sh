@@ -12,7 +12,8 @@
 # Where namespaces are not permitted (no CAP_SYS_ADMIN, a container
 # without them) the suite says so and counts one failure, never a silent
 # pass; GW_SKIP_NETNS=1 turns that into a stated skip (0 passed, 0 failed).
-# Ports 30520-30549 inside the namespaces; processes stopped by PID.
+# Ports 30520-30549 and 30590-30591 (cluster bus) inside the namespaces;
+# processes stopped by PID.
 cd "$(dirname "$0")/.." || exit 1
 BUILD=${BUILD:-build}
 GW=${GW:-$PWD/$BUILD/gatewarden}
@@ -118,7 +119,8 @@ for n in $MTAS; do
   "policies": {
     "ratelimit": { "limits": [
       { "name": "per_sender", "key": "sender", "count": "messages",
-        "rate": "$LIMIT/1h", "burst": $LIMIT, "stage": "mail" } ] },
+        "rate": "$LIMIT/1h", "burst": $LIMIT, "stage": "mail",
+        "exempt_senders": ["gl@sender.example"] } ] },
     "rules": { "greylist": { "delay": "2s", "retry_window": "1h",
       "pass_lifetime": "1d", "auto_allow_after": 0 } } } }
 EOC

@@ -5,7 +5,8 @@
 # 3-master Cluster with 3 replicas) decisions/s, p50/p99 latency and
 # decisions per CPU second of gatewarden and of Redis, the figures of
 # docs/scaling.md.  Figures, not pass/fail.  Topology ports: 30910-30922
-# (Sentinel), 30930-30935 (Cluster); STORE_BENCH_TOPO_DECISIONS (32000).  Run from the tree top; BUILD selects
+# (Sentinel), 30930-30935 and 30980-30985 (Cluster and its bus);
+# STORE_BENCH_TOPO_DECISIONS (32000), STORE_BENCH_MILTER_MSGS (20000).  Run from the tree top; BUILD selects
 # the build folder (libgw.a is built if missing).  Redis runs on
 # 127.0.0.1, first free port from 30900 (store range), started and
 # stopped here by PID.
@@ -118,7 +119,7 @@ else
 	echo "sentinel: ports 30910-30922 busy or the group did not start, skipped"
 fi
 ok=1
-topo_free 30930 6 || ok=0
+topo_free 30930 6 && topo_free 30980 6 || ok=0
 for i in 0 1 2 3 4 5; do
 	[ $ok = 1 ] && { topo_cluster_node "c$i" 127.0.0.1 $((30930 + i)) || ok=0; }
 done

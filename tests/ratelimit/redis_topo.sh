@@ -94,10 +94,12 @@ topo_scli() {
 	redis-cli ${TOPO_SENTINEL_PASS:+-a "$TOPO_SENTINEL_PASS" --no-auth-warning} "$@"
 }
 
-# topo_ping HOST PORT [NS [CLI]] - wait until it answers PING (10 s); CLI
-# is topo_cli (default) or topo_scli
+# topo_ping HOST PORT [NS [CLI [NAME]]] - wait until it answers PING
+# (10 s); CLI is topo_cli (default) or topo_scli; gives up at once when
+# the process started as NAME has exited (a port taken)
 topo_ping() {
 	for _ in $(seq 200); do
+		[ -n "${5:-}" ] && ! topo_alive "$(topo_pid "$5")" && return 1
 		if [ "${4:-topo_cli}" = topo_scli ]; then
 			topo_scli -h "$1" -p "$2" ping 2>/dev/null | grep -q PONG && return 0
 		else
@@ -115,7 +117,7 @@ topo_redis() {
 	mkdir -p "$T/$name.d"
 	topo_start "$name" - redis-server --port "$port" --bind 127.0.0.1 \
 	    --save '' --appendonly no --dir "$T/$name.d" "$@"
-	topo_ping 127.0.0.1 "$port"
+	topo_ping 127.0.0.1 "$port" - topo_cli "$name"
 }
 
 # topo_sentinel BASE - 1 master + 2 replicas + 3 sentinels (quorum 2)
@@ -147,7 +149,8 @@ EOF
 		    --sentinel
 	done
 	for i in 0 1 2; do
-		topo_ping 127.0.0.1 $((b + 10 + i)) - topo_scli || return 1
+		topo_ping 127.0.0.1 $((b + 10 + i)) - topo_scli "sentinel$i" ||
+		    return 1
 	done
 	# every sentinel sees both replicas and the other sentinels
 	for _ in $(seq 200); do
@@ -163,16 +166,19 @@ EOF
 	return 1
 }
 
-# topo_cluster_node NAME HOST PORT [NS] - a cluster-mode redis-server
+# topo_cluster_node NAME HOST PORT [NS] - a cluster-mode redis-server; its
+# cluster bus on PORT+50 (the default, PORT+10000, lies in the kernel's
+# ephemeral range, where any client socket may hold it)
 topo_cluster_node() {
 	local name=$1 host=$2 port=$3 ns=${4:--}
 	mkdir -p "$T/$name.d"
 	topo_start "$name" "$ns" redis-server --port "$port" --bind "$host" \
 	    ${TOPO_PASS:+--requirepass "$TOPO_PASS" --masterauth "$TOPO_PASS"} \
 	    --cluster-enabled yes --cluster-config-file "$T/$name.d/nodes.conf" \
+	    --cluster-port $((port + 50)) \
 	    --cluster-node-timeout 1000 --cluster-announce-ip "$host" \
 	    --save '' --appendonly no --dir "$T/$name.d"
-	topo_ping "$host" "$port" "$ns"
+	topo_ping "$host" "$port" "$ns" topo_cli "$name"
 }
 
 # topo_cluster_create NS HOST:PORT... - masters first, one replica each;
