@@ -34,7 +34,7 @@
 
 #include "filter/store/store.h"
 
-#define REDIS_MAX_NODES		64	/* Cluster members one process knows */
+#define REDIS_MAX_NODES		64	/* Cluster nodes known */
 #define REDIS_SLOTS		16384	/* Redis Cluster key slots */
 #define REDIS_NO_NODE		0xff	/* a slot nobody serves (yet) */
 #define REDIS_HOST_MAX		256
