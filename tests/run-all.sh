@@ -29,6 +29,9 @@ SUITES="
 	spf/spf
 	spf/spf-fuzz-replay
 	ratelimit/ratelimit
+	redis/sentinel
+	redis/cluster
+	redis/multihost
 	rules/corpus
 	rules/dnsbl
 	rules/greylist

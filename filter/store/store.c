@@ -57,18 +57,32 @@ str_eq(const char *a, const char *b)
 	return strcmp(a, b) == 0;
 }
 
+/* str_list_eq - two lists of n strings are equal */
+static bool
+str_list_eq(const char *const *a, const char *const *b, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (!str_eq(a[i], b[i]))
+			return false;
+	return true;
+}
+
 /* store_conf_equal - would sc build the same store as st's? */
 static bool
 store_conf_equal(const struct store_conf *a, const struct store_conf *b)
 {
-	size_t i;
-
 	if (a->backend != b->backend || a->on_error != b->on_error ||
 	    a->memory_max_entries != b->memory_max_entries)
 		return false;
 	if (a->backend != STORE_REDIS)
 		return true;
 	if (a->redis.nservers != b->redis.nservers ||
+	    a->redis.nsentinels != b->redis.nsentinels ||
+	    a->redis.ncluster != b->redis.ncluster ||
+	    !str_eq(a->redis.master_name, b->redis.master_name) ||
+	    !str_eq(a->redis.sentinel_password, b->redis.sentinel_password) ||
 	    !str_eq(a->redis.password, b->redis.password) ||
 	    a->redis.db != b->redis.db ||
 	    a->redis.connect_timeout_ms != b->redis.connect_timeout_ms ||
@@ -77,24 +91,56 @@ store_conf_equal(const struct store_conf *a, const struct store_conf *b)
 	    a->redis.pool_size != b->redis.pool_size ||
 	    !str_eq(a->redis.prefix, b->redis.prefix))
 		return false;
-	for (i = 0; i < a->redis.nservers; i++)
-		if (!str_eq(a->redis.servers[i], b->redis.servers[i]))
-			return false;
-	return true;
+	return str_list_eq(a->redis.servers, b->redis.servers,
+	    a->redis.nservers) && str_list_eq(a->redis.sentinels,
+	    b->redis.sentinels, a->redis.nsentinels) &&
+	    str_list_eq(a->redis.cluster, b->redis.cluster, a->redis.ncluster);
+}
+
+/* str_list_copy - a process-lifetime copy of n strings */
+static const char **
+str_list_copy(const char *const *src, size_t n)
+{
+	const char **dst = xcalloc(n + 1, sizeof(char *));
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		dst[i] = xstrdup(src[i]);
+	return dst;
+}
+
+/* str_list_free - undo str_list_copy */
+static void
+str_list_free(const char **l, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free((char *)l[i]);
+	free(l);
+}
+
+/* str_copy - xstrdup that keeps NULL */
+static const char *
+str_copy(const char *s)
+{
+	return s != NULL ? xstrdup(s) : NULL;
 }
 
 /* store_conf_copy - deep copy with process-lifetime strings */
 static void
 store_conf_copy(struct store_conf *dst, const struct store_conf *src)
 {
-	size_t i;
-
 	*dst = *src;
-	dst->redis.servers = xcalloc(src->redis.nservers + 1, sizeof(char *));
-	for (i = 0; i < src->redis.nservers; i++)
-		dst->redis.servers[i] = xstrdup(src->redis.servers[i]);
-	dst->redis.password = src->redis.password != NULL ?
-	    xstrdup(src->redis.password) : NULL;
+	dst->redis.servers = str_list_copy(src->redis.servers,
+	    src->redis.nservers);
+	dst->redis.sentinels = str_list_copy(src->redis.sentinels,
+	    src->redis.nsentinels);
+	dst->redis.cluster = str_list_copy(src->redis.cluster,
+	    src->redis.ncluster);
+	dst->redis.master_name = str_copy(src->redis.master_name);
+	dst->redis.sentinel_password = str_copy(src->redis.sentinel_password);
+	dst->redis.password = str_copy(src->redis.password);
 	dst->redis.prefix = xstrdup(src->redis.prefix != NULL ?
 	    src->redis.prefix : "gw:");
 }
@@ -103,11 +149,11 @@ store_conf_copy(struct store_conf *dst, const struct store_conf *src)
 static void
 store_conf_free(struct store_conf *sc)
 {
-	size_t i;
-
-	for (i = 0; i < sc->redis.nservers; i++)
-		free((char *)sc->redis.servers[i]);
-	free(sc->redis.servers);
+	str_list_free(sc->redis.servers, sc->redis.nservers);
+	str_list_free(sc->redis.sentinels, sc->redis.nsentinels);
+	str_list_free(sc->redis.cluster, sc->redis.ncluster);
+	free((char *)sc->redis.master_name);
+	free((char *)sc->redis.sentinel_password);
 	free((char *)sc->redis.password);
 	free((char *)sc->redis.prefix);
 }

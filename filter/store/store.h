@@ -69,6 +69,14 @@ struct store_conf {
 	struct {
 		size_t		 nservers;
 		const char	**servers;	/* "host:port", "[v6]:port" or "/path" */
+		/* Sentinel: the master of master_name, asked of sentinels */
+		size_t		 nsentinels;
+		const char	**sentinels;	/* "host:port"; 0: no Sentinel */
+		const char	*master_name;
+		const char	*sentinel_password;	/* NULL: no AUTH */
+		/* Cluster: seed nodes; 0: not a cluster */
+		size_t		 ncluster;
+		const char	**cluster;	/* "host:port" */
 		const char	*password;	/* NULL: no AUTH */
 		long long	 db;
 		long long	 connect_timeout_ms;
@@ -126,6 +134,9 @@ struct store_stats {
 	uint64_t	 expired;		/* memory: entries reclaimed on expiry */
 	uint64_t	 reconnects;		/* redis: connections (re)established */
 	uint64_t	 script_loads;		/* redis: SCRIPT LOAD sent */
+	uint64_t	 redirects;		/* cluster: MOVED/ASK followed */
+	uint64_t	 map_loads;		/* cluster: CLUSTER SLOTS read */
+	uint64_t	 master_switches;	/* sentinel: new master seen */
 };
 
 /* section may be NULL (all defaults). Returns the number of errors. */

@@ -8,6 +8,10 @@
  *		"redis": {
  *			"servers": ["127.0.0.1:6379"],	host:port, [v6]:port, /path
  *							(default: 127.0.0.1:6379)
+ *		    or	"sentinels": ["10.0.0.1:26379", ...],
+ *			"master_name": "mymaster",	with sentinels
+ *			"sentinel_password": "...",	optional
+ *		    or	"cluster": ["10.0.0.1:7000", ...],	seed nodes
  *			"password": "...",		optional
  *			"db": 0,
  *			"connect_timeout_ms": 250,
@@ -65,12 +69,24 @@ store_conf_server_ok(const char *s)
 	return *end == '\0' && colon[1] != '\0' && port > 0 && port < 65536;
 }
 
-/* store_conf_servers - the server list */
-static int
-store_conf_servers(struct conf_ctx *cc, const json_t *v, const char *ptr,
-    void *dst)
+/* store_conf_tcp_ok - "host:port" or "[v6]:port", a port required */
+static bool
+store_conf_tcp_ok(const char *s)
 {
-	struct store_conf *sc = dst;
+	const char *colon = strrchr(s, ':');
+
+	return s[0] != '/' && colon != NULL && (s[0] != '[' ||
+	    colon[-1] == ']') && store_conf_server_ok(s);
+}
+
+/*
+ * store_conf_list - a list of nodes into *n_r, *v_r; tcp: only
+ * "host:port" (Sentinel and Cluster announce TCP addresses).
+ */
+static int
+store_conf_list(struct conf_ctx *cc, const json_t *v, const char *ptr,
+    bool tcp, size_t *n_r, const char ***v_r)
+{
 	struct conf_strlist l;
 	size_t i;
 	int errors = 0;
@@ -81,16 +97,52 @@ store_conf_servers(struct conf_ctx *cc, const json_t *v, const char *ptr,
 		conf_error(cc, ptr, "at least one server is needed");
 		return 1;
 	}
-	for (i = 0; i < l.n; i++)
-		if (!store_conf_server_ok(l.v[i])) {
-			conf_error(cc, conf_ptr_idx(cc, ptr, i),
-			    "not host:port, [address]:port or /path: \"%s\"",
-			    l.v[i]);
-			errors++;
-		}
-	sc->redis.nservers = l.n;
-	sc->redis.servers = l.v;
+	for (i = 0; i < l.n; i++) {
+		if (tcp ? store_conf_tcp_ok(l.v[i]) :
+		    store_conf_server_ok(l.v[i]))
+			continue;
+		conf_error(cc, conf_ptr_idx(cc, ptr, i), tcp ?
+		    "not host:port or [address]:port: \"%s\"" :
+		    "not host:port, [address]:port or /path: \"%s\"",
+		    l.v[i]);
+		errors++;
+	}
+	*n_r = l.n;
+	*v_r = l.v;
 	return errors;
+}
+
+/* store_conf_servers - the server list */
+static int
+store_conf_servers(struct conf_ctx *cc, const json_t *v, const char *ptr,
+    void *dst)
+{
+	struct store_conf *sc = dst;
+
+	return store_conf_list(cc, v, ptr, false, &sc->redis.nservers,
+	    &sc->redis.servers);
+}
+
+/* store_conf_sentinels - the Sentinel list */
+static int
+store_conf_sentinels(struct conf_ctx *cc, const json_t *v, const char *ptr,
+    void *dst)
+{
+	struct store_conf *sc = dst;
+
+	return store_conf_list(cc, v, ptr, true, &sc->redis.nsentinels,
+	    &sc->redis.sentinels);
+}
+
+/* store_conf_cluster - the Cluster seed nodes */
+static int
+store_conf_cluster(struct conf_ctx *cc, const json_t *v, const char *ptr,
+    void *dst)
+{
+	struct store_conf *sc = dst;
+
+	return store_conf_list(cc, v, ptr, true, &sc->redis.ncluster,
+	    &sc->redis.cluster);
 }
 
 static const struct conf_key store_memory_keys[] = {
@@ -103,6 +155,16 @@ static const struct conf_key store_memory_keys[] = {
 static const struct conf_key store_redis_keys[] = {
 	{ .key = "servers", .type = CONF_CUSTOM, .off = 0,
 	  .parse = store_conf_servers },
+	{ .key = "sentinels", .type = CONF_CUSTOM, .off = 0,
+	  .parse = store_conf_sentinels },
+	{ .key = "master_name", .type = CONF_STRING,
+	  .off = offsetof(struct store_conf, redis.master_name),
+	  .min = 1, .max = 128 },
+	{ .key = "sentinel_password", .type = CONF_STRING,
+	  .off = offsetof(struct store_conf, redis.sentinel_password),
+	  .min = 1, .max = 512 },
+	{ .key = "cluster", .type = CONF_CUSTOM, .off = 0,
+	  .parse = store_conf_cluster },
 	{ .key = "password", .type = CONF_STRING,
 	  .off = offsetof(struct store_conf, redis.password),
 	  .min = 1, .max = 512 },
@@ -134,12 +196,43 @@ store_conf_memory(struct conf_ctx *cc, const json_t *v, const char *ptr,
 	return conf_apply(cc, v, ptr, store_memory_keys, dst);
 }
 
-/* store_conf_redis - the "redis" object */
+/*
+ * store_conf_redis - the "redis" object: servers, sentinels and cluster
+ * exclude each other; master_name goes with sentinels; a cluster has only
+ * database 0.
+ */
 static int
 store_conf_redis(struct conf_ctx *cc, const json_t *v, const char *ptr,
     void *dst)
 {
-	return conf_apply(cc, v, ptr, store_redis_keys, dst);
+	struct store_conf *sc = dst;
+	int errors = conf_apply(cc, v, ptr, store_redis_keys, dst);
+	int ways = (sc->redis.nservers > 0) + (sc->redis.nsentinels > 0) +
+	    (sc->redis.ncluster > 0);
+
+	if (ways > 1) {
+		conf_error(cc, ptr, "servers, sentinels and cluster exclude "
+		    "each other");
+		errors++;
+	}
+	if (sc->redis.nsentinels > 0 && sc->redis.master_name == NULL) {
+		conf_error(cc, conf_ptr(cc, ptr, "sentinels"),
+		    "sentinels need master_name");
+		errors++;
+	}
+	if (sc->redis.nsentinels == 0 && (sc->redis.master_name != NULL ||
+	    sc->redis.sentinel_password != NULL)) {
+		conf_error(cc, conf_ptr(cc, ptr, sc->redis.master_name != NULL ?
+		    "master_name" : "sentinel_password"),
+		    "only meaningful with sentinels");
+		errors++;
+	}
+	if (sc->redis.ncluster > 0 && sc->redis.db != 0) {
+		conf_error(cc, conf_ptr(cc, ptr, "db"),
+		    "a Redis Cluster has only database 0");
+		errors++;
+	}
+	return errors;
 }
 
 static const struct conf_key store_keys[] = {
@@ -167,7 +260,8 @@ store_config(struct conf_ctx *cc, const json_t *section, const char *ptr,
 	if (section == NULL)
 		return 0;
 	errors = conf_apply(cc, section, ptr, store_keys, sc);
-	if (sc->redis.nservers == 0) {
+	if (sc->redis.nservers == 0 && sc->redis.nsentinels == 0 &&
+	    sc->redis.ncluster == 0) {
 		sc->redis.nservers = 1;
 		sc->redis.servers = store_default_servers;
 	}

@@ -27,10 +27,19 @@
  *
  * Several servers: store.redis.servers is an ordered failover list; a
  * context connects to the first that answers.  Counting is only exact when
- * every host uses the same one; there is no sharding.
+ * every host uses the same one.  For failover that keeps counting exact,
+ * use store.redis.sentinels (store_redis_sentinel.c); to spread the keys
+ * over several masters, store.redis.cluster (store_redis_cluster.c).  A
+ * pool slot then holds one connection per node, and every operation goes
+ * to the node that serves its key (see store_redis_int.h).
  *
- * Thread safety: the pool is protected by rs->lock; a checked-out context
- * belongs to one thread until checked in.
+ * Every operation names one key, so a decision is one script on one node
+ * in every mode; a Cluster never sees a multi-key command (a caller that
+ * wants several keys together in one script must give them one hash tag,
+ * "{...}", which redis_cluster_slot() honours).
+ *
+ * Thread safety: the pool and the node table are protected by rs->lock; a
+ * checked-out slot belongs to one thread until checked in.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -44,6 +53,7 @@
 
 #include "filter/store/store.h"
 #include "filter/store/store_int.h"
+#include "filter/store/store_redis_int.h"
 #include "filter/util/clock.h"
 #include "filter/util/xalloc.h"
 
@@ -51,6 +61,7 @@
 #define REDIS_BACKOFF_MAX_MS	2000
 #define REDIS_SCAN_COUNT	"500"
 #define REDIS_MAX_ARGS		10
+#define REDIS_MAX_HOPS		5	/* redirections followed per op */
 
 /*
  * The script.  ARGV[1] names the operation.
@@ -101,29 +112,10 @@ static const char redis_script[] =
 	"end\n"
 	"return redis.error_reply('unknown operation')\n";
 
-struct redis_conn {
-	redisContext	*ctx;		/* NULL: not connected */
-	bool		 busy;
-};
-
-struct redis_store {
-	const struct store_conf *sc;	/* the owning store's copy */
-	size_t		 plen;		/* strlen(sc->redis.prefix) */
-	pthread_mutex_t	 lock;
-	pthread_cond_t	 cond;		/* a connection was checked in */
-	struct redis_conn *conns;	/* protected by rs->lock */
-	unsigned	 nconns;
-	char		 sha[41];	/* protected by rs->lock; "" unknown */
-	int64_t		 down_until;	/* monotonic ms; protected by rs->lock */
-	int64_t		 backoff_ms;	/* protected by rs->lock */
-	atomic_uint_least64_t reconnects;
-	atomic_uint_least64_t script_loads;
-};
-
 static _Thread_local char redis_errbuf[256];
 
 /* redis_err - format an error into this thread's buffer */
-static const char *
+const char *
 redis_err(const char *what, const char *detail)
 {
 	snprintf(redis_errbuf, sizeof(redis_errbuf), "redis: %s%s%s", what,
@@ -142,24 +134,35 @@ redis_tv(long long ms)
 	return tv;
 }
 
-/* redis_create - the pool, not connected yet */
+/* redis_create - the pool and the node table, not connected yet */
 static void *
 redis_create(const struct store_conf *sc, const char **error_r)
 {
 	struct redis_store *rs;
 	pthread_condattr_t ca;
 
-	if (sc->redis.nservers == 0) {
+	if (sc->redis.nservers == 0 && sc->redis.nsentinels == 0 &&
+	    sc->redis.ncluster == 0) {
 		*error_r = "store.redis.servers is empty";
 		return NULL;
 	}
 	rs = xcalloc(1, sizeof(*rs));
 	rs->sc = sc;
+	rs->mode = sc->redis.ncluster > 0 ? REDIS_MODE_CLUSTER :
+	    sc->redis.nsentinels > 0 ? REDIS_MODE_SENTINEL :
+	    REDIS_MODE_SERVERS;
 	rs->plen = strlen(sc->redis.prefix);
 	rs->nconns = sc->redis.pool_size > 0 ? (unsigned)sc->redis.pool_size :
 	    1;
 	rs->conns = xcalloc(rs->nconns, sizeof(*rs->conns));
+	rs->nnodes = 1;		/* servers and Sentinel: node 0 */
+	if (rs->mode == REDIS_MODE_CLUSTER) {
+		rs->nnodes = 0;
+		rs->slots = xmalloc(REDIS_SLOTS);
+		memset(rs->slots, REDIS_NO_NODE, REDIS_SLOTS);
+	}
 	pthread_mutex_init(&rs->lock, NULL);
+	pthread_mutex_init(&rs->map_lock, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&rs->cond, &ca);
@@ -167,54 +170,69 @@ redis_create(const struct store_conf *sc, const char **error_r)
 	return rs;
 }
 
-/* redis_destroy - close every context */
+/* redis_destroy - stop the watcher, close every context */
 static void
 redis_destroy(void **bep)
 {
 	struct redis_store *rs = *bep;
-	unsigned i;
+	unsigned i, j;
 
 	if (rs == NULL)
 		return;
 	*bep = NULL;
+	redis_sentinel_unwatch(rs);
 	for (i = 0; i < rs->nconns; i++)
-		if (rs->conns[i].ctx != NULL)
-			redisFree(rs->conns[i].ctx);
+		for (j = 0; j < REDIS_MAX_NODES; j++)
+			if (rs->conns[i].ctx[j] != NULL)
+				redisFree(rs->conns[i].ctx[j]);
 	free(rs->conns);
+	free(rs->slots);
 	pthread_mutex_destroy(&rs->lock);
+	pthread_mutex_destroy(&rs->map_lock);
 	pthread_cond_destroy(&rs->cond);
 	free(rs);
+}
+
+/* redis_hostport - split "host:port" or "[v6]:port" (default 6379) */
+int
+redis_hostport(const char *s, char *host, size_t len, int *port_r)
+{
+	const char *colon;
+	size_t n;
+
+	*port_r = 6379;
+	if (s[0] == '[') {
+		const char *end = strchr(s, ']');
+
+		if (end == NULL)
+			return -1;
+		n = (size_t)(end - s - 1);
+		colon = end[1] == ':' ? end + 1 : NULL;
+		s++;
+	} else {
+		colon = strrchr(s, ':');
+		n = colon != NULL ? (size_t)(colon - s) : strlen(s);
+	}
+	if (n == 0 || n >= len)
+		return -1;
+	memcpy(host, s, n);
+	host[n] = '\0';
+	if (colon != NULL)
+		*port_r = atoi(colon + 1);
+	return *port_r > 0 && *port_r < 65536 ? 0 : -1;
 }
 
 /* redis_connect_one - a context for one "host:port", "[v6]:port" or path */
 static redisContext *
 redis_connect_one(const char *server, struct timeval tv)
 {
-	char host[256];
-	const char *colon;
-	int port = 6379;
-	size_t n;
+	char host[REDIS_HOST_MAX];
+	int port;
 
 	if (server[0] == '/')
 		return redisConnectUnixWithTimeout(server, tv);
-	if (server[0] == '[') {
-		const char *end = strchr(server, ']');
-
-		if (end == NULL)
-			return NULL;
-		n = (size_t)(end - server - 1);
-		colon = end[1] == ':' ? end + 1 : NULL;
-		server++;
-	} else {
-		colon = strrchr(server, ':');
-		n = colon != NULL ? (size_t)(colon - server) : strlen(server);
-	}
-	if (n >= sizeof(host))
+	if (redis_hostport(server, host, sizeof(host), &port) < 0)
 		return NULL;
-	memcpy(host, server, n);
-	host[n] = '\0';
-	if (colon != NULL)
-		port = atoi(colon + 1);
 	return redisConnectWithTimeout(host, port, tv);
 }
 
@@ -260,7 +278,58 @@ out_fail:
 	return -1;
 }
 
-/* redis_setup - AUTH, SELECT, script on a fresh context */
+/* redis_prepare - command timeout and AUTH on a fresh context */
+static int
+redis_prepare(const struct store_conf *sc, redisContext *c,
+    const char *password, const char **error_r)
+{
+	redisReply *rep;
+
+	if (redisSetTimeout(c, redis_tv(sc->redis.command_timeout_ms)) !=
+	    REDIS_OK) {
+		*error_r = redis_err("cannot set timeout", c->errstr);
+		return -1;
+	}
+	if (password == NULL)
+		return 0;
+	rep = redisCommand(c, "AUTH %s", password);
+	if (!redis_reply_ok(c, rep, error_r)) {
+		if (rep != NULL)
+			freeReplyObject(rep);
+		return -1;
+	}
+	freeReplyObject(rep);
+	return 0;
+}
+
+/* redis_open - a connected context for host:port, timeout set, AUTH sent */
+redisContext *
+redis_open(const struct store_conf *sc, const char *host, int port,
+    const char *password, const char **error_r)
+{
+	redisContext *c;
+
+	c = redisConnectWithTimeout(host, port,
+	    redis_tv(sc->redis.connect_timeout_ms));
+	if (c == NULL) {
+		*error_r = redis_err("cannot connect", host);
+		return NULL;
+	}
+	if (c->err) {
+		snprintf(redis_errbuf, sizeof(redis_errbuf), "redis: %s:%d: %s",
+		    host, port, c->errstr);
+		*error_r = redis_errbuf;
+		redisFree(c);
+		return NULL;
+	}
+	if (redis_prepare(sc, c, password, error_r) < 0) {
+		redisFree(c);
+		return NULL;
+	}
+	return c;
+}
+
+/* redis_setup - SELECT and the script on a fresh context */
 static int
 redis_setup(struct redis_store *rs, redisContext *c, const char **error_r)
 {
@@ -268,21 +337,13 @@ redis_setup(struct redis_store *rs, redisContext *c, const char **error_r)
 	redisReply *rep;
 	bool have_sha;
 
-	if (redisSetTimeout(c, redis_tv(sc->redis.command_timeout_ms)) !=
-	    REDIS_OK) {
-		*error_r = redis_err("cannot set timeout", c->errstr);
-		return -1;
-	}
-	if (sc->redis.password != NULL) {
-		rep = redisCommand(c, "AUTH %s", sc->redis.password);
-		if (!redis_reply_ok(c, rep, error_r))
-			goto out_fail;
-		freeReplyObject(rep);
-	}
 	if (sc->redis.db != 0) {
 		rep = redisCommand(c, "SELECT %lld", sc->redis.db);
-		if (!redis_reply_ok(c, rep, error_r))
-			goto out_fail;
+		if (!redis_reply_ok(c, rep, error_r)) {
+			if (rep != NULL)
+				freeReplyObject(rep);
+			return -1;
+		}
 		freeReplyObject(rep);
 	}
 	pthread_mutex_lock(&rs->lock);
@@ -291,13 +352,9 @@ redis_setup(struct redis_store *rs, redisContext *c, const char **error_r)
 	if (!have_sha && redis_load_script(rs, c, error_r) < 0)
 		return -1;
 	return 0;
-out_fail:
-	if (rep != NULL)
-		freeReplyObject(rep);
-	return -1;
 }
 
-/* redis_connect - connect to the first server that answers */
+/* redis_connect - store.redis.servers: the first server that answers */
 static redisContext *
 redis_connect(struct redis_store *rs, const char **error_r)
 {
@@ -319,35 +376,200 @@ redis_connect(struct redis_store *rs, const char **error_r)
 			redisFree(c);
 			continue;
 		}
-		if (redis_setup(rs, c, error_r) < 0) {
+		if (redis_prepare(sc, c, sc->redis.password, error_r) < 0 ||
+		    redis_setup(rs, c, error_r) < 0) {
 			redisFree(c);
 			continue;
 		}
-		atomic_fetch_add(&rs->reconnects, 1);
 		return c;
 	}
 	return NULL;
 }
 
+/* redis_node_set - node idx lives at host:port now */
+bool
+redis_node_set(struct redis_store *rs, unsigned idx, const char *host,
+    int port)
+{
+	struct redis_node *n = &rs->nodes[idx];
+	bool changed;
+
+	pthread_mutex_lock(&rs->lock);
+	changed = strcmp(n->host, host) != 0 || n->port != port;
+	if (changed) {
+		snprintf(n->host, sizeof(n->host), "%s", host);
+		n->port = port;
+		n->epoch++;
+		n->down_until = 0;
+		n->backoff_ms = 0;
+	}
+	pthread_mutex_unlock(&rs->lock);
+	return changed;
+}
+
+/* redis_node_find - the index of host:port, added when new (lock held) */
+int
+redis_node_find(struct redis_store *rs, const char *host, int port)
+{
+	unsigned i;
+
+	for (i = 0; i < rs->nnodes; i++)
+		if (rs->nodes[i].port == port &&
+		    strcmp(rs->nodes[i].host, host) == 0)
+			return (int)i;
+	if (rs->nnodes == REDIS_MAX_NODES || strlen(host) >= REDIS_HOST_MAX)
+		return -1;
+	i = rs->nnodes++;
+	memset(&rs->nodes[i], 0, sizeof(rs->nodes[i]));
+	snprintf(rs->nodes[i].host, sizeof(rs->nodes[i].host), "%s", host);
+	rs->nodes[i].port = port;
+	return (int)i;
+}
+
+/* redis_node_forget - idx must be asked for again (if still at epoch) */
+void
+redis_node_forget(struct redis_store *rs, unsigned idx, uint64_t epoch)
+{
+	pthread_mutex_lock(&rs->lock);
+	if (rs->nodes[idx].epoch == epoch) {
+		rs->nodes[idx].host[0] = '\0';
+		rs->nodes[idx].epoch++;
+	}
+	pthread_mutex_unlock(&rs->lock);
+}
+
 /*
- * redis_checkout - a connected context, or NULL with *error_r: no free
- * slot within the checkout timeout, server in backoff, or connect failed.
+ * redis_lost - node idx failed under epoch: Sentinel asks for the master
+ * again, Cluster reads the slot map again.
+ */
+static void
+redis_lost(struct redis_store *rs, unsigned idx, uint64_t epoch)
+{
+	if (rs->mode == REDIS_MODE_SENTINEL)
+		redis_node_forget(rs, idx, epoch);
+	else if (rs->mode == REDIS_MODE_CLUSTER)
+		redis_cluster_stale(rs);
+}
+
+/*
+ * redis_node_connect - a new context for node idx, set up; *epoch_r is
+ * the node's epoch it was made under.  A Sentinel master is asked for
+ * when unknown and must say ROLE master: we never write to a replica.
+ */
+static redisContext *
+redis_node_connect(struct redis_store *rs, unsigned idx, uint64_t *epoch_r,
+    const char **error_r)
+{
+	char host[REDIS_HOST_MAX];
+	redisContext *c;
+	int port;
+
+	pthread_mutex_lock(&rs->lock);
+	*epoch_r = rs->nodes[idx].epoch;
+	pthread_mutex_unlock(&rs->lock);
+	if (rs->mode == REDIS_MODE_SERVERS)
+		return redis_connect(rs, error_r);
+	if (rs->mode == REDIS_MODE_SENTINEL) {
+		redis_sentinel_watch(rs);
+		pthread_mutex_lock(&rs->lock);
+		host[0] = rs->nodes[idx].host[0];
+		pthread_mutex_unlock(&rs->lock);
+		if (host[0] == '\0' && redis_sentinel_resolve(rs, error_r) < 0)
+			return NULL;
+	}
+	pthread_mutex_lock(&rs->lock);
+	memcpy(host, rs->nodes[idx].host, sizeof(host));
+	port = rs->nodes[idx].port;
+	*epoch_r = rs->nodes[idx].epoch;
+	pthread_mutex_unlock(&rs->lock);
+	if (host[0] == '\0') {
+		*error_r = redis_err("no address for the node", NULL);
+		return NULL;
+	}
+	if ((c = redis_open(rs->sc, host, port, rs->sc->redis.password,
+	    error_r)) == NULL)
+		goto out_lost;
+	if (redis_setup(rs, c, error_r) < 0)
+		goto out_free;
+	if (rs->mode == REDIS_MODE_SENTINEL &&
+	    !redis_sentinel_is_master(c, error_r))
+		goto out_free;
+	return c;
+out_free:
+	redisFree(c);
+out_lost:
+	redis_lost(rs, idx, *epoch_r);
+	return NULL;
+}
+
+/*
+ * redis_ctx - rc's connection to node idx, made when missing, remade when
+ * broken or older than the node's epoch.  A failed connect puts the node
+ * in backoff; while it lasts, operations fail at once.
+ */
+static redisContext *
+redis_ctx(struct redis_store *rs, struct redis_conn *rc, unsigned idx,
+    const char **error_r)
+{
+	struct redis_node *n = &rs->nodes[idx];
+	redisContext *c;
+	uint64_t epoch;
+	int64_t until;
+
+	pthread_mutex_lock(&rs->lock);
+	epoch = n->epoch;
+	until = n->down_until;
+	pthread_mutex_unlock(&rs->lock);
+	if (rc->ctx[idx] != NULL) {
+		if (rc->epoch[idx] == epoch && !rc->ctx[idx]->err)
+			return rc->ctx[idx];
+		redisFree(rc->ctx[idx]);
+		rc->ctx[idx] = NULL;
+	}
+	if (clock_mono_ms() < until) {
+		*error_r = redis_err("server down, next attempt in a moment",
+		    NULL);
+		return NULL;
+	}
+	c = redis_node_connect(rs, idx, &epoch, error_r);
+	pthread_mutex_lock(&rs->lock);
+	if (c == NULL) {
+		n->backoff_ms = n->backoff_ms == 0 ? REDIS_BACKOFF_MIN_MS :
+		    n->backoff_ms * 2;
+		if (n->backoff_ms > REDIS_BACKOFF_MAX_MS)
+			n->backoff_ms = REDIS_BACKOFF_MAX_MS;
+		n->down_until = clock_mono_ms() + n->backoff_ms;
+	} else {
+		n->backoff_ms = 0;
+		n->down_until = 0;
+	}
+	pthread_mutex_unlock(&rs->lock);
+	if (c == NULL)
+		return NULL;
+	atomic_fetch_add(&rs->reconnects, 1);
+	rc->ctx[idx] = c;
+	rc->epoch[idx] = epoch;
+	return c;
+}
+
+/*
+ * redis_checkout - a pool slot, or NULL with *error_r when none is free
+ * within the checkout timeout.  Connections are made by redis_ctx.
  */
 static struct redis_conn *
 redis_checkout(struct redis_store *rs, const char **error_r)
 {
 	struct redis_conn *rc = NULL;
 	struct timespec deadline;
-	int64_t now, until;
 	unsigned i;
 
 	deadline = clock_abstime(clock_deadline_ms(
 	    rs->sc->redis.checkout_timeout_ms));
 	pthread_mutex_lock(&rs->lock);
 	for (;;) {
-		/* prefer a connected context, then any free slot */
+		/* prefer a connected slot, then any free slot */
 		for (i = 0; i < rs->nconns; i++)
-			if (!rs->conns[i].busy && rs->conns[i].ctx != NULL) {
+			if (!rs->conns[i].busy && rs->conns[i].ctx[0] != NULL) {
 				rc = &rs->conns[i];
 				break;
 			}
@@ -365,47 +587,21 @@ redis_checkout(struct redis_store *rs, const char **error_r)
 		}
 	}
 	rc->busy = true;
-	now = clock_mono_ms();
-	until = rs->down_until;
 	pthread_mutex_unlock(&rs->lock);
-	if (rc->ctx != NULL)
-		return rc;
-	if (now < until) {
-		*error_r = redis_err("server down, next attempt in a moment",
-		    NULL);
-		goto out_release;
-	}
-	rc->ctx = redis_connect(rs, error_r);
-	pthread_mutex_lock(&rs->lock);
-	if (rc->ctx == NULL) {
-		rs->backoff_ms = rs->backoff_ms == 0 ? REDIS_BACKOFF_MIN_MS :
-		    rs->backoff_ms * 2;
-		if (rs->backoff_ms > REDIS_BACKOFF_MAX_MS)
-			rs->backoff_ms = REDIS_BACKOFF_MAX_MS;
-		rs->down_until = clock_mono_ms() + rs->backoff_ms;
-	} else {
-		rs->backoff_ms = 0;
-		rs->down_until = 0;
-	}
-	pthread_mutex_unlock(&rs->lock);
-	if (rc->ctx != NULL)
-		return rc;
-out_release:
-	pthread_mutex_lock(&rs->lock);
-	rc->busy = false;
-	pthread_cond_signal(&rs->cond);
-	pthread_mutex_unlock(&rs->lock);
-	return NULL;
+	return rc;
 }
 
-/* redis_checkin - give the context back; a broken one is dropped */
+/* redis_checkin - give the slot back; broken connections are dropped */
 static void
 redis_checkin(struct redis_store *rs, struct redis_conn *rc)
 {
-	if (rc->ctx != NULL && rc->ctx->err) {
-		redisFree(rc->ctx);
-		rc->ctx = NULL;
-	}
+	unsigned i;
+
+	for (i = 0; i < REDIS_MAX_NODES; i++)
+		if (rc->ctx[i] != NULL && rc->ctx[i]->err) {
+			redisFree(rc->ctx[i]);
+			rc->ctx[i] = NULL;
+		}
 	pthread_mutex_lock(&rs->lock);
 	rc->busy = false;
 	pthread_cond_signal(&rs->cond);
@@ -431,25 +627,46 @@ redis_sha(struct redis_store *rs, char sha[41])
 }
 
 /*
- * redis_eval - EVALSHA the script with key and args; on NOSCRIPT load it
- * again and repeat once.  Returns the reply (caller frees) or NULL.
+ * redis_call - one command; after an ASK redirection it goes out behind
+ * ASKING in the same write, so it is still one round trip.  NULL on I/O
+ * errors.
  */
 static redisReply *
-redis_eval(struct redis_store *rs, redisContext *c, const char *key,
-    int nargs, const char **args, const char **error_r)
+redis_call(redisContext *c, bool asking, int argc, const char **argv,
+    const size_t *argvlen)
+{
+	void *rep = NULL;
+
+	if (!asking)
+		return redisCommandArgv(c, argc, argv, argvlen);
+	if (redisAppendCommand(c, "ASKING") != REDIS_OK ||
+	    redisAppendCommandArgv(c, argc, argv, argvlen) != REDIS_OK ||
+	    redisGetReply(c, &rep) != REDIS_OK)
+		return NULL;
+	freeReplyObject(rep);
+	rep = NULL;
+	if (redisGetReply(c, &rep) != REDIS_OK)
+		return NULL;
+	return rep;
+}
+
+/*
+ * redis_eval - EVALSHA the script on c with key and args; on NOSCRIPT
+ * (a node that never saw it, a restart, SCRIPT FLUSH) load it there and
+ * repeat once.  Returns the reply, error replies included, or NULL on
+ * I/O errors.
+ */
+static redisReply *
+redis_eval(struct redis_store *rs, redisContext *c, bool asking,
+    const char *key, size_t klen, int nargs, const char **args,
+    const char **error_r)
 {
 	const char *argv[REDIS_MAX_ARGS + 4];
 	size_t argvlen[REDIS_MAX_ARGS + 4];
-	char fullkey[STORE_KEY_MAX + 128], sha[41];
+	char sha[41];
 	redisReply *rep;
 	int i, attempt, argc;
 
-	argv[3] = fullkey;
-	argvlen[3] = redis_key(rs, key, fullkey, sizeof(fullkey));
-	if (argvlen[3] == 0) {
-		*error_r = "store key too long";
-		return NULL;
-	}
 	for (attempt = 0; attempt < 2; attempt++) {
 		redis_sha(rs, sha);
 		if (sha[0] == '\0') {
@@ -462,23 +679,24 @@ redis_eval(struct redis_store *rs, redisContext *c, const char *key,
 		argv[2] = "1";
 		for (i = 0; i < 3; i++)
 			argvlen[i] = strlen(argv[i]);
+		argv[3] = key;
+		argvlen[3] = klen;
 		argc = 4;
 		for (i = 0; i < nargs && i < REDIS_MAX_ARGS; i++) {
 			argv[argc] = args[i];
 			argvlen[argc++] = strlen(args[i]);
 		}
-		rep = redisCommandArgv(c, argc, argv, argvlen);
-		if (rep != NULL && rep->type == REDIS_REPLY_ERROR &&
+		rep = redis_call(c, asking, argc, argv, argvlen);
+		if (rep == NULL) {
+			*error_r = redis_err("I/O", c->errstr);
+			return NULL;
+		}
+		if (rep->type == REDIS_REPLY_ERROR &&
 		    strncmp(rep->str, "NOSCRIPT", 8) == 0 && attempt == 0) {
 			freeReplyObject(rep);
 			if (redis_load_script(rs, c, error_r) < 0)
 				return NULL;
 			continue;
-		}
-		if (!redis_reply_ok(c, rep, error_r)) {
-			if (rep != NULL)
-				freeReplyObject(rep);
-			return NULL;
 		}
 		return rep;
 	}
@@ -486,30 +704,27 @@ redis_eval(struct redis_store *rs, redisContext *c, const char *key,
 	return NULL;
 }
 
-/* redis_command - one plain command with the prefixed key at argv[1] */
+/*
+ * redis_command - one plain command, the prefixed key at argv[1].
+ * Returns the reply, error replies included, or NULL on I/O errors.
+ */
 static redisReply *
-redis_command(struct redis_store *rs, redisContext *c, int argc,
-    const char **argv, const char **error_r)
+redis_command(redisContext *c, bool asking, const char *key, size_t klen,
+    int argc, const char **argv, const char **error_r)
 {
-	size_t argvlen[REDIS_MAX_ARGS];
-	char fullkey[STORE_KEY_MAX + 128];
+	const char *av[REDIS_MAX_ARGS];
+	size_t avlen[REDIS_MAX_ARGS];
 	redisReply *rep;
 	int i;
 
-	for (i = 0; i < argc; i++)
-		argvlen[i] = strlen(argv[i]);
-	argvlen[1] = redis_key(rs, argv[1], fullkey, sizeof(fullkey));
-	if (argvlen[1] == 0) {
-		*error_r = "store key too long";
-		return NULL;
+	for (i = 0; i < argc && i < REDIS_MAX_ARGS; i++) {
+		av[i] = argv[i];
+		avlen[i] = strlen(argv[i]);
 	}
-	argv[1] = fullkey;
-	rep = redisCommandArgv(c, argc, argv, argvlen);
-	if (!redis_reply_ok(c, rep, error_r)) {
-		if (rep != NULL)
-			freeReplyObject(rep);
-		return NULL;
-	}
+	av[1] = key;
+	avlen[1] = klen;
+	if ((rep = redis_call(c, asking, i, av, avlen)) == NULL)
+		*error_r = redis_err("I/O", c->errstr);
 	return rep;
 }
 
@@ -526,21 +741,76 @@ redis_int(const redisReply *rep)
 
 /*
  * redis_pooled - one command, or one call of the script (script true:
- * argv holds its arguments after the key), on a pooled connection:
- * checkout, one round trip, checkin.  The reply does not depend on the
- * connection, so it outlives the checkin.
+ * argv holds its arguments after the key), on a pooled connection to the
+ * node that serves the key.
+ *
+ * WHY only some failures are tried again: a redirection (MOVED, ASK) and
+ * READONLY are answers from a node that did not run the command, so
+ * sending it where it belongs counts it once.  An I/O error or timeout
+ * after the command went out may come after Redis ran it; sending it
+ * again could count one event twice, so it fails to store.on_error
+ * instead, and the node is asked for again (Sentinel) or the slot map
+ * read again (Cluster) before the next operation.
  */
 static redisReply *
 redis_pooled(struct redis_store *rs, const char *key, int argc,
     const char **argv, const char **error_r, bool script)
 {
+	char fullkey[STORE_KEY_MAX + 128];
 	struct redis_conn *rc;
-	redisReply *rep;
+	redisContext *c;
+	redisReply *rep = NULL;
+	unsigned idx = 0, hop;
+	uint64_t epoch;
+	size_t klen;
+	bool asking = false;
 
+	if ((klen = redis_key(rs, key, fullkey, sizeof(fullkey))) == 0) {
+		*error_r = "store key too long";
+		return NULL;
+	}
 	if ((rc = redis_checkout(rs, error_r)) == NULL)
 		return NULL;
-	rep = script ? redis_eval(rs, rc->ctx, key, argc, argv, error_r) :
-	    redis_command(rs, rc->ctx, argc, argv, error_r);
+	for (hop = 0; hop <= REDIS_MAX_HOPS; hop++) {
+		if (!asking && rs->mode == REDIS_MODE_CLUSTER &&
+		    redis_cluster_node(rs, fullkey, klen, &idx, error_r) < 0)
+			break;
+		if ((c = redis_ctx(rs, rc, idx, error_r)) == NULL) {
+			/* a node in backoff may have been replaced */
+			if (rs->mode == REDIS_MODE_CLUSTER)
+				redis_cluster_stale(rs);
+			break;
+		}
+		epoch = rc->epoch[idx];
+		rep = script ? redis_eval(rs, c, asking, fullkey, klen, argc,
+		    argv, error_r) : redis_command(c, asking, fullkey, klen,
+		    argc, argv, error_r);
+		asking = false;
+		if (rep == NULL) {
+			redis_lost(rs, idx, epoch);
+			break;
+		}
+		if (rep->type != REDIS_REPLY_ERROR)
+			break;
+		if (hop < REDIS_MAX_HOPS && rs->mode == REDIS_MODE_CLUSTER &&
+		    redis_cluster_redirect(rs, rep->str, &asking, &idx)) {
+			atomic_fetch_add(&rs->redirects, 1);
+		} else if (hop == 0 && rs->mode == REDIS_MODE_SENTINEL &&
+		    strncmp(rep->str, "READONLY", 8) == 0) {
+			redis_node_forget(rs, idx, epoch);
+		} else {
+			*error_r = redis_err("error reply", rep->str);
+			if (strncmp(rep->str, "READONLY", 8) == 0 ||
+			    strncmp(rep->str, "CLUSTERDOWN", 11) == 0 ||
+			    strncmp(rep->str, "TRYAGAIN", 8) == 0)
+				redis_lost(rs, idx, epoch);
+			freeReplyObject(rep);
+			rep = NULL;
+			break;
+		}
+		freeReplyObject(rep);
+		rep = NULL;
+	}
 	redis_checkin(rs, rc);
 	return rep;
 }
@@ -728,52 +998,77 @@ redis_scan_batch(struct redis_store *rs, redisContext *c,
 	return 0;
 }
 
-/* redis_scan - SCAN MATCH prefix*, one page at a time */
+/* redis_scan_node - SCAN MATCH pattern on one node, a page at a time */
+static int
+redis_scan_node(struct redis_store *rs, redisContext *c, const char *pattern,
+    size_t max, size_t *seen, bool (*fn)(const struct store_entry *, void *),
+    void *arg, bool *stop_r, const char **error_r)
+{
+	char cursor[32] = "0";
+	redisReply *rep;
+
+	do {
+		rep = redisCommand(c, "SCAN %s MATCH %s COUNT "
+		    REDIS_SCAN_COUNT, cursor, pattern);
+		if (!redis_reply_ok(c, rep, error_r))
+			goto out_fail;
+		if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 2 ||
+		    rep->element[0]->type != REDIS_REPLY_STRING ||
+		    rep->element[1]->type != REDIS_REPLY_ARRAY) {
+			*error_r = redis_err("unexpected SCAN reply", NULL);
+			goto out_fail;
+		}
+		snprintf(cursor, sizeof(cursor), "%s", rep->element[0]->str);
+		if (redis_scan_batch(rs, c, rep->element[1], max, seen, fn, arg,
+		    stop_r, error_r) < 0)
+			goto out_fail;
+		freeReplyObject(rep);
+	} while (!*stop_r && strcmp(cursor, "0") != 0);
+	return 0;
+out_fail:
+	if (rep != NULL)
+		freeReplyObject(rep);
+	return -1;
+}
+
+/*
+ * redis_scan - SCAN MATCH prefix* on the node, or on every master of a
+ * Cluster (each holds its own slots).
+ */
 static int
 redis_scan(void *be, const char *prefix, int64_t now_ms, size_t max,
     bool (*fn)(const struct store_entry *, void *), void *arg,
     const char **error_r)
 {
 	struct redis_store *rs = be;
-	char pattern[2 * (STORE_KEY_MAX + 128)], cursor[32] = "0";
+	char pattern[2 * (STORE_KEY_MAX + 128)];
+	unsigned nodes[REDIS_MAX_NODES], n = 1, i;
 	struct redis_conn *rc;
-	redisReply *rep;
+	redisContext *c;
 	size_t seen = 0;
 	bool stop = false;
-	int ret = -1;
+	int ret = 0;
 
 	(void)now_ms;
+	nodes[0] = 0;
 	redis_glob_escape(rs->sc->redis.prefix, prefix, pattern,
 	    sizeof(pattern));
+	if (rs->mode == REDIS_MODE_CLUSTER &&
+	    redis_cluster_masters(rs, nodes, &n, error_r) < 0)
+		return -1;
 	if ((rc = redis_checkout(rs, error_r)) == NULL)
 		return -1;
-	do {
-		rep = redisCommand(rc->ctx, "SCAN %s MATCH %s COUNT "
-		    REDIS_SCAN_COUNT, cursor, pattern);
-		if (!redis_reply_ok(rc->ctx, rep, error_r))
-			goto out_free;
-		if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 2 ||
-		    rep->element[0]->type != REDIS_REPLY_STRING ||
-		    rep->element[1]->type != REDIS_REPLY_ARRAY) {
-			*error_r = redis_err("unexpected SCAN reply", NULL);
-			goto out_free;
-		}
-		snprintf(cursor, sizeof(cursor), "%s", rep->element[0]->str);
-		if (redis_scan_batch(rs, rc->ctx, rep->element[1], max, &seen,
-		    fn, arg, &stop, error_r) < 0)
-			goto out_free;
-		freeReplyObject(rep);
-		rep = NULL;
-	} while (!stop && strcmp(cursor, "0") != 0);
-	ret = 0;
-out_free:
-	if (rep != NULL)
-		freeReplyObject(rep);
+	for (i = 0; i < n && !stop && ret == 0; i++) {
+		if ((c = redis_ctx(rs, rc, nodes[i], error_r)) == NULL ||
+		    redis_scan_node(rs, c, pattern, max, &seen, fn, arg, &stop,
+		    error_r) < 0)
+			ret = -1;
+	}
 	redis_checkin(rs, rc);
 	return ret;
 }
 
-/* redis_stats - connections made, scripts loaded */
+/* redis_stats - connections made, scripts loaded, topology followed */
 static void
 redis_stats(void *be, struct store_stats *st)
 {
@@ -781,6 +1076,9 @@ redis_stats(void *be, struct store_stats *st)
 
 	st->reconnects += atomic_load(&rs->reconnects);
 	st->script_loads += atomic_load(&rs->script_loads);
+	st->redirects += atomic_load(&rs->redirects);
+	st->map_loads += atomic_load(&rs->map_loads);
+	st->master_switches += atomic_load(&rs->switches);
 }
 
 const struct store_backend_ops store_redis_ops = {

@@ -9,6 +9,14 @@
  *		rate decisions/s with 1, 8 and 64 concurrent connections
  *		(one thread each) from this process, and round trips per
  *		decision from the server's total_commands_processed
+ *	bench_store topo MODE NODES DATA [DECISIONS]
+ *		MODE servers, sentinel or cluster: store.redis.servers,
+ *		.sentinels (master "mymaster") or .cluster = NODES
+ *		(comma-separated host:port); DATA the nodes that hold the
+ *		keys (comma-separated).  With 1, 8 and 64 connections:
+ *		decisions/s, p50 and p99 latency per decision, decisions per
+ *		CPU second of this process (a gatewarden core) and of the
+ *		DATA nodes together (Redis cores, from INFO cpu)
  *
  * Prints "name value unit" lines.
  */
@@ -25,6 +33,7 @@
 
 struct worker {
 	struct store	*st;
+	double		*lat;		/* topo: per decision, seconds */
 	unsigned	 id;
 	uint64_t	 nkeys;
 	uint64_t	 ops;		/* redis: decisions to make */
@@ -300,6 +309,197 @@ bench_redis(int port, uint64_t total)
 	return 0;
 }
 
+/* topo_worker - decisions on 1000 keys per thread, each one timed */
+static void *
+topo_worker(void *arg)
+{
+	struct worker *w = arg;
+	struct store_rate rate = { 3600000, 1000000, 1000000 };
+	struct store_rate_result r;
+	enum store_status ss;
+	const char *err;
+	char key[64];
+	uint64_t i;
+	double t;
+
+	for (i = 0; i < w->ops; i++) {
+		snprintf(key, sizeof(key), "rl:bench:%u:%llu", w->id,
+		    (unsigned long long)(i % 1000));
+		t = now_s();
+		if (store_rate_take(w->st, key, &rate, 0, 1, false, &r, &ss,
+		    &err) < 0) {
+			w->errors++;
+			continue;
+		}
+		if (w->lat != NULL)
+			w->lat[w->done] = now_s() - t;
+		w->done++;
+	}
+	return NULL;
+}
+
+/* split - a comma-separated list into v (at most max), in place */
+static size_t
+split(char *s, const char **v, size_t max)
+{
+	size_t n = 0;
+	char *p;
+
+	for (p = strtok(s, ","); p != NULL && n < max; p = strtok(NULL, ","))
+		v[n++] = p;
+	return n;
+}
+
+/* cpu_s - this process's CPU seconds */
+static double
+cpu_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* redis_cpu - CPU seconds the DATA nodes have used so far */
+static double
+redis_cpu(const char **data, size_t n)
+{
+	char host[256];
+	double sum = 0;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		const char *colon = strrchr(data[i], ':');
+		redisContext *c;
+		redisReply *rep;
+
+		if (colon == NULL || (size_t)(colon - data[i]) >= sizeof(host))
+			continue;
+		memcpy(host, data[i], (size_t)(colon - data[i]));
+		host[colon - data[i]] = '\0';
+		c = redisConnect(host, atoi(colon + 1));
+		if (c == NULL || c->err) {
+			if (c != NULL)
+				redisFree(c);
+			continue;
+		}
+		rep = redisCommand(c, "INFO cpu");
+		if (rep != NULL && rep->type == REDIS_REPLY_STRING) {
+			const char *u = strstr(rep->str, "used_cpu_user:");
+			const char *y = strstr(rep->str, "used_cpu_sys:");
+
+			sum += (u != NULL ? atof(u + 14) : 0) +
+			    (y != NULL ? atof(y + 13) : 0);
+		}
+		if (rep != NULL)
+			freeReplyObject(rep);
+		redisFree(c);
+	}
+	return sum;
+}
+
+/* dcmp - qsort order for latencies */
+static int
+dcmp(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* bench_topo - one store topology, 1/8/64 connections */
+static int
+bench_topo(const char *mode, char *nodes, char *data, uint64_t total)
+{
+	static const unsigned conns[] = { 1, 8, 64 };
+	const char *nv[16], *dv[16];
+	size_t nn = split(nodes, nv, 16), nd = split(data, dv, 16), k;
+
+	for (k = 0; k < sizeof(conns) / sizeof(conns[0]); k++) {
+		struct store_conf sc;
+		struct store_stats ss;
+		struct worker w[64];
+		pthread_t th[64];
+		struct store *st;
+		const char *err = NULL;
+		uint64_t done = 0, errors = 0, per;
+		double t0, dt, c0, c1, r0, r1, *all;
+		unsigned i, n = conns[k];
+
+		store_conf_defaults(&sc);
+		sc.backend = STORE_REDIS;
+		sc.on_error = STORE_ONERR_ACCEPT;
+		if (strcmp(mode, "cluster") == 0) {
+			sc.redis.cluster = nv;
+			sc.redis.ncluster = nn;
+		} else if (strcmp(mode, "sentinel") == 0) {
+			sc.redis.sentinels = nv;
+			sc.redis.nsentinels = nn;
+			sc.redis.master_name = "mymaster";
+		} else {
+			sc.redis.servers = nv;
+			sc.redis.nservers = nn;
+		}
+		sc.redis.pool_size = n;
+		sc.redis.command_timeout_ms = 2000;
+		sc.redis.checkout_timeout_ms = 2000;
+		sc.redis.prefix = "gwbench:";
+		if ((st = store_acquire(&sc, &err)) == NULL) {
+			fprintf(stderr, "bench_store: %s\n", err);
+			return 1;
+		}
+		for (i = 0; i < n; i++) {	/* warm: connect, scripts */
+			w[i] = (struct worker){ .st = st, .id = i, .ops = 20 };
+			pthread_create(&th[i], NULL, topo_worker, &w[i]);
+		}
+		for (i = 0; i < n; i++)
+			pthread_join(th[i], NULL);
+		per = total / n;
+		all = calloc(per * n + 1, sizeof(double));
+		c0 = cpu_s();
+		r0 = redis_cpu(dv, nd);
+		t0 = now_s();
+		for (i = 0; i < n; i++) {
+			w[i] = (struct worker){ .st = st, .id = i, .ops = per,
+			    .lat = all + (size_t)i * per };
+			pthread_create(&th[i], NULL, topo_worker, &w[i]);
+		}
+		for (i = 0; i < n; i++) {
+			pthread_join(th[i], NULL);
+			errors += w[i].errors;
+		}
+		dt = now_s() - t0;
+		c1 = cpu_s();
+		r1 = redis_cpu(dv, nd);
+		/* the timed latencies, packed */
+		for (i = 0; i < n; i++) {
+			memmove(all + done, w[i].lat, w[i].done *
+			    sizeof(double));
+			done += w[i].done;
+		}
+		qsort(all, done, sizeof(double), dcmp);
+		printf("%s_%u_conn %.0f decisions/s p50 %.3f ms p99 %.3f ms "
+		    "(%llu decisions, %llu errors; %.0f per gatewarden CPU s, "
+		    "%.0f per Redis CPU s over %zu node%s)\n", mode, n,
+		    (double)done / dt, done ? all[done / 2] * 1e3 : 0.0,
+		    done ? all[done * 99 / 100] * 1e3 : 0.0,
+		    (unsigned long long)done, (unsigned long long)errors,
+		    c1 > c0 ? (double)done / (c1 - c0) : 0.0,
+		    r1 > r0 ? (double)done / (r1 - r0) : 0.0, nd,
+		    nd == 1 ? "" : "s");
+		store_stats(st, &ss);
+		printf("%s_%u_conn_topology connections %llu, redirects %llu, "
+		    "slot map reads %llu, script loads %llu\n", mode, n,
+		    (unsigned long long)ss.reconnects,
+		    (unsigned long long)ss.redirects,
+		    (unsigned long long)ss.map_loads,
+		    (unsigned long long)ss.script_loads);
+		free(all);
+		store_release(&st);
+	}
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -309,7 +509,12 @@ main(int argc, char **argv)
 	if (argc >= 3 && strcmp(argv[1], "redis") == 0)
 		return bench_redis(atoi(argv[2]), argc > 3 ?
 		    strtoull(argv[3], NULL, 10) : 64000);
+	if (argc >= 5 && strcmp(argv[1], "topo") == 0)
+		return bench_topo(argv[2], argv[3], argv[4], argc > 5 ?
+		    strtoull(argv[5], NULL, 10) : 64000);
 	fprintf(stderr, "usage: bench_store memory [KEYS] [SECONDS]\n"
-	    "       bench_store redis PORT [DECISIONS]\n");
+	    "       bench_store redis PORT [DECISIONS]\n"
+	    "       bench_store topo servers|sentinel|cluster NODES DATA "
+	    "[DECISIONS]\n");
 	return 64;
 }
