@@ -122,3 +122,32 @@ authres_compose(struct arena *a, const char *authserv_id,
 	}
 	return buf;
 }
+
+/*
+ * authres_quote - an A-R property value (RFC 8601 2.2): as it is when it
+ * is a token of the safe characters, else a quoted-string with " and \
+ * escaped and any byte outside printable ASCII as "?", so that a value
+ * taken from the message can never break the header.
+ */
+const char *
+authres_quote(struct arena *a, const char *s)
+{
+	static const char ok[] = "abcdefghijklmnopqrstuvwxyz"
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789!#$%&'*+-.^_`{|}~@";
+	char *o, *p;
+
+	if (s[0] != '\0' && strspn(s, ok) == strlen(s))
+		return s;
+	o = p = arena_alloc(a, 2 * strlen(s) + 3);
+	*p++ = '"';
+	for (; *s != '\0'; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\')
+			*p++ = '\\';
+		*p++ = c < 0x20 || c > 0x7e ? '?' : (char)c;
+	}
+	*p++ = '"';
+	*p = '\0';
+	return o;
+}

@@ -27,4 +27,7 @@ bool	 authres_is_ours(const char *value, const char *authserv_id);
 /* authres_valid_id - may s be used as an authserv-id? */
 bool	 authres_valid_id(const char *s);
 
+/* authres_quote - a property value as a token, or quoted (in a) */
+const char	*authres_quote(struct arena *a, const char *s);
+
 #endif

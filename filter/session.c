@@ -307,6 +307,13 @@ pol_authres_value(struct pol_ctx *ctx)
 	return authres_compose(m->arena, pol_authserv_id(ctx), m->authres);
 }
 
+/* pol_authres_quote - a property value, quoted when it is not a token */
+const char *
+pol_authres_quote(struct pol_ctx *ctx, const char *s)
+{
+	return authres_quote(pol_msg_arena(ctx), s);
+}
+
 /* header_name_ok - printable, no colon or space, 1..64 characters */
 static bool
 header_name_ok(const char *s)

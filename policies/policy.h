@@ -239,6 +239,9 @@ int	 pol_authres(struct pol_ctx *ctx, const char *method,
 /* This message's Authentication-Results value so far ("ID; m=r ...; ..."):
  * the entries of the policies that ran before, for ARC sealing. */
 const char *pol_authres_value(struct pol_ctx *ctx);
+/* A property value for pol_authres(): as it is when a token, else a
+ * quoted-string (RFC 8601 2.2), in the message arena. */
+const char *pol_authres_quote(struct pol_ctx *ctx, const char *s);
 /* Queue a header to add at eom; top = insert above everything. */
 int	 pol_add_header(struct pol_ctx *ctx, const char *name,
 	    const char *value, bool top);

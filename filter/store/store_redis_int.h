@@ -148,4 +148,13 @@ void		 redis_cluster_stale(struct redis_store *rs);
 int		 redis_cluster_masters(struct redis_store *rs,
 		    unsigned *nodes, unsigned *n_r, const char **error_r);
 
+/* store_redis_node.c: one connection, and its helpers */
+struct timeval	 redis_tv(long long ms);
+redisContext	*redis_connect_one(const char *server, struct timeval tv);
+bool		 redis_reply_ok(redisContext *c, redisReply *rep,
+		    const char **error_r);
+/* redis_prepare - command timeout and AUTH on a fresh context */
+int		 redis_prepare(const struct store_conf *sc, redisContext *c,
+		    const char *password, const char **error_r);
+
 #endif

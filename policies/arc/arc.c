@@ -211,24 +211,6 @@ arc_body_hook(struct pol_ctx *ctx, const unsigned char *buf, size_t len,
 	return 0;
 }
 
-/* key_txt - the first TXT record that says it is a DKIM key, else first */
-static char *
-key_txt(const struct dns_result *res, struct arena *a)
-{
-	char *t, *first = NULL;
-	size_t i;
-
-	for (i = 0; i < res->nrr; i++) {
-		if ((t = dns_rr_txt(&res->rr[i], a)) == NULL)
-			continue;
-		if (strncmp(t, "v=DKIM1", 7) == 0)
-			return t;
-		if (first == NULL)
-			first = t;
-	}
-	return first;
-}
-
 /* arc_dns_lookup - the key lookup seam on the shared resolver */
 static enum dns_status
 arc_dns_lookup(void *arg, const char *name, struct arena *a, char **txt_r,
@@ -250,7 +232,7 @@ arc_dns_lookup(void *arg, const char *name, struct arena *a, char **txt_r,
 	*why_r = res.why;
 	if (res.status != DNS_ANSWER)
 		return res.status;
-	*txt_r = key_txt(&res, a);
+	*txt_r = dkim_key_txt(&res, a);
 	return *txt_r != NULL ? DNS_ANSWER : DNS_NODATA;
 }
 

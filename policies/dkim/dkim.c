@@ -50,6 +50,7 @@
 #include "filter/util/arena.h"
 #include "filter/conf/conf_api.h"
 #include "policies/dkim/dkim_int.h"
+#include "policies/dkim/dkim_keyapi.h"
 #include "filter/dns/dns.h"
 #include "filter/metrics/metrics.h"
 #include "filter/util/log.h"
@@ -80,28 +81,6 @@ struct dkim_msg {
 
 /* --- DNS and generation state ---------------------------------------- */
 
-/*
- * key_txt - the key record of an answer: of several TXT records the first
- * that says it is a DKIM key, else the first; NULL when none is readable
- */
-static char *
-key_txt(const struct dns_result *res, struct arena *a)
-{
-	char *t, *first = NULL;
-	size_t i;
-
-	for (i = 0; i < res->nrr; i++) {
-		t = dns_rr_txt(&res->rr[i], a);
-		if (t == NULL)
-			continue;
-		if (strncmp(t, "v=DKIM1", 7) == 0)
-			return t;
-		if (first == NULL)
-			first = t;
-	}
-	return first;
-}
-
 /* dkim_dns_lookup - the key lookup seam on the shared resolver */
 static enum dns_status
 dkim_dns_lookup(void *arg, const char *name, struct arena *a, char **txt_r,
@@ -124,7 +103,7 @@ dkim_dns_lookup(void *arg, const char *name, struct arena *a, char **txt_r,
 	*why_r = res.why;
 	if (res.status != DNS_ANSWER)
 		return res.status;
-	*txt_r = key_txt(&res, a);
+	*txt_r = dkim_key_txt(&res, a);
 	return *txt_r != NULL ? DNS_ANSWER : DNS_NODATA;
 }
 
@@ -178,7 +157,7 @@ dkim_check_dns(struct dns *d, const struct dkim_conf *dc,
 			    NULL ? q[i].res.why : "temporary failure", k->path);
 			continue;
 		case DNS_ANSWER:
-			txt = key_txt(&q[i].res, a);
+			txt = dkim_key_txt(&q[i].res, a);
 			if (txt == NULL)
 				why = "no readable TXT record published";
 			break;
@@ -460,28 +439,6 @@ dkim_pol_body(struct pol_ctx *ctx, const unsigned char *buf, size_t len,
 	return 0;
 }
 
-/* ar_value - an A-R property value: as is when a token, else quoted */
-static const char *
-ar_value(struct arena *a, const char *s)
-{
-	static const char ok[] = "abcdefghijklmnopqrstuvwxyz"
-	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789!#$%&'*+-.^_`{|}~@";
-	char *o, *p;
-
-	if (s[0] != '\0' && strspn(s, ok) == strlen(s))
-		return s;
-	o = p = arena_alloc(a, 2 * strlen(s) + 3);
-	*p++ = '"';
-	for (; *s != '\0'; s++) {
-		if (*s == '"' || *s == '\\')
-			*p++ = '\\';
-		*p++ = *s;
-	}
-	*p++ = '"';
-	*p = '\0';
-	return o;
-}
-
 /* report - A-R entries and results.dkim */
 static void
 report(struct pol_ctx *ctx, const struct dkim_sigres *r, size_t n)
@@ -497,19 +454,19 @@ report(struct pol_ctx *ctx, const struct dkim_sigres *r, size_t n)
 		props = arena_strdup(a, "");
 		if (r[i].d != NULL)
 			props = arena_printf(a, "header.d=%s",
-			    ar_value(a, r[i].d));
+			    pol_authres_quote(ctx, r[i].d));
 		if (r[i].i != NULL)
 			props = arena_printf(a, "%s%sheader.i=%s", props,
-			    *props ? " " : "", ar_value(a, r[i].i));
+			    *props ? " " : "", pol_authres_quote(ctx, r[i].i));
 		if (r[i].s != NULL)
 			props = arena_printf(a, "%s%sheader.s=%s", props,
-			    *props ? " " : "", ar_value(a, r[i].s));
+			    *props ? " " : "", pol_authres_quote(ctx, r[i].s));
 		if (r[i].a != NULL)
 			props = arena_printf(a, "%s%sheader.a=%s", props,
-			    *props ? " " : "", ar_value(a, r[i].a));
+			    *props ? " " : "", pol_authres_quote(ctx, r[i].a));
 		if (r[i].b8 != NULL && *r[i].b8 != '\0')
 			props = arena_printf(a, "%s%sheader.b=%s", props,
-			    *props ? " " : "", ar_value(a, r[i].b8));
+			    *props ? " " : "", pol_authres_quote(ctx, r[i].b8));
 		pol_authres(ctx, "dkim", dkim_res_names[r[i].res],
 		    *props ? props : NULL);
 		o = json_pack("{s:s}", "result", dkim_res_names[r[i].res]);

@@ -3,9 +3,12 @@
  * dkim_keyapi.h).  A thin layer over dkim_key_load(): the same checks,
  * then the parsed key (from the registry dkim_key_load fills).
  */
+#include <string.h>
+
 #include <openssl/bio.h>
 #include <openssl/pem.h>
 
+#include "filter/dns/dns.h"
 #include "filter/util/arena.h"
 #include "policies/dkim/dkim_int.h"
 #include "policies/dkim/dkim_keyapi.h"
@@ -45,4 +48,26 @@ dkim_keyfile_load(struct arena *a, const char *path, const char *algorithm,
 	arena_defer(a, pkey_free, pk);
 	*pkey_r = pk;
 	return 0;
+}
+
+/*
+ * dkim_key_txt - the key record of an answer: of several TXT records the first
+ * that says it is a DKIM key, else the first; NULL when none is readable
+ */
+char *
+dkim_key_txt(const struct dns_result *res, struct arena *a)
+{
+	char *t, *first = NULL;
+	size_t i;
+
+	for (i = 0; i < res->nrr; i++) {
+		t = dns_rr_txt(&res->rr[i], a);
+		if (t == NULL)
+			continue;
+		if (strncmp(t, "v=DKIM1", 7) == 0)
+			return t;
+		if (first == NULL)
+			first = t;
+	}
+	return first;
 }

@@ -15,30 +15,6 @@
 #include "policies/policy.h"
 #include "policies/dmarc/dmarc_int.h"
 
-/* ar_value - an A-R property value: as is when a token, else quoted */
-static const char *
-ar_value(struct arena *a, const char *s)
-{
-	static const char ok[] = "abcdefghijklmnopqrstuvwxyz"
-	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789!#$%&'*+-.^_`{|}~@";
-	char *o, *p;
-
-	if (s[0] != '\0' && strspn(s, ok) == strlen(s))
-		return s;
-	o = p = arena_alloc(a, 2 * strlen(s) + 3);
-	*p++ = '"';
-	for (; *s != '\0'; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c == '"' || c == '\\')
-			*p++ = '\\';
-		*p++ = c < 0x20 || c > 0x7e ? '?' : (char)c;
-	}
-	*p++ = '"';
-	*p = '\0';
-	return o;
-}
-
 /* alignment - results.dmarc.alignment: each identifier and its verdict */
 static json_t *
 alignment(const psl_ctx_t *psl, struct arena *a, const struct dmarc_input *in,
@@ -132,7 +108,7 @@ dmarc_record(struct pol_ctx *ctx, const struct dmarc_input *in,
 	const char *props;
 	json_t *j;
 
-	props = arena_printf(a, "header.from=%s", ar_value(a, in->from_domain));
+	props = arena_printf(a, "header.from=%s", pol_authres_quote(ctx, in->from_domain));
 	if (o->have_record)
 		props = arena_printf(a, "(p=%s dis=%s) %s",
 		    dmarc_pol_name(o->policy), dmarc_pol_name(applied), props);
