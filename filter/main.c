@@ -99,6 +99,7 @@ reload(void)
 	if (cur && strcmp(cur->milter.socket, c->milter.socket) != 0)
 		log_warnx("reload: milter.socket changes only on restart");
 	log_set_level((enum log_level)c->log.level);
+	milter_set_limits(c);
 	conf_swap(c);
 	log_info("reload: configuration %s loaded", conf_path);
 out:
