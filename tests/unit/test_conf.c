@@ -800,6 +800,25 @@ test_aliases(void)
 	    "  \"fail\": {\"action\": \"pass\"}}}}}", 1,
 	    "gw.json:2:22: /policies/spf/actions/fail/action: must be one of "
 	    "continue, reject, tempfail (got \"pass\")\n");
+	/* store.on_error: "accept" was its "count nothing" (no verdict) */
+	c = load("{\"store\": {\"backend\": \"redis\",\n"
+	    "  \"on_error\": \"accept\"}}");
+	T_CHECK(c != NULL && nerr == 0, "store accept loads (got %d)", nerr);
+	T_CHECK(c != NULL && c->store.on_error == STORE_ONERR_CONTINUE,
+	    "store accept is read as continue");
+	T_EQ_STR(errbuf, "gw.json:2:15: /store/on_error: warning: \"accept\" "
+	    "is deprecated here, use \"continue\" (no verdict, the next policy "
+	    "runs; \"accept\" means skip the remaining policies)\n",
+	    "store accept: the warning, with position");
+	conf_unref(&c);
+	c = load("{\"store\": {\"on_error\": \"continue\"}}");
+	T_CHECK(c != NULL && nerr == 0 && errbuf[0] == '\0' &&
+	    c->store.on_error == STORE_ONERR_CONTINUE,
+	    "store continue: no warning (%s)", errbuf);
+	conf_unref(&c);
+	expect_err("{\"store\": {\"on_error\": \"pass\"}}", 1,
+	    "gw.json:1:24: /store/on_error: must be one of local, continue, "
+	    "tempfail (got \"pass\")\n");
 	/* a warning next to an error: both printed, one error counted */
 	expect_err("{\"policies\": {\"spf\": {\"actions\": {\n"
 	    "  \"none\": {\"action\": \"accept\"},\n"
