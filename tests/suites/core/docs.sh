@@ -89,7 +89,7 @@ done
 if [ -n "$cmds" ] && [ -z "$missing" ]; then
 	ok "gatewarden.8 has every command of the usage ($(echo $cmds | wc -w): $(echo $cmds))"
 else
-	nok "gatewarden.8 has every command of the usage (missing:${missing:- no commands read})"
+	ko "gatewarden.8 has every command of the usage (missing:${missing:- no commands read})"
 fi
 
 # Every <sysexits.h> code the sources return is in EXIT STATUS, by number
@@ -108,7 +108,7 @@ done
 if [ -n "$codes" ] && [ -z "$missing" ]; then
 	ok "gatewarden.8 EXIT STATUS lists every code the sources use ($(echo $codes | wc -w))"
 else
-	nok "gatewarden.8 EXIT STATUS lists every code the sources use (missing:${missing:- none found})"
+	ko "gatewarden.8 EXIT STATUS lists every code the sources use (missing:${missing:- none found})"
 fi
 
 # Every arena of filter/ and policies/ has a budget (never a bare 0) and
