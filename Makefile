@@ -92,7 +92,7 @@ FUZZ_SRC_fuzz_mime := policies/rules/rules_mime.c \
 FUZZ_SRC_fuzz_dns_rdata := filter/dns/dns.c filter/dns/dns_rr.c \
 	tests/unit/dns_static.c filter/dns/dns_ub.c filter/dns/dns_conf.c \
 	filter/util/cidr.c filter/conf/conf_build.c filter/conf/conf_locate.c \
-	$(FUZZ_BASE)
+	filter/stage.c $(FUZZ_BASE)
 FUZZ_LIBS_fuzz_dns_rdata := -lunbound -ljansson -lpthread
 FUZZ_SRC_fuzz_arc := policies/arc/arc_tags.c policies/arc/arc_canon.c \
 	policies/arc/arc_key.c policies/arc/arc_verify.c policies/arc/arc_seal.c \

@@ -428,6 +428,34 @@ overflow_decision(struct conn *cn, enum pol_stage st, struct decision *d)
 	apply(cn, st, NULL, &r, d);
 }
 
+/* size_overflow - the message is over limits.max_message_bytes */
+static void
+size_overflow(struct conn *cn)
+{
+	overflow(cn, "limits.max_message_bytes", true,
+	    arena_printf(cn->msg.arena, "Message size exceeds fixed limit "
+	    "(limit %lld bytes)", cn->conf->limits.max_message_bytes));
+}
+
+/*
+ * over_size - has the message gone over limits.max_message_bytes (0: off)?
+ * Counted as the MTA hands the message over: each header as
+ * "name:value\r\n" (the value keeps its leading space), the empty line,
+ * the body.  Such a message can never pass: limits.reply at the end of
+ * the message.
+ */
+static bool
+over_size(struct conn *cn)
+{
+	struct msg *m = &cn->msg;
+	long long max = cn->conf->limits.max_message_bytes;
+
+	if (max <= 0 || m->hdr_bytes + 2 + m->info.body_bytes <= (uint64_t)max)
+		return false;
+	size_overflow(cn);
+	return true;
+}
+
 /*
  * over_budget - has this connection or message gone over its memory budget
  * (limits.message_memory, each)?  Checked before anything is stored and
@@ -650,6 +678,13 @@ dispatch_envfrom(struct conn *cn, const char *const *argv, struct decision *d)
 	for (i = 1; argv[0] && argv[i] != NULL; i++)
 		if (strncasecmp(argv[i], "SIZE=", 5) == 0)
 			m->info.size_param = strtoull(argv[i] + 5, NULL, 10);
+	if (cn->conf->limits.max_message_bytes > 0 &&
+	    m->info.size_param > (uint64_t)cn->conf->limits.max_message_bytes) {
+		/* the client said how large: answer at MAIL (RFC 1870) */
+		size_overflow(cn);
+		overflow_decision(cn, POL_ENVFROM, d);
+		return;
+	}
 	run_stage(cn, POL_ENVFROM, &a, d);
 }
 
@@ -731,6 +766,9 @@ dispatch_header(struct conn *cn, const char *name, const char *value)
 		    cn->conf->limits.max_header_bytes));
 		return;
 	}
+	m->hdr_bytes += strlen(name) + 1 + strlen(value) + 2;
+	if (over_size(cn))
+		return;
 	if (m->info.nheaders == m->hcap) {
 		size_t cap = m->hcap ? m->hcap * 2 : 32;
 		const char **n = arena_alloc(m->arena, cap * sizeof(*n));
@@ -785,7 +823,7 @@ dispatch_body(struct conn *cn, const unsigned char *buf, size_t len)
 	if (!cn->msg.active || cn->msg.overflow)
 		return;
 	cn->msg.info.body_bytes += len;
-	if (over_budget(cn))
+	if (over_size(cn) || over_budget(cn))
 		return;
 	run_stage(cn, POL_BODY, &a, &d);
 }

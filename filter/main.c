@@ -106,6 +106,7 @@ reload(void)
 	    c->metrics.listen) != 0)))
 		log_warnx("reload: metrics.listen changes only on restart");
 	log_set_level((enum log_level)c->log.level);
+	milter_set_limits(c);
 	conf_swap(c);
 	metrics_reload(true);
 	log_info("reload: configuration %s loaded", conf_path);

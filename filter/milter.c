@@ -12,6 +12,7 @@
  */
 #include <errno.h>
 #include <grp.h>
+#include <pthread.h>
 #include <pwd.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -410,6 +411,43 @@ milter_drain(void)
 		    milter_active());
 }
 
+/*
+ * libmilter reads one command into one buffer and drops the connection when
+ * the command is over its data size, 64 KB by default (MILTER_MAX_DATA_SIZE):
+ * a header over that never reached dispatch_header() and never got
+ * limits.reply, the MTA applied its failure action instead.  The size is
+ * raised to what a header over limits.max_header_bytes may carry, so that
+ * dispatch_header() sees it and answers with limits.reply: at least 256 KB
+ * (covers Postfix's header_size_limit, 102400 by default), or
+ * max_header_bytes when larger, plus room for the two NULs and the command.
+ * max_header_bytes is at most 1 MB, so the packet is at most 1 MB + 1 KB;
+ * libmilter holds one command of a connection at a time.
+ */
+#define MILTER_DATA_FLOOR	(256 * 1024)
+#define MILTER_DATA_OVERHEAD	1024
+
+static pthread_mutex_t data_lock = PTHREAD_MUTEX_INITIALIZER;
+static size_t data_size = MILTER_MAX_DATA_SIZE;	/* protected by data_lock */
+
+/* milter_set_limits - libmilter's command size for c, never lowered */
+void
+milter_set_limits(const struct conf *c)
+{
+	size_t want = MILTER_DATA_FLOOR;
+
+	if (c->limits.max_header_bytes > MILTER_DATA_FLOOR)
+		want = (size_t)c->limits.max_header_bytes;
+	want += MILTER_DATA_OVERHEAD;
+	/* only ever raised: connections on an older generation may still
+	 * be reading with its max_header_bytes */
+	pthread_mutex_lock(&data_lock);
+	if (want > data_size) {
+		data_size = want;
+		(void)smfi_setmaxdatasize(want);
+	}
+	pthread_mutex_unlock(&data_lock);
+}
+
 /* socket_spec - our "inet:PORT@HOST" etc. as libmilter wants it */
 static char *
 socket_spec(const char *s)
@@ -456,6 +494,7 @@ milter_run(const struct conf *c)
 	if (smfi_setconn(spec) != MI_SUCCESS || smfi_register(gw_desc) != MI_SUCCESS)
 		fatal("cannot register with libmilter for %s", c->milter.socket);
 	smfi_settimeout((int)(c->milter.timeout_s));
+	milter_set_limits(c);
 	smfi_setbacklog(c->milter.backlog);
 	if (smfi_opensocket(true) != MI_SUCCESS)
 		fatal("cannot open milter socket %s", c->milter.socket);

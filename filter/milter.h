@@ -2,7 +2,8 @@
  * milter.h - the libmilter host: the only code that knows libmilter.
  *
  * Thread safety: milter_run() is called once, from main; milter_drain()
- * once, from libmilter's signal thread; milter_active() from anywhere.
+ * once, from libmilter's signal thread; milter_set_limits() and
+ * milter_active() from anywhere.
  */
 #ifndef GW_MILTER_H
 #define GW_MILTER_H
@@ -16,6 +17,12 @@
  * status.
  */
 int	milter_run(const struct conf *c);
+/*
+ * milter_set_limits - raise libmilter's command size so a header over
+ * c->limits.max_header_bytes still reaches the dispatcher (and gets
+ * limits.reply); only ever raised, at start and after each reload.
+ */
+void	milter_set_limits(const struct conf *c);
 /* Connections being served now. */
 int	milter_active(void);
 /*

@@ -63,6 +63,7 @@ struct msg {
 	const char		**hnames, **hvalues;
 	size_t			 hcap;
 	unsigned		 ar_seen;	/* A-R headers seen so far */
+	uint64_t		 hdr_bytes;	/* "name:value\r\n" of each header */
 	void			**slots;	/* one per policy */
 	json_t			*results;	/* {"policy": result} */
 	struct authres_item	*authres;	/* method results for A-R */

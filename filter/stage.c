@@ -1,9 +1,11 @@
 /*
- * stage.c - the one table of stage names (policy.h: pol_stage_name,
- * pol_stage_smtp).  A leaf: it calls nothing, so every part of the core
- * and every policy may use it.
+ * stage.c - the one table of stage names (pol_stage_name(),
+ * pol_stage_smtp() of policies/policy.h): the word configuration, trace
+ * and test output use, and the decision log's SMTP name.  Kept apart from
+ * session.c because the configuration layer reads stage names too
+ * (CONF_STAGE keys) and must not need the session layer to link.
  *
- * Thread safety: constant data.
+ * Thread safety: constant data only.
  */
 #include "policies/policy.h"
 

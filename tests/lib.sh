@@ -122,17 +122,17 @@ t_data() {
 	t_done
 }
 
-# free_port LO HI [SEED] - print a port in LO..HI that 127.0.0.1 can bind
-# for TCP and UDP now, starting at a place that depends on SEED (default the
-# PID) so that suites running side by side start apart; fails when none is
-# free.  HI < 32768: the kernel's ephemeral range starts there.
+# free_port LO HI [SEED] [COUNT] - print a port in LO..HI that 127.0.0.1
+# can bind for TCP and UDP now (with COUNT: the first of COUNT consecutive
+# such ports, all inside LO..HI), starting at a place that depends on SEED
+# (default the PID) so that suites running side by side start apart; fails
+# when none is free.  HI < 32768: the kernel's ephemeral range starts there.
 free_port() {
-	"$PY" - "$1" "$2" "${3:-$$}" <<'EOF'
+	"$PY" - "$1" "$2" "${3:-$$}" "${4:-1}" <<'EOF'
 import socket, sys
-lo, hi, seed = (int(a) for a in sys.argv[1:4])
-n = hi - lo + 1
-for i in range(n):
-    p = lo + (seed * 7 + i) % n
+lo, hi, seed, count = (int(a) for a in sys.argv[1:5])
+n = hi - lo + 2 - count
+def free(p):
     try:
         for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
             s = socket.socket(socket.AF_INET, kind)
@@ -141,9 +141,13 @@ for i in range(n):
             finally:
                 s.close()
     except OSError:
-        continue
-    print(p)
-    sys.exit(0)
+        return False
+    return True
+for i in range(max(n, 0)):
+    p = lo + (seed * 7 + i) % n
+    if all(free(q) for q in range(p, p + count)):
+        print(p)
+        sys.exit(0)
 sys.exit(1)
 EOF
 }

@@ -8,7 +8,8 @@
  *	log		level, facility, stderr, format
  *	dns		dns_config() (dns.c)
  *	trusted		networks, authenticated
- *	limits		max_headers, max_header_bytes, max_rcpts, message_memory,
+ *	limits		max_headers, max_header_bytes, max_rcpts, max_message_bytes,
+ *			message_memory,
  *			reply { code, xcode, text }
  *	store		store_config() (store.c)
  *	metrics		metrics_config() (filter/metrics/metrics_conf.c)
@@ -375,6 +376,9 @@ static const struct conf_key conf_limits_keys[] = {
 	    .max = 1048576, .off = offsetof(struct conf, limits.max_header_bytes) },
 	{ .key = "max_rcpts", .type = CONF_INT, .min = 1, .max = 100000,
 	    .off = offsetof(struct conf, limits.max_rcpts) },
+	{ .key = "max_message_bytes", .type = CONF_INT, .min = 0,
+	    .max = 1LL << 40,
+	    .off = offsetof(struct conf, limits.max_message_bytes) },
 	{ .key = "message_memory", .type = CONF_CUSTOM, .parse = conf_bytes,
 	    .off = offsetof(struct conf, limits.message_memory) },
 	{ .key = "reply", .type = CONF_CUSTOM, .parse = conf_limits_reply },
@@ -423,7 +427,13 @@ conf_limits(struct conf_ctx *cc, const json_t *v, const char *ptr,
     void *dst)
 {
 	(void)dst;
-	return conf_section(cc, v, ptr, conf_limits_keys);
+	if (conf_section(cc, v, ptr, conf_limits_keys) != 0)
+		return -1;
+	/* the core answers SIZE= at MAIL and counts the body itself, so the
+	 * MTA must wait for the MAIL reply and send the body */
+	if (cc->c->limits.max_message_bytes > 0)
+		cc->c->stages |= 1u << POL_ENVFROM | 1u << POL_BODY;
+	return 0;
 }
 
 /* conf_dns - the "dns" section, owned by dns.c */

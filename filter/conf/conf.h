@@ -78,9 +78,11 @@ struct conf {
 		long long	 max_headers;
 		long long	 max_header_bytes;	/* one header, name + value */
 		long long	 max_rcpts;
+		long long	 max_message_bytes;	/* headers + body; 0: off */
 		long long	 message_memory;	/* message arena budget, bytes */
 		/* the answer to a message that can never pass a bound
-		 * (max_headers, max_header_bytes); text NULL: built in,
+		 * (max_headers, max_header_bytes, max_message_bytes); text
+		 * NULL: built in,
 		 * naming the bound */
 		const char	*reply_code, *reply_xcode, *reply_text;
 	} limits;
@@ -90,7 +92,7 @@ struct conf {
 
 	size_t			 npolicies;	/* enabled ones, in file order */
 	struct conf_policy	*policies;
-	unsigned		 stages;	/* bit (1 << POL_x): some policy hooks x */
+	unsigned		 stages;	/* bit (1 << POL_x): a policy hooks x, or the core needs it */
 
 	/* live services, created by conf_activate() */
 	struct dns		*dns_h;

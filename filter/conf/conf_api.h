@@ -33,6 +33,8 @@ enum conf_type {
 	CONF_INT,	/* long long, within [min, max] */
 	CONF_STRING,	/* const char *; min/max bound the length when max > 0 */
 	CONF_ENUM,	/* int: index into names[] */
+	CONF_STAGE,	/* int: an enum pol_stage from stages[], spelled as
+			 * pol_stage_name() spells it */
 	CONF_DURATION,	/* int64_t milliseconds: 30 (seconds) or "250ms", "30s", "5m", "1h", "1d"; within [min, max] ms */
 	CONF_STRLIST,	/* struct conf_strlist: ["a", "b"] or {"file": "PATH"} */
 	CONF_CIDRLIST,	/* struct cidr_list: same forms, each entry a CIDR */
@@ -73,6 +75,8 @@ struct conf_key {
 	const char *const *names;	/* CONF_ENUM, NULL-terminated */
 	const struct conf_alias *aliases; /* CONF_ENUM: old spellings, ends
 					   * with old == NULL; may be NULL */
+	const int	*stages;	/* CONF_STAGE: the enum pol_stage values
+					 * allowed, in order, ending with -1 */
 	int		(*parse)(struct conf_ctx *cc, const json_t *v,
 			    const char *ptr, void *dst);	/* CONF_CUSTOM */
 };

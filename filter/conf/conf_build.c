@@ -403,6 +403,26 @@ conf_get_enum_key(struct conf_ctx *cc, const struct conf_key *k,
 	return conf_get_enum(cc, v, ptr, k->names);
 }
 
+/*
+ * conf_get_stage - a CONF_STAGE value: one of k->stages, named by the one
+ * stage table (pol_stage_name()); the stage, or -1
+ */
+static int
+conf_get_stage(struct conf_ctx *cc, const struct conf_key *k,
+    const json_t *v, const char *ptr)
+{
+	const char *names[POL_STAGE_COUNT + 1];
+	size_t n;
+	int i;
+
+	for (n = 0; n < POL_STAGE_COUNT && k->stages[n] >= 0; n++)
+		names[n] = pol_stage_name((enum pol_stage)k->stages[n]);
+	names[n] = NULL;
+	if ((i = conf_get_enum(cc, v, ptr, names)) < 0)
+		return -1;
+	return k->stages[i];
+}
+
 /* --- lists --- */
 
 /*
@@ -775,6 +795,10 @@ conf_apply_one(struct conf_ctx *cc, const struct conf_key *k, const json_t *v,
 		break;
 	case CONF_ENUM:
 		if ((i = conf_get_enum_key(cc, k, v, ptr)) >= 0)
+			*(int *)dst = i;
+		break;
+	case CONF_STAGE:
+		if ((i = conf_get_stage(cc, k, v, ptr)) >= 0)
 			*(int *)dst = i;
 		break;
 	case CONF_DURATION:

@@ -45,7 +45,7 @@ static const struct store_backend_ops *const store_backends[] = {
 };
 
 static const char *const store_onerr_names[] = {
-	"local", "accept", "tempfail"
+	"local", "continue", "tempfail"
 };
 
 /* str_eq - NULL-safe string equality */

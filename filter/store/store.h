@@ -23,7 +23,7 @@
  *
  * Failure: when the Redis back-end cannot answer, store.on_error decides:
  * "local" answers from this host's memory store until Redis answers again;
- * "accept" and "tempfail" make the operation return -1 with
+ * "continue" and "tempfail" make the operation return -1 with
  * STORE_ERR_UNAVAILABLE in *status_r, and the caller acts on
  * store_on_error() (a rate limit then counts nothing and lets the mail
  * through, or answers 451).  Each switch between Redis and the fallback
@@ -54,7 +54,7 @@ enum store_backend { STORE_MEMORY = 0, STORE_REDIS };
 /* What to do when the Redis back-end cannot answer. */
 enum store_on_error {
 	STORE_ONERR_LOCAL = 0,	/* fall back to this host's memory store */
-	STORE_ONERR_ACCEPT,	/* count nothing; the caller lets mail pass */
+	STORE_ONERR_CONTINUE,	/* count nothing: no verdict, mail goes on */
 	STORE_ONERR_TEMPFAIL	/* the caller answers 451 */
 };
 

@@ -3,7 +3,9 @@
  *
  *	"store": {
  *		"backend": "memory" | "redis",		default memory
- *		"on_error": "local" | "accept" | "tempfail",	default local
+ *		"on_error": "local" | "continue" | "tempfail",	default local
+ *				("accept", the old spelling of continue, is
+ *				read with a warning)
  *		"memory": { "max_entries": 1000000 },
  *		"redis": {
  *			"servers": ["127.0.0.1:6379"],	host:port, [v6]:port, /path
@@ -35,7 +37,7 @@
 static const char *store_default_servers[] = { "127.0.0.1:6379" };
 static const char *const store_backend_names[] = { "memory", "redis", NULL };
 static const char *const store_onerr_names[] = {
-	"local", "accept", "tempfail", NULL
+	"local", "continue", "tempfail", NULL
 };
 
 /* store_conf_server_ok - "host:port", "[v6]:port", "host" or "/path" */
@@ -241,7 +243,7 @@ static const struct conf_key store_keys[] = {
 	  .names = store_backend_names },
 	{ .key = "on_error", .type = CONF_ENUM,
 	  .off = offsetof(struct store_conf, on_error),
-	  .names = store_onerr_names },
+	  .names = store_onerr_names, .aliases = conf_alias_accept_continue },
 	{ .key = "memory", .type = CONF_CUSTOM, .off = 0,
 	  .parse = store_conf_memory },
 	{ .key = "redis", .type = CONF_CUSTOM, .off = 0,

@@ -48,7 +48,7 @@ arena_block_new(size_t size)
 	return b;
 }
 
-/* arena_create - a new arena; budget 0 means unbounded */
+/* arena_create - a new arena; ARENA_UNBOUNDED (0) is bounded elsewhere */
 struct arena *
 arena_create(size_t budget)
 {

@@ -201,12 +201,15 @@ arc_key_fetch(struct arena *a, const struct arc_lookup *lk, const char *d,
 	return 1;
 }
 
+/* the decoded signature of one b= (RSA up to 16384 bits) and its copy */
+#define ARC_SIG_MEMORY	(16 * 1024)
+
 /* arc_sig_verify - does b64sig sign digest? */
 bool
 arc_sig_verify(EVP_PKEY *pk, enum arc_alg alg,
     const unsigned char digest[ARC_HASH_LEN], const char *b64sig)
 {
-	struct arena *a = arena_create(0);
+	struct arena *a = arena_create(ARC_SIG_MEMORY);
 	EVP_PKEY_CTX *pc = NULL;
 	EVP_MD_CTX *mc = NULL;
 	unsigned char *sig;

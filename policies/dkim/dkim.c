@@ -135,7 +135,7 @@ dkim_check_dns(struct dns *d, const struct dkim_conf *dc,
 		    "checked");
 		return 0;
 	}
-	a = arena_create(0);
+	a = arena_create(dc->sign.nkeys * DKIM_CHECK_DNS_PER_KEY);
 	q = arena_alloc(a, dc->sign.nkeys * sizeof(*q));
 	for (i = 0; i < dc->sign.nkeys; i++) {
 		k = &dc->sign.keys[i];
@@ -144,6 +144,12 @@ dkim_check_dns(struct dns *d, const struct dkim_conf *dc,
 		q[i].rrtype = DNS_T_TXT;
 	}
 	dns_query_many(d, NULL, q, dc->sign.nkeys, a);
+	if (arena_over_budget(a)) {
+		log_warnx("dkim: check_dns: answers over %zu bytes, published "
+		    "keys not checked", dc->sign.nkeys * DKIM_CHECK_DNS_PER_KEY);
+		arena_destroy(&a);
+		return 0;
+	}
 	for (i = 0; i < dc->sign.nkeys; i++) {
 		k = &dc->sign.keys[i];
 		why = NULL;

@@ -738,7 +738,7 @@ dkim_import_main(struct pol_cmd *cmd, int argc, char **argv)
 	}
 	if (argc - argi != 1 || argv[argi][0] == '-')
 		return pol_cmd_usage(cmd, NULL);
-	im.a = arena_create(0);
+	im.a = arena_create(ARENA_UNBOUNDED);	/* one CLI run (arena.h) */
 	im.path = argv[argi];
 	slash = arena_strdup(im.a, im.path);
 	im.dir = strrchr(slash, '/') != NULL ? (*strrchr(slash, '/') = '\0',

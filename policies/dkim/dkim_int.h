@@ -34,6 +34,11 @@ struct arena;
 
 #define DKIM_MAX_KEY_FILE	(64 * 1024)	/* bytes of one PEM file */
 #define DKIM_MAX_KEY_RECORD	4096		/* bytes of one key TXT record */
+/* check_dns at init: one DNS answer (at most a 64 KB message) per signing
+ * key, with its copies and names */
+#define DKIM_CHECK_DNS_PER_KEY	(128 * 1024)
+/* `gatewarden keygen`: the path, the PEM file read back, the record */
+#define DKIM_KEYGEN_MEMORY	(4 * DKIM_MAX_KEY_FILE)
 #define DKIM_MAX_REPORTED	50		/* signatures reported per message */
 #define DKIM_RSA_MIN_BITS	1024		/* RFC 8301 */
 

@@ -160,7 +160,7 @@ dkim_keygen_run(struct pol_cmd *cmd, int argc, char **argv)
 	EVP_PKEY *pk;
 	gid_t gid;
 	long bits = 0;
-	char *path, *end;
+	char *path, *record, *end;
 	int c, rc;
 
 	optind = 1;
@@ -206,7 +206,7 @@ dkim_keygen_run(struct pol_cmd *cmd, int argc, char **argv)
 		fprintf(stderr, "gatewarden keygen: key generation failed\n");
 		return EX_SOFTWARE;
 	}
-	a = arena_create(0);
+	a = arena_create(DKIM_KEYGEN_MEMORY);
 	path = arena_printf(a, "%s/%s.%s.pem", out, domain, selector);
 	rc = keygen_write(pk, path, gid);
 	EVP_PKEY_free(pk);
@@ -220,9 +220,16 @@ dkim_keygen_run(struct pol_cmd *cmd, int argc, char **argv)
 	}
 	k.domain = domain;
 	k.selector = selector;
+	record = dkim_key_record(a, &k);
+	if (arena_over_budget(a)) {	/* a bug: the inputs are bounded */
+		fprintf(stderr, "gatewarden keygen: over %d bytes of memory\n",
+		    DKIM_KEYGEN_MEMORY);
+		rc = EX_SOFTWARE;
+		goto out;
+	}
 	printf("; wrote %s (%s, %u bits, mode %s)\n", path, algo, k.bits,
 	    gid != KEYGEN_NO_GROUP ? "0640" : "0600");
-	keygen_print(&k, dkim_key_record(a, &k));
+	keygen_print(&k, record);
 out:
 	arena_destroy(&a);
 	return rc;

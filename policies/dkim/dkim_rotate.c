@@ -251,7 +251,7 @@ dkim_rotate_check(struct dns *d, const struct dkim_key *keys, size_t n,
 		    "sign");
 		return;
 	}
-	a = arena_create(0);
+	a = arena_create((n + 1) * DKIM_CHECK_DNS_PER_KEY);
 	why = arena_alloc(a, n * sizeof(*why));
 	rot_dns(d, a, keys, n, why);
 	for (i = 0; i < n; i++) {
@@ -546,7 +546,7 @@ dkim_rotate_main(struct pol_cmd *pc, int argc, char **argv)
 	    (o.domain != NULL && !dns_name_valid(o.domain)))
 		return pol_cmd_usage(pc, NULL);
 	log_open("gatewarden", true, NULL);
-	a = arena_create(0);
+	a = arena_create(ARENA_UNBOUNDED);	/* one CLI run (arena.h) */
 	if (strcmp(cmd, "rotate") == 0)
 		rc = rot_rotate(&o, a);
 	else if (strcmp(cmd, "retire") == 0)

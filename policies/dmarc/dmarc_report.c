@@ -551,7 +551,7 @@ dmarc_report_main(struct pol_cmd *cmd, int argc, char **argv)
 		rc = EX_CONFIG;
 		goto out_json;
 	}
-	o.a = arena_create(0);
+	o.a = arena_create(ARENA_UNBOUNDED);	/* one run: the report window */
 	o.psl = psl_load_file(o.conf->psl_file);
 	o.dns = pol_cmd_dns(cmd, &err);
 	if (o.psl == NULL || o.dns == NULL) {

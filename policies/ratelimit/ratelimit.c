@@ -69,8 +69,9 @@
 static const char *const rl_count_names[] = {
 	"connections", "messages", "recipients", "bytes", NULL
 };
-static const char *const rl_stage_names[] = {
-	"connect", "helo", "mail", "rcpt", "eom", NULL
+/* the stages a limit may name, in order; named by pol_stage_name() */
+static const int rl_stages[] = {
+	POL_CONNECT, POL_HELO, POL_ENVFROM, POL_ENVRCPT, POL_EOM, -1
 };
 static const char *const rl_action_names[] = {
 	"tempfail", "reject", "dry_run", NULL
@@ -211,8 +212,8 @@ static const struct conf_key rl_limit_keys[] = {
 	{ .key = "burst", .type = CONF_INT,
 	  .off = offsetof(struct rl_limit, burst), .min = 1,
 	  .max = 1000000000000LL },
-	{ .key = "stage", .type = CONF_ENUM,
-	  .off = offsetof(struct rl_limit, stage), .names = rl_stage_names },
+	{ .key = "stage", .type = CONF_STAGE,
+	  .off = offsetof(struct rl_limit, stage), .stages = rl_stages },
 	{ .key = "action", .type = CONF_ENUM,
 	  .off = offsetof(struct rl_limit, action), .names = rl_action_names },
 	CONF_REPLY_KEYS(struct rl_limit, reply),
@@ -237,10 +238,10 @@ static int
 rl_default_stage(int count)
 {
 	switch (count) {
-	case RL_C_CONNECTIONS:	return RL_S_CONNECT;
-	case RL_C_RECIPIENTS:	return RL_S_RCPT;
-	case RL_C_BYTES:	return RL_S_EOM;
-	default:		return RL_S_MAIL;
+	case RL_C_CONNECTIONS:	return POL_CONNECT;
+	case RL_C_RECIPIENTS:	return POL_ENVRCPT;
+	case RL_C_BYTES:	return POL_EOM;
+	default:		return POL_ENVFROM;
 	}
 }
 
@@ -249,12 +250,12 @@ static int
 rl_field_stage(unsigned f)
 {
 	switch (f) {
-	case RL_F_HELO:		return RL_S_HELO;
+	case RL_F_HELO:		return POL_HELO;
 	case RL_F_SENDER:
-	case RL_F_SENDER_DOMAIN: return RL_S_MAIL;
+	case RL_F_SENDER_DOMAIN: return POL_ENVFROM;
 	case RL_F_RCPT:
-	case RL_F_RCPT_DOMAIN:	return RL_S_RCPT;
-	default:		return RL_S_CONNECT;
+	case RL_F_RCPT_DOMAIN:	return POL_ENVRCPT;
+	default:		return POL_CONNECT;
 	}
 }
 
@@ -278,28 +279,28 @@ rl_check_limit(struct conf_ctx *cc, const char *ptr, struct rl_limit *lim)
 		lim->stage = rl_default_stage(lim->count);
 	switch (lim->count) {
 	case RL_C_CONNECTIONS:
-		if (lim->stage > RL_S_HELO) {
+		if (lim->stage > POL_HELO) {
 			conf_error(cc, conf_ptr(cc, ptr, "stage"), "connections"
 			    " are counted at connect or helo");
 			errors++;
 		}
 		break;
 	case RL_C_MESSAGES:
-		if (lim->stage < RL_S_MAIL) {
+		if (lim->stage < POL_ENVFROM) {
 			conf_error(cc, conf_ptr(cc, ptr, "stage"), "messages "
 			    "are counted at mail, rcpt or eom");
 			errors++;
 		}
 		break;
 	case RL_C_RECIPIENTS:
-		if (lim->stage != RL_S_RCPT && lim->stage != RL_S_EOM) {
+		if (lim->stage != POL_ENVRCPT && lim->stage != POL_EOM) {
 			conf_error(cc, conf_ptr(cc, ptr, "stage"), "recipients"
 			    " are counted at rcpt or eom");
 			errors++;
 		}
 		break;
 	case RL_C_BYTES:
-		if (lim->stage != RL_S_MAIL && lim->stage != RL_S_EOM) {
+		if (lim->stage != POL_ENVFROM && lim->stage != POL_EOM) {
 			conf_error(cc, conf_ptr(cc, ptr, "stage"), "bytes are "
 			    "counted at mail (SIZE=) or eom");
 			errors++;
@@ -309,16 +310,16 @@ rl_check_limit(struct conf_ctx *cc, const char *ptr, struct rl_limit *lim)
 	for (i = 0; i < lim->nfields; i++) {
 		int fs = rl_field_stage(lim->fields[i]);
 
-		if (fs > lim->stage || (fs == RL_S_RCPT &&
-		    lim->stage != RL_S_RCPT)) {
+		if (fs > lim->stage || (fs == POL_ENVRCPT &&
+		    lim->stage != POL_ENVRCPT)) {
 			conf_error(cc, conf_ptr(cc, ptr, "key"), "field %s has "
 			    "no single value at stage %s",
 			    rl_field_name(lim->fields[i]),
-			    rl_stage_names[lim->stage]);
+			    pol_stage_name((enum pol_stage)lim->stage));
 			errors++;
 		}
 	}
-	if (lim->null_sender != RL_NS_ANY && lim->stage < RL_S_MAIL) {
+	if (lim->null_sender != RL_NS_ANY && lim->stage < POL_ENVFROM) {
 		conf_error(cc, conf_ptr(cc, ptr, "null_sender"), "needs a "
 		    "stage of mail or later");
 		errors++;
@@ -512,7 +513,7 @@ rl_result(struct pol_ctx *ctx, const struct rl_limit *lim, const char *key,
     const struct store_rate_result *r, const char *error, int stage)
 {
 	struct rl_track *ct = rl_conn_track(ctx);
-	struct rl_track *mt = stage >= RL_S_MAIL ? rl_msg_track(ctx) : NULL;
+	struct rl_track *mt = stage >= POL_ENVFROM ? rl_msg_track(ctx) : NULL;
 	json_t *e;
 
 	if (r == NULL)		/* the store did not answer: error says why */
@@ -532,7 +533,7 @@ rl_result(struct pol_ctx *ctx, const struct rl_limit *lim, const char *key,
 		    json_integer((r->retry_ms + 999) / 1000));
 	}
 	json_array_append_new(mt != NULL ? mt->results : ct->results, e);
-	if (stage >= RL_S_MAIL)
+	if (stage >= POL_ENVFROM)
 		rl_publish(ctx, ct, mt);
 }
 
@@ -573,7 +574,7 @@ rl_exempt(struct pol_ctx *ctx, const struct rl_limit *lim, int stage)
 	    ipaddr_parse(ci->addr, &ip) &&
 	    cidr_list_match(&lim->exempt_networks, &ip))
 		return true;
-	if (stage < RL_S_MAIL)
+	if (stage < POL_ENVFROM)
 		return false;
 	mi = pol_msg(ctx);
 	if (lim->null_sender == RL_NS_SKIP && mi->mail_from[0] == '\0')
@@ -583,9 +584,9 @@ rl_exempt(struct pol_ctx *ctx, const struct rl_limit *lim, int stage)
 	if (lim->exempt_senders.n > 0 &&
 	    rl_addr_match(&lim->exempt_senders, mi->mail_from))
 		return true;
-	if (stage == RL_S_RCPT && mi->rcpt != NULL)
+	if (stage == POL_ENVRCPT && mi->rcpt != NULL)
 		return rl_rcpt_exempt(lim, mi->rcpt);
-	if (stage == RL_S_EOM && lim->exempt_recipients.n > 0 &&
+	if (stage == POL_EOM && lim->exempt_recipients.n > 0 &&
 	    lim->count != RL_C_BYTES) {
 		for (i = 0; i < mi->nrcpt; i++)
 			if (!rl_rcpt_exempt(lim, mi->rcpts[i]))
@@ -608,7 +609,7 @@ rl_amount(struct pol_ctx *ctx, const struct rl_limit *lim, int stage)
 	case RL_C_MESSAGES:
 		return 1;
 	case RL_C_RECIPIENTS:
-		if (stage == RL_S_RCPT)
+		if (stage == POL_ENVRCPT)
 			return 1;
 		mi = pol_msg(ctx);
 		for (i = 0; i < mi->nrcpt; i++)
@@ -617,7 +618,7 @@ rl_amount(struct pol_ctx *ctx, const struct rl_limit *lim, int stage)
 		return n;
 	case RL_C_BYTES:
 		mi = pol_msg(ctx);
-		return stage == RL_S_MAIL ? mi->size_param : mi->body_bytes;
+		return stage == POL_ENVFROM ? mi->size_param : mi->body_bytes;
 	}
 	return 0;
 }
@@ -655,7 +656,7 @@ rl_key_input(struct pol_ctx *ctx, const struct rl_limit *lim, int stage,
     struct rl_key_input *in)
 {
 	const struct pol_conn_info *ci = pol_conn(ctx);
-	const struct pol_msg_info *mi = stage >= RL_S_MAIL ? pol_msg(ctx) :
+	const struct pol_msg_info *mi = stage >= POL_ENVFROM ? pol_msg(ctx) :
 	    NULL;
 
 	memset(in, 0, sizeof(*in));
@@ -663,7 +664,7 @@ rl_key_input(struct pol_ctx *ctx, const struct rl_limit *lim, int stage,
 	in->helo = ci->helo;
 	in->auth_user = ci->auth_user;
 	in->mail_from = mi != NULL ? mi->mail_from : NULL;
-	in->rcpt = mi != NULL && stage == RL_S_RCPT ? mi->rcpt : NULL;
+	in->rcpt = mi != NULL && stage == POL_ENVRCPT ? mi->rcpt : NULL;
 	in->v4_prefix = lim->v4_prefix;
 	in->v6_prefix = lim->v6_prefix;
 }
@@ -757,14 +758,14 @@ rl_stage(struct pol_ctx *ctx, int stage, struct pol_result *res)
 static int
 rl_connect(struct pol_ctx *ctx, struct pol_result *res)
 {
-	return rl_stage(ctx, RL_S_CONNECT, res);
+	return rl_stage(ctx, POL_CONNECT, res);
 }
 
 static int
 rl_helo(struct pol_ctx *ctx, const char *helo, struct pol_result *res)
 {
 	(void)helo;
-	return rl_stage(ctx, RL_S_HELO, res);
+	return rl_stage(ctx, POL_HELO, res);
 }
 
 /* rl_envfrom - mail-stage limits; also publishes connect-stage results */
@@ -777,7 +778,7 @@ rl_envfrom(struct pol_ctx *ctx, const char *const *argv,
 	(void)argv;
 	if (ct != NULL && json_array_size(ct->results) > 0)
 		rl_publish(ctx, ct, NULL);
-	return rl_stage(ctx, RL_S_MAIL, res);
+	return rl_stage(ctx, POL_ENVFROM, res);
 }
 
 static int
@@ -785,13 +786,13 @@ rl_envrcpt(struct pol_ctx *ctx, const char *const *argv,
     struct pol_result *res)
 {
 	(void)argv;
-	return rl_stage(ctx, RL_S_RCPT, res);
+	return rl_stage(ctx, POL_ENVRCPT, res);
 }
 
 static int
 rl_eom(struct pol_ctx *ctx, struct pol_result *res)
 {
-	return rl_stage(ctx, RL_S_EOM, res);
+	return rl_stage(ctx, POL_EOM, res);
 }
 
 const struct policy_ops ratelimit_policy = {

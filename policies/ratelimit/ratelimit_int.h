@@ -40,8 +40,6 @@ enum rl_field {
 enum rl_count { RL_C_CONNECTIONS = 0, RL_C_MESSAGES, RL_C_RECIPIENTS,
 	RL_C_BYTES };
 /* Where it is checked. */
-enum rl_stage { RL_S_CONNECT = 0, RL_S_HELO, RL_S_MAIL, RL_S_RCPT, RL_S_EOM,
-	RL_S_COUNT };
 enum rl_action { RL_A_TEMPFAIL = 0, RL_A_REJECT, RL_A_DRY_RUN };
 enum rl_null_sender { RL_NS_ANY = 0, RL_NS_SKIP, RL_NS_ONLY };
 
@@ -59,7 +57,7 @@ struct rl_limit {
 	size_t		 nfields;
 	long long	 v4_prefix, v6_prefix;
 	int		 count;			/* enum rl_count */
-	int		 stage;			/* enum rl_stage; -1 until set */
+	int		 stage;			/* enum pol_stage; -1 until set */
 	struct store_rate rate;
 	long long	 burst;			/* 0: = rate.limit */
 	int		 action;		/* enum rl_action */
@@ -77,7 +75,7 @@ struct rl_limit {
 struct rl_conf {
 	size_t		 nlimits;
 	struct rl_limit	*limits;
-	unsigned	 stages;		/* bit (1 << enum rl_stage) */
+	unsigned	 stages;		/* bit (1 << enum pol_stage) */
 };
 
 /* What keys are built from (NULL/"" when not known yet). */

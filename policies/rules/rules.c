@@ -199,7 +199,7 @@ hits_json(const struct rules_track *t, json_t *arr)
 	for (i = 0; i < t->nhits; i++) {
 		h = &t->hits[i];
 		o = json_pack("{s:s, s:s, s:s, s:o}", "rule", h->rule->name,
-		    "stage", rules_stage_name(h->stage),
+		    "stage", pol_stage_name(h->stage),
 		    "action", rules_action_names[h->rule->action],
 		    "score", points(h->rule->score));
 		if (o == NULL)

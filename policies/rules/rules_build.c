@@ -49,12 +49,9 @@ struct rules_build {
 	struct rules_list	*lists;
 };
 
-/* The rule stage names, in the order of rules_stage_map[]. */
-const char *const rules_stage_names[] = {
-	"connect", "helo", "mail", "rcpt", "data", "eom", NULL
-};
-const enum pol_stage rules_stage_map[] = {
-	POL_CONNECT, POL_HELO, POL_ENVFROM, POL_ENVRCPT, POL_DATA, POL_EOM
+/* The stages a rule may name, in order; named by pol_stage_name(). */
+const int rules_stages[] = {
+	POL_CONNECT, POL_HELO, POL_ENVFROM, POL_ENVRCPT, POL_DATA, POL_EOM, -1
 };
 
 const char *const rules_action_names[] = {
@@ -66,18 +63,6 @@ const char *const rules_action_names[] = {
 	[RULE_QUARANTINE] = "quarantine",
 	[RULE_ACTION_COUNT] = NULL
 };
-
-/* rules_stage_name - the configuration name of a stage, or NULL */
-const char *
-rules_stage_name(enum pol_stage stage)
-{
-	size_t i;
-
-	for (i = 0; rules_stage_names[i] != NULL; i++)
-		if (rules_stage_map[i] == stage)
-			return rules_stage_names[i];
-	return NULL;
-}
 
 /* rules_build_cc - the configuration context of a build */
 struct conf_ctx *

@@ -28,12 +28,13 @@ stages_text(struct rules_build *rb, unsigned stages)
 	char buf[128] = "";
 	size_t i;
 
-	for (i = 0; rules_stage_names[i] != NULL; i++) {
-		if ((stages & RULES_ST(rules_stage_map[i])) == 0)
+	for (i = 0; rules_stages[i] >= 0; i++) {
+		if ((stages & RULES_ST(rules_stages[i])) == 0)
 			continue;
 		if (buf[0] != '\0')
 			strncat(buf, ", ", sizeof(buf) - strlen(buf) - 1);
-		strncat(buf, rules_stage_names[i], sizeof(buf) - strlen(buf) - 1);
+		strncat(buf, pol_stage_name((enum pol_stage)rules_stages[i]),
+		    sizeof(buf) - strlen(buf) - 1);
 	}
 	return conf_strdup(rules_build_cc(rb), buf);
 }
@@ -130,7 +131,7 @@ cond_compile(struct rules_build *rb, const json_t *v, const char *ptr,
 	}
 	if ((k->stages & RULES_ST(stage)) == 0) {
 		conf_error_key(cc, kptr, "condition %s is not known at "
-		    "stage %s (usable at: %s)", key, rules_stage_name(stage),
+		    "stage %s (usable at: %s)", key, pol_stage_name(stage),
 		    stages_text(rb, k->stages));
 		return -1;
 	}

@@ -327,12 +327,11 @@ struct rules_conf {
 
 /* --- rules_build.c: what every compiler shares ----------------------- */
 
-/* Names, indexed by enum rule_action / enum pol_stage (NULL: no name). */
+/* Names, indexed by enum rule_action (NULL: no name). */
 extern const char *const rules_action_names[];
-const char	*rules_stage_name(enum pol_stage stage);
-/* The rule stage names ("connect" ... "eom", NULL) and their stages. */
-extern const char *const rules_stage_names[];
-extern const enum pol_stage rules_stage_map[];
+/* The stages a rule may name (connect ... eom, ending with -1); their
+ * names are pol_stage_name()'s, the one stage table. */
+extern const int rules_stages[];
 /* Rule and list names: [A-Za-z0-9_.-]{1,RULES_MAX_NAME}. */
 bool	 rules_name_ok(const char *s);
 

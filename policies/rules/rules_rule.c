@@ -84,8 +84,8 @@ static const struct conf_key rule_keys[] = {
 	{ .key = "name", .type = CONF_STRING, .required = true,
 	  .off = offsetof(struct rule_raw, name), .min = 1,
 	  .max = RULES_MAX_NAME },
-	{ .key = "stage", .type = CONF_ENUM, .required = true,
-	  .off = offsetof(struct rule_raw, stage), .names = rules_stage_names },
+	{ .key = "stage", .type = CONF_STAGE, .required = true,
+	  .off = offsetof(struct rule_raw, stage), .stages = rules_stages },
 	{ .key = "if", .type = CONF_CUSTOM, .parse = rules_keep_json,
 	  .off = offsetof(struct rule_raw, cond) },
 	{ .key = "action", .type = CONF_ENUM, .required = true,
@@ -151,7 +151,7 @@ rules_rule_compile(struct rules_build *rb, const json_t *v, const char *rptr,
 		}
 	}
 	if (raw.stage >= 0)
-		r->stage = rules_stage_map[raw.stage];
+		r->stage = (enum pol_stage)raw.stage;
 	if (raw.cond != NULL && raw.stage >= 0) {
 		c = conf_alloc(cc, sizeof(*c));
 		if (rules_cond_compile(rb, raw.cond, conf_ptr(cc, rptr, "if"),
@@ -168,7 +168,7 @@ rules_rule_compile(struct rules_build *rb, const json_t *v, const char *rptr,
 			conf_error(cc, conf_ptr(cc, rptr, "action"), "%s needs "
 			    "a message (stage mail or later, not %s)",
 			    rules_action_names[r->action],
-			    rules_stage_name(r->stage));
+			    pol_stage_name(r->stage));
 			errs++;
 		}
 		if (reply_compile(rb, &raw, rptr, r) < 0)

@@ -257,7 +257,7 @@ bench_redis(int port, uint64_t total)
 
 		store_conf_defaults(&sc);
 		sc.backend = STORE_REDIS;
-		sc.on_error = STORE_ONERR_ACCEPT;
+		sc.on_error = STORE_ONERR_CONTINUE;
 		sc.redis.servers = servers;
 		sc.redis.nservers = 1;
 		sc.redis.pool_size = n;

@@ -13,8 +13,8 @@
 #      the Debian opendkim milter signing the same messages with the same
 #      key (unix), in the same run: msgs/s and the ratios.
 # Knobs: BENCH_DKIM_MSGS (5000), BENCH_SESSIONS (10), BENCH_DKIM_PF_MSGS
-# (2000), BENCH_PF_SESSIONS (10).  Ports 33040-33059 (waits for TIME_WAIT
-# like run.sh).
+# (2000), BENCH_PF_SESSIONS (10).  Ports: a free block of 20 in
+# 32000-32759, like run.sh.
 cd "$(dirname "$0")/../.." || exit 1
 : "${BUILD:=build}"
 : "${GW:=$PWD/$BUILD/gatewarden}"
@@ -23,17 +23,17 @@ MSGS=${BENCH_DKIM_MSGS:-5000}
 SESSIONS=${BENCH_SESSIONS:-10}
 PF_MSGS=${BENCH_DKIM_PF_MSGS:-2000}
 PF_SESSIONS=${BENCH_PF_SESSIONS:-10}
-BASE=33040
 
 for b in "$GW" "$BENCH_BIN/milterload"; do
 	[ -x "$b" ] || { echo "bench dkim: $b missing"; exit 1; }
 done
 command -v opendkim >/dev/null || { echo "bench dkim: opendkim not installed"; exit 1; }
 
-/usr/bin/python3 tests/bench/freeports.py $BASE 20 "bench dkim" || { echo "bench dkim: ports $BASE.. stay busy"; exit 1; }
-export E2E_PORT_BASE=$BASE E2E_SINK_DISCARD=1
 # shellcheck source=../e2e/lib.sh
 . tests/e2e/lib.sh
+E2E_PORT_BASE=$(free_port 32000 32759 $$ 20) ||
+    { echo "bench dkim: no 20 free ports in 32000-32759"; exit 1; }
+export E2E_PORT_BASE E2E_SINK_DISCARD=1
 e2e_init 0
 E2E_NAME=bench-dkim
 say() { printf '%s\n' "$*"; }

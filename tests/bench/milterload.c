@@ -19,7 +19,8 @@
  *
  * Output: per-stage latency (from the write of the step to its reply;
  * stages without a reply are not timed), per-message latency (from MAIL to
- * the eom verdict), messages per second, and one machine-readable line:
+ * the eom verdict), messages per second, the text of the last reply the
+ * filter set ("reply: 552 5.3.4 ..."), and one machine-readable line:
  *   RESULT label=L msgs=N secs=S rate=R p50_us=A p99_us=B errors=E
  * Exit 0 when every message got a verdict, 1 otherwise.
  */
@@ -104,6 +105,7 @@ struct worker {
 	long		 errors;
 	long		 verdicts[V_NVERDICTS];
 	long		 mods;
+	char		 reply[1024];	/* the last SMFIR_REPLYCODE text */
 };
 
 struct conn {
@@ -426,8 +428,12 @@ wait_reply(struct conn *c, struct worker *w, enum stage st, uint64_t t0,
 				return -1;
 			w->verdicts[V_QUARANTINE]++;
 			continue;
+		case SMFIR_REPLYCODE:
+			snprintf(w->reply, sizeof(w->reply), "%.*s", (int)len,
+			    (const char *)c->pkt);
+			/* FALLTHROUGH */
 		case SMFIR_CONTINUE: case SMFIR_ACCEPT: case SMFIR_REJECT:
-		case SMFIR_TEMPFAIL: case SMFIR_DISCARD: case SMFIR_REPLYCODE:
+		case SMFIR_TEMPFAIL: case SMFIR_DISCARD:
 		case SMFIR_SKIP:
 			lat_add(&w->lat[st], now_us() - t0);
 			*cmd_r = cmd;
@@ -803,6 +809,7 @@ report(struct worker *ws, int n, double secs)
 {
 	struct lat all[ST_NSTAGES];
 	long done = 0, errors = 0, mods = 0, verdicts[V_NVERDICTS] = { 0 };
+	const char *reply = NULL;
 	int i, s, v;
 
 	memset(all, 0, sizeof(all));
@@ -810,6 +817,8 @@ report(struct worker *ws, int n, double secs)
 		done += ws[i].done;
 		errors += ws[i].errors;
 		mods += ws[i].mods;
+		if (ws[i].reply[0] != '\0')
+			reply = ws[i].reply;
 		for (v = 0; v < V_NVERDICTS; v++)
 			verdicts[v] += ws[i].verdicts[v];
 		for (s = 0; s < ST_NSTAGES; s++)
@@ -828,6 +837,8 @@ report(struct worker *ws, int n, double secs)
 		for (v = 0; v < V_NVERDICTS; v++)
 			if (verdicts[v] > 0)
 				printf(" %s=%ld", verdict_names[v], verdicts[v]);
+		if (reply != NULL)
+			printf("\n  reply: %s", reply);
 		printf("\n  %-8s %8s %9s %9s\n", "stage", "replies", "p50_us",
 		    "p99_us");
 		for (s = 0; s < ST_NSTAGES; s++)

@@ -15,7 +15,9 @@
 #  milterload/nullmilter).
 #
 # Knobs: BENCH_LOAD_MSGS (20000), BENCH_SESSIONS (10), BENCH_PF_MSGS (2000),
-# BENCH_PF_SESSIONS (10), BENCH_LAT_N (200).  Ports 33000-33019.
+# BENCH_PF_SESSIONS (10), BENCH_LAT_N (200).  Ports: a free block of 20 in
+# 32000-32759 (tests/lib.sh's free_port), below the kernel's ephemeral
+# range, so no client socket of an earlier run can hold them.
 cd "$(dirname "$0")/../.." || exit 1
 : "${BUILD:=build}"
 : "${GW:=$PWD/$BUILD/gatewarden}"
@@ -31,13 +33,11 @@ for b in "$GW" "$BENCH_BIN/milterload" "$BENCH_BIN/nullmilter"; do
 	[ -x "$b" ] || { echo "bench: $b missing (make BUILD=$BUILD bench-tools all)"; exit 1; }
 done
 
-# The bench ports lie in the kernel's ephemeral range (32768-60999 here):
-# client sockets of an earlier run, in TIME_WAIT for up to 60 s, can hold
-# them.  Wait until every port of the block can be bound.
-/usr/bin/python3 tests/bench/freeports.py 33000 20 bench || { echo "bench: ports 33000-33019 stay busy"; exit 1; }
-export E2E_PORT_BASE=33000 E2E_SINK_DISCARD=1
 # shellcheck source=../e2e/lib.sh
 . tests/e2e/lib.sh
+E2E_PORT_BASE=$(free_port 32000 32759 $$ 20) ||
+    { echo "bench: no 20 free ports in 32000-32759"; exit 1; }
+export E2E_PORT_BASE E2E_SINK_DISCARD=1
 e2e_init 0
 E2E_NAME=bench
 NULL_PORT=$E2E_PORT_FREE

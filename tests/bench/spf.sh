@@ -9,9 +9,8 @@
 # checks (HELO and MAIL FROM) and three TXT lookups.
 # Figures, not pass/fail.  Run from tests/bench/run.sh or alone:
 #   BUILD=build/me tests/bench/spf.sh
-# Knobs: BENCH_SPF_MSGS (20000), BENCH_SESSIONS (10).  Ports: a 20-port
-# block from 33100 (the first whose DNS port can be bound: the range lies
-# inside the kernel's ephemeral ports).
+# Knobs: BENCH_SPF_MSGS (20000), BENCH_SESSIONS (10).  Ports: a free block
+# of 20 in 32000-32759 (tests/lib.sh's free_port), like run.sh.
 cd "$(dirname "$0")/../.." || exit 1
 : "${BUILD:=build}"
 : "${GW:=$PWD/$BUILD/gatewarden}"
@@ -23,28 +22,11 @@ for b in "$GW" "$BENCH_BIN/milterload"; do
 done
 command -v nsd >/dev/null || { echo "bench spf: nsd missing"; exit 1; }
 
-# a block whose DNS port (+3) is free for UDP and TCP
-base=$(/usr/bin/python3 - <<'PY'
-import socket
-for base in range(33100, 34000, 20):
-    ok = True
-    for kind in (socket.SOCK_DGRAM, socket.SOCK_STREAM):
-        s = socket.socket(socket.AF_INET, kind)
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind(("127.0.0.1", base + 3))
-        except OSError:
-            ok = False
-        s.close()
-    if ok:
-        print(base)
-        break
-PY
-)
-[ -n "$base" ] || { echo "bench spf: no free port block in 33100-33999"; exit 1; }
-export E2E_PORT_BASE=$base E2E_SINK_DISCARD=1
 # shellcheck source=../e2e/lib.sh
 . tests/e2e/lib.sh
+E2E_PORT_BASE=$(free_port 32000 32759 $$ 20) ||
+    { echo "bench spf: no 20 free ports in 32000-32759"; exit 1; }
+export E2E_PORT_BASE E2E_SINK_DISCARD=1
 e2e_init 0
 E2E_NAME=bench-spf
 

@@ -25,8 +25,10 @@ set -u
 E2E_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 : "${BUILD:=build}"
 : "${GW:=$E2E_TOP/$BUILD/gatewarden}"
-E2E_PASS=0
-E2E_FAIL=0
+# counting, the result line, alive/stop_pid and free_port: the suites' own
+# (tests/lib.sh); the e2e_* names below are what the cases call
+# shellcheck source=../lib.sh
+. "$E2E_TOP/tests/lib.sh"
 E2E_PIDS=()		# "name:pid" of everything started here
 E2E_SWAKS_N=0
 E2E_AUTHSERV_ID=${E2E_AUTHSERV_ID:-mx.gw.test}
@@ -35,23 +37,13 @@ E2E_AUTHSERV_ID=${E2E_AUTHSERV_ID:-mx.gw.test}
 
 e2e_log() { printf '[%s %s] %s\n' "$E2E_NAME" "$(date +%T.%3N)" "$*" >&2; }
 
-# e2e_ok DESC - count a pass
-e2e_ok() { E2E_PASS=$((E2E_PASS + 1)); echo "PASS $E2E_NAME: $*"; }
-
-# e2e_fail DESC [DETAIL...] - count a failure, print the detail
-e2e_fail() {
-	E2E_FAIL=$((E2E_FAIL + 1))
-	echo "FAIL $E2E_NAME: $1"
-	shift
-	[ $# -gt 0 ] && printf '     %s\n' "$@"
-	return 0
-}
+# e2e_ok DESC / e2e_fail DESC [DETAIL...] - tests/lib.sh's ok and ko,
+# under the case's name
+e2e_ok() { T_NAME=$E2E_NAME; ok "$@"; }
+e2e_fail() { T_NAME=$E2E_NAME; ko "$@"; }
 
 # e2e_check DESC CMD... - pass when CMD exits 0
-e2e_check() {
-	local d=$1; shift
-	if "$@"; then e2e_ok "$d"; else e2e_fail "$d" "command failed: $*"; fi
-}
+e2e_check() { T_NAME=$E2E_NAME; check "$@"; }
 
 # e2e_eq DESC EXPECTED ACTUAL - pass when the two strings are equal
 e2e_eq() {
@@ -67,11 +59,8 @@ e2e_match() {
 
 # --- set-up and tear-down ---------------------------------------------------
 
-# e2e_alive PID - running and not a zombie (kill -0 is true for zombies)
-e2e_alive() {
-	[ -n "${1:-}" ] && [ -e "/proc/$1" ] &&
-	    ! grep -q '^State:.*Z' "/proc/$1/status" 2>/dev/null
-}
+# e2e_alive PID - tests/lib.sh's alive: running and not a zombie
+e2e_alive() { alive "$@"; }
 
 # e2e_tcp_open HOST PORT - something listens there
 e2e_tcp_open() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
@@ -86,19 +75,9 @@ e2e_poll() {
 	done
 }
 
-# e2e_stop_pid NAME PID - TERM, wait up to 8 s (libmilter may need ~5 s), KILL
-e2e_stop_pid() {
-	local name=$1 pid=$2 i
-	e2e_alive "$pid" || return 0
-	kill -TERM "$pid" 2>/dev/null
-	for i in $(seq 160); do
-		e2e_alive "$pid" || return 0
-		sleep 0.05
-	done
-	e2e_log "$name ($pid) ignored TERM, sending KILL"
-	kill -KILL "$pid" 2>/dev/null
-	return 0
-}
+# e2e_stop_pid NAME PID - tests/lib.sh's stop_pid: TERM, wait up to 10 s
+# (libmilter may need ~5 s), KILL
+e2e_stop_pid() { stop_pid "$2"; }
 
 # e2e_track NAME PID - stop PID at exit
 e2e_track() { E2E_PIDS+=("$1:$2"); }
@@ -108,6 +87,7 @@ e2e_track() { E2E_PIDS+=("$1:$2"); }
 e2e_init() {
 	local nn=${1:-}
 	E2E_NAME=$(basename "$0" .sh)
+	T_NAME=$E2E_NAME
 	[ -n "$nn" ] || nn=${E2E_NAME%%-*}
 	case $nn in
 	[0-9]|[0-9][0-9]) nn=$((10#$nn)) ;;
@@ -160,7 +140,7 @@ e2e_cleanup() {
 		pid=${ent##*:}
 		e2e_stop_pid "${ent%:*}" "$pid"
 	done
-	if [ "$E2E_FAIL" -gt 0 ] || [ "${E2E_KEEP:-0}" = 1 ]; then
+	if [ "$fail" -gt 0 ] || [ "${E2E_KEEP:-0}" = 1 ]; then
 		e2e_diag
 	fi
 	if [ "${E2E_KEEP:-0}" = 1 ]; then
@@ -180,12 +160,8 @@ e2e_diag() {
 	done
 }
 
-# e2e_finish - print the case's result line and exit with its status
-e2e_finish() {
-	echo "$E2E_NAME: $E2E_PASS passed, $E2E_FAIL failed"
-	[ "$E2E_FAIL" -eq 0 ] && [ "$E2E_PASS" -gt 0 ]
-	exit $?
-}
+# e2e_finish - tests/lib.sh's t_done: the case's result line, its status
+e2e_finish() { T_NAME=$E2E_NAME; t_done; }
 
 # e2e_die MSG - a set-up step failed: count it, stop here
 e2e_die() {

@@ -83,8 +83,8 @@ hammer(void *arg)
 static void
 test_shared(void)
 {
-	struct store *a = redis_store(4, STORE_ONERR_ACCEPT, server);
-	struct store *b = redis_store(8, STORE_ONERR_ACCEPT, server);
+	struct store *a = redis_store(4, STORE_ONERR_CONTINUE, server);
+	struct store *b = redis_store(8, STORE_ONERR_CONTINUE, server);
 	pthread_t th[8];
 	struct thr t[8];
 	redisReply *rep;
@@ -116,7 +116,7 @@ test_shared(void)
 static void
 test_boundaries(void)
 {
-	struct store *st = redis_store(2, STORE_ONERR_ACCEPT, server);
+	struct store *st = redis_store(2, STORE_ONERR_CONTINUE, server);
 	struct store_rate rate = { 60000, 3, 3 };
 	struct store_rate_result r;
 	enum store_status ss;
@@ -149,7 +149,7 @@ test_boundaries(void)
 static void
 test_noscript(void)
 {
-	struct store *st = redis_store(1, STORE_ONERR_ACCEPT, server);
+	struct store *st = redis_store(1, STORE_ONERR_CONTINUE, server);
 	struct store_rate rate = { 60000, 100, 100 };
 	struct store_rate_result r;
 	struct store_stats s0, s1;
@@ -186,7 +186,7 @@ count_cb(const struct store_entry *e, void *arg)
 static void
 test_kv(void)
 {
-	struct store *st = redis_store(2, STORE_ONERR_ACCEPT, server);
+	struct store *st = redis_store(2, STORE_ONERR_CONTINUE, server);
 	enum store_status ss;
 	const char *err;
 	int64_t v = 0;
@@ -240,7 +240,7 @@ test_down(void)
 
 	/* a port next to Redis's where nothing listens */
 	snprintf(dead, sizeof(dead), "127.0.0.1:%d", port + 500);
-	st = redis_store(2, STORE_ONERR_ACCEPT, dead);
+	st = redis_store(2, STORE_ONERR_CONTINUE, dead);
 	rc = store_rate_take(st, "rl:d:k", &rate, 0, 1, false, &r, &ss, &err);
 	T_CHECK(rc == -1 && ss == STORE_ERR_UNAVAILABLE,
 	    "accept: unavailable reported to the caller");
@@ -253,7 +253,7 @@ test_down(void)
 	store_stats(st, &s);
 	T_CHECK(s.degraded && s.mode_switches == 1,
 	    "one mode switch, counted");
-	T_EQ_INT(store_on_error(st), STORE_ONERR_ACCEPT, "mode accept");
+	T_EQ_INT(store_on_error(st), STORE_ONERR_CONTINUE, "mode continue");
 	store_release(&st);
 
 	st = redis_store(2, STORE_ONERR_TEMPFAIL, dead);

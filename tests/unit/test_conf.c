@@ -122,6 +122,7 @@ test_defaults(void)
 	T_EQ_INT(c->limits.max_headers, 1000, "max_headers");
 	T_EQ_INT(c->limits.max_header_bytes, 65536, "max_header_bytes");
 	T_EQ_INT(c->limits.max_rcpts, 1000, "max_rcpts");
+	T_EQ_INT(c->limits.max_message_bytes, 0, "max_message_bytes off");
 	T_EQ_INT(c->limits.message_memory, 64LL << 20, "message_memory");
 	T_EQ_STR(c->limits.reply_code, "552", "limits.reply.code");
 	T_EQ_STR(c->limits.reply_xcode, "5.3.4", "limits.reply.xcode");
@@ -152,7 +153,8 @@ test_values(void)
 	    "\"trusted\": {\"networks\": [\"192.0.2.0/24\", \"2001:db8::/32\"], "
 	    "\"authenticated\": false},\n"
 	    "\"limits\": {\"max_headers\": 1, \"max_header_bytes\": 256, "
-	    "\"max_rcpts\": 100000, \"message_memory\": \"1G\"},\n"
+	    "\"max_rcpts\": 100000, \"max_message_bytes\": 10240000, "
+	    "\"message_memory\": \"1G\"},\n"
 	    "\"dns\": {\"servers\": [\"127.0.0.1@5353\"], \"timeout_ms\": 60000},\n"
 	    "\"store\": {\"backend\": \"redis\"},\n"
 	    "\"policies\": {}}");
@@ -178,6 +180,9 @@ test_values(void)
 	T_EQ_INT(c->limits.max_headers, 1, "max_headers");
 	T_EQ_INT(c->limits.max_header_bytes, 256, "max_header_bytes");
 	T_EQ_INT(c->limits.max_rcpts, 100000, "max_rcpts");
+	T_EQ_INT(c->limits.max_message_bytes, 10240000, "max_message_bytes");
+	T_EQ_INT(c->stages, (1u << POL_ENVFROM) | (1u << POL_BODY),
+	    "max_message_bytes: the core needs MAIL's reply and the body");
 	T_EQ_INT(c->limits.message_memory, 1LL << 30, "message_memory 1G");
 	T_EQ_INT(c->dns.nservers, 1, "dns servers");
 	if (c->dns.nservers == 1)
@@ -313,6 +318,8 @@ test_types(void)
 		"{\"limits\": {\"message_memory\": true}}",
 		"{\"limits\": {\"max_header_bytes\": 255}}",
 		"{\"limits\": {\"max_rcpts\": 100001}}",
+		"{\"limits\": {\"max_message_bytes\": -1}}",
+		"{\"limits\": {\"max_message_bytes\": \"10M\"}}",
 		"{\"limits\": {\"max_headers\": -1}}",
 		"{\"limits\": {\"reply\": \"552\"}}",
 		"{\"limits\": {\"reply\": {\"code\": 552}}}",
@@ -817,6 +824,25 @@ test_aliases(void)
 	    "  \"fail\": {\"action\": \"pass\"}}}}}", 1,
 	    "gw.json:2:22: /policies/spf/actions/fail/action: must be one of "
 	    "continue, reject, tempfail (got \"pass\")\n");
+	/* store.on_error: "accept" was its "count nothing" (no verdict) */
+	c = load("{\"store\": {\"backend\": \"redis\",\n"
+	    "  \"on_error\": \"accept\"}}");
+	T_CHECK(c != NULL && nerr == 0, "store accept loads (got %d)", nerr);
+	T_CHECK(c != NULL && c->store.on_error == STORE_ONERR_CONTINUE,
+	    "store accept is read as continue");
+	T_EQ_STR(errbuf, "gw.json:2:15: /store/on_error: warning: \"accept\" "
+	    "is deprecated here, use \"continue\" (no verdict, the next policy "
+	    "runs; \"accept\" means skip the remaining policies)\n",
+	    "store accept: the warning, with position");
+	conf_unref(&c);
+	c = load("{\"store\": {\"on_error\": \"continue\"}}");
+	T_CHECK(c != NULL && nerr == 0 && errbuf[0] == '\0' &&
+	    c->store.on_error == STORE_ONERR_CONTINUE,
+	    "store continue: no warning (%s)", errbuf);
+	conf_unref(&c);
+	expect_err("{\"store\": {\"on_error\": \"pass\"}}", 1,
+	    "gw.json:1:24: /store/on_error: must be one of local, continue, "
+	    "tempfail (got \"pass\")\n");
 	/* a warning next to an error: both printed, one error counted */
 	expect_err("{\"policies\": {\"spf\": {\"actions\": {\n"
 	    "  \"none\": {\"action\": \"accept\"},\n"

@@ -49,6 +49,12 @@ test_arena(void)
 	T_CHECK(a == NULL, "destroy NULLs the pointer");
 	T_EQ_INT(ndefer, 3, "destroy runs destructors");
 	arena_destroy(&a);	/* NULL is fine */
+
+	/* ARENA_UNBOUNDED: bounded elsewhere, never over */
+	a = arena_create(ARENA_UNBOUNDED);
+	(void)arena_alloc(a, 1 << 20);
+	T_CHECK(!arena_over_budget(a), "ARENA_UNBOUNDED is never over budget");
+	arena_destroy(&a);
 }
 
 static const struct {

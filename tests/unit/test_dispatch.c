@@ -536,6 +536,117 @@ test_limit_replies(void)
 	conf_unref(&c);
 }
 
+/* size_msg - MAIL (with size, when not NULL), one RCPT, hdrs, body, eom */
+static struct decision
+size_msg(struct conn *cn, const char *size, const char *const *hdrs,
+    const char *body)
+{
+	const char *from[] = { "<a@example.com>", size, NULL };
+	static const char *r1[] = { "<b@example.org>", NULL };
+	const struct hdr_edit *edits;
+	struct decision d;
+	size_t i;
+
+	session_msg_begin(cn, "QID2");
+	dispatch_envfrom(cn, from, &d);
+	if (d.verdict != POL_CONTINUE)
+		return d;
+	dispatch_envrcpt(cn, r1, &d);
+	for (i = 0; hdrs[i] != NULL; i += 2)
+		dispatch_header(cn, hdrs[i], hdrs[i + 1]);
+	dispatch_eoh(cn);
+	dispatch_body(cn, (const unsigned char *)body, strlen(body));
+	dispatch_eom(cn, &d, &edits);
+	return d;
+}
+
+/*
+ * limits.max_message_bytes: SIZE= over it is refused at MAIL, counted
+ * bytes over it at end of message, both with limits.reply naming it.
+ * Counted: "Subject: x\r\n" 12, the empty line 2, "hello\r\n" 7 = 21.
+ */
+static void
+test_max_message_bytes(void)
+{
+	static const char *one[] = { "Subject", " x", NULL };
+	static const char *two[] = { "Subject", " x", "X-Long", " 0123456789", NULL };
+	struct decision d;
+	struct conf *c;
+	struct conn *cn;
+
+	reset_probes();
+	c = make_conf(false, POL_ONERR_TEMPFAIL);
+	c->limits.max_message_bytes = 50;
+	cn = open_conn(c, "192.0.2.1");
+	dispatch_connect(cn, &d);
+	dispatch_helo(cn, "client.example", &d);
+
+	/* SIZE=100 over 50: 552 5.3.4 at MAIL, no policy asked */
+	d = size_msg(cn, "SIZE=100", one, "hello\r\n");
+	T_EQ_INT(d.verdict, POL_REJECT, "SIZE over: reject");
+	T_EQ_INT(d.stage, POL_ENVFROM, "SIZE over: at MAIL");
+	T_EQ_STR(d.code, "552", "SIZE over: 552");
+	T_EQ_STR(d.xcode, "5.3.4", "SIZE over: 5.3.4");
+	T_EQ_STR(d.text, "Message size exceeds fixed limit (limit 50 bytes)",
+	    "SIZE over: the text names the limit");
+	T_EQ_STR(d.symbol, "LIMIT", "SIZE over: symbol");
+	T_EQ_INT(pa.calls[POL_ENVFROM], 0, "SIZE over: MAIL not given to policies");
+	session_msg_end(cn);
+
+	/* SIZE=50 at the limit: MAIL passes, 21 counted bytes pass */
+	d = size_msg(cn, "SIZE=50", one, "hello\r\n");
+	T_EQ_INT(d.verdict, POL_CONTINUE, "SIZE at the limit: passes");
+	T_EQ_INT(pa.calls[POL_ENVFROM], 1, "SIZE at the limit: MAIL given to policies");
+	session_msg_end(cn);
+	session_conn_free(&cn);
+
+	/* counted: 21 bytes over 20, no SIZE: 552 at end of message */
+	c->limits.max_message_bytes = 20;
+	reset_probes();
+	cn = open_conn(c, "192.0.2.1");
+	dispatch_connect(cn, &d);
+	dispatch_helo(cn, "client.example", &d);
+	d = size_msg(cn, NULL, one, "hello\r\n");
+	T_EQ_INT(d.verdict, POL_REJECT, "counted over: reject");
+	T_EQ_INT(d.stage, POL_EOM, "counted over: at end of message");
+	T_EQ_STR(d.code, "552", "counted over: 552");
+	T_EQ_STR(d.text, "Message size exceeds fixed limit (limit 20 bytes)",
+	    "counted over: the text names the limit");
+	T_EQ_INT(pa.calls[POL_BODY], 0, "counted over: body not given to policies");
+	T_EQ_INT(pa.calls[POL_EOM], 0, "counted over: no eom hooks");
+	session_msg_end(cn);
+
+	/* the headers alone go over: the second one is not given to policies */
+	reset_probes();
+	d = size_msg(cn, NULL, two, "");
+	T_EQ_INT(d.verdict, POL_REJECT, "headers over: reject");
+	T_EQ_INT(pa.calls[POL_HEADER], 1, "headers over: stops at the header");
+	session_msg_end(cn);
+	session_conn_free(&cn);
+
+	/* exactly at the limit passes */
+	c->limits.max_message_bytes = 21;
+	reset_probes();
+	cn = open_conn(c, "192.0.2.1");
+	dispatch_connect(cn, &d);
+	d = size_msg(cn, NULL, one, "hello\r\n");
+	T_EQ_INT(d.verdict, POL_CONTINUE, "counted at the limit: passes");
+	T_EQ_INT(pa.calls[POL_EOM], 1, "counted at the limit: eom hooks ran");
+	session_msg_end(cn);
+	session_conn_free(&cn);
+
+	/* 0 is off: any SIZE, any length */
+	c->limits.max_message_bytes = 0;
+	reset_probes();
+	cn = open_conn(c, "192.0.2.1");
+	dispatch_connect(cn, &d);
+	d = size_msg(cn, "SIZE=99999999999", two, "hello\r\n");
+	T_EQ_INT(d.verdict, POL_CONTINUE, "off: passes");
+	session_msg_end(cn);
+	session_conn_free(&cn);
+	conf_unref(&c);
+}
+
 /* Every arena has a budget, and growth stops once it is spent. */
 static void
 test_budgets(void)
@@ -725,6 +836,7 @@ main(void)
 	test_scores_and_edits();
 	test_bounds();
 	test_limit_replies();
+	test_max_message_bytes();
 	test_budgets();
 	test_lifecycle();
 	test_trusted();

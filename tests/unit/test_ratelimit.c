@@ -536,9 +536,14 @@ test_policy_config_errors(void)
 	    "  { \"name\": \"a\", \"key\": [\"client_ip\", \"bogus\"],\n"
 	    "    \"rate\": \"3/1h\", \"count\": \"connections\", \"stage\": \"eom\" },\n"
 	    "  { \"name\": \"b c\", \"key\": \"helo\", \"rate\": \"1/1s\",\n"
-	    "    \"action\": \"reject\", \"code\": \"451\" } ] } } }\n");
+	    "    \"action\": \"reject\", \"code\": \"451\" },\n"
+	    "  { \"name\": \"d\", \"key\": \"client_ip\", \"rate\": \"1/1s\",\n"
+	    "    \"stage\": \"data\" } ] } } }\n");
 
 	T_CHECK(c == NULL, "bad limits refused");
+	T_CHECK(strstr(errbuf, "/policies/ratelimit/limits/3/stage: must be "
+	    "one of connect, helo, mail, rcpt, eom (got \"data\")") != NULL,
+	    "stage names from the one table, the limits' subset");
 	T_CHECK(strstr(errbuf, ":2:41: /policies/ratelimit/limits/0/rate: "
 	    "a rate is COUNT/PERIOD") != NULL, "rate error with position");
 	T_CHECK(strstr(errbuf, "/policies/ratelimit/limits/1/key/1: unknown "

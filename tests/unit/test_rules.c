@@ -527,6 +527,13 @@ static const struct bad_case bad_cases[] = {
 	  "stage connect" },
 	{ R0("'stage': 'helo', 'if': {'rcpt_count': {'gt': 1}}, 'action': 'reject'"),
 	  "/rules/0/if/rcpt_count: condition rcpt_count is not known at stage helo" },
+	/* stage names come from the one table, pol_stage_name() */
+	{ R0("'stage': 'header', 'action': 'reject'"),
+	  "/rules/0/stage: must be one of connect, helo, mail, rcpt, data, "
+	  "eom (got \"header\")" },
+	{ R0("'stage': 'envfrom', 'action': 'reject'"),
+	  "/rules/0/stage: must be one of connect, helo, mail, rcpt, data, "
+	  "eom (got \"envfrom\")" },
 	{ R0("'stage': 'mail', 'action': 'tempfail', 'code': 550"),
 	  ": /policies/rules/rules/0/code: tempfail needs a 4xx code (got 550)" },
 	{ R0("'stage': 'mail', 'action': 'reject', 'code': '451'"),

@@ -111,6 +111,20 @@ else
 	ko "gatewarden.8 EXIT STATUS lists every code the sources use (missing:${missing:- none found})"
 fi
 
+# Every arena of filter/ and policies/ has a budget (never a bare 0) and
+# its file is in filter/util/arena.h's table of lifetimes.
+bare=$(grep -rn --include='*.c' 'arena_create(0)' filter policies)
+check "no arena_create(0) in filter/ or policies/${bare:+: $bare}" test -z "$bare"
+unlisted=""
+for f in $(grep -rl --include='*.c' 'arena_create(' filter policies); do
+	case $f in filter/util/arena.c) continue ;; esac
+	b=${f##*/}
+	grep -q "[[:space:]]$b[[:space:]]" filter/util/arena.h ||
+	    unlisted="$unlisted $f"
+done
+check "arena.h lists the budget of every arena_create (unlisted:${unlisted:- none})" \
+    test -z "$unlisted"
+
 # The EXAMPLE of gatewarden.json(5) loads, and README's `gatewarden test`
 # example gives the verdict README shows.
 MANWIDTH=200 man -l docs/gatewarden.json.5 2>/dev/null |

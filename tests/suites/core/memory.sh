@@ -8,10 +8,15 @@
 #      under 64 MB of RSS and answers in under 1 s.
 #   2. the daemon, over the milter protocol (tests/bench/milterload), with
 #      the same configuration: both messages, then a header of 15,000 folded
-#      lines that fits libmilter's 64 KB packet and reaches the policies,
-#      then a plain message; the daemon's peak RSS (VmHWM) stays under
-#      64 MB, every message is over in under 1 s, every message but the
-#      two libmilter refuses gets a verdict.
+#      lines, then a plain message; the daemon's peak RSS (VmHWM) stays
+#      under 64 MB, every message is over in under 1 s.  The header of
+#      100,000 lines (about 300 KB, over libmilter's default 64 KB packet)
+#      reaches the policies, since the daemon raises libmilter's packet size
+#      to max_header_bytes plus 1 KB; the 1 MB header, with the MTA's CRLF
+#      line ends over even that, is the one libmilter refuses.
+#   3. the daemon with the default limits: a header of about 70 KB (over
+#      libmilter's default 64 KB packet, under the raised one) gets the
+#      exact limits.reply, 552 5.3.4 naming the limit.
 # Peak RSS of a test-mode run is the child's ru_maxrss; of the daemon, its
 # VmHWM.  Ends "memory: N passed, N failed".
 cd "$(dirname "$0")/../../.." || exit 1
@@ -53,6 +58,7 @@ write("big", "DKIM-Signature: v=1; a=rsa-sha256; d=remote.example; s=s; b=\n" +
 write("lines", "X-Folded: start\n" + "\tx\n" * 100000)
 write("fit", "X-Folded: start\n" + "\tx\n" * 15000)
 write("plain", "X-Plain: yes\n")
+write("huge", "X-Huge: start\n" + ("\t" + "h" * 70 + "\n") * 1000)
 PY
 ls -l "$T"/*.eml | awk '{print "     " $5 " " $9}'
 
@@ -154,19 +160,19 @@ daemon() {	# daemon MSG WANT (verdict | refused)
 	read -r kb ms rc < <(measure "$T/load-$1.out" "$LOAD" -s "unix:$T/gw.sock" \
 	    -c 1 -m 1 -e "$T/$1.eml" -l "$1")
 	case $2 in
-	refused)	# libmilter refuses a packet over its 64 KB data size
+	refused)	# libmilter refuses a packet over its data size
 		if [ "$rc" != 0 ] && grep -q 'errors 1' "$T/load-$1.out"; then
-			ok "$what: refused by libmilter (packet over 64 KB)"
+			ok "$what: refused by libmilter (packet over max_header_bytes + 1 KB)"
 		else
 			ko "$what: refused by libmilter (milterload exit $rc)"
-			tail -4 "$T/load-$1.out" "$T/load-$1.out.err" | sed 's/^/     | /'
+			tail -n 4 "$T/load-$1.out" "$T/load-$1.out.err" | sed 's/^/     | /'
 		fi ;;
 	*)
 		if [ "$rc" = 0 ] && grep -q "verdicts: $2=1" "$T/load-$1.out"; then
 			ok "$what: verdict $2"
 		else
 			ko "$what: verdict $2 (milterload exit $rc)"
-			tail -4 "$T/load-$1.out" "$T/load-$1.out.err" | sed 's/^/     | /' 
+			tail -n 4 "$T/load-$1.out" "$T/load-$1.out.err" | sed 's/^/     | /'
 		fi ;;
 	esac
 	if alive "$DPID"; then ok "$what: daemon still running"; else ko "$what: daemon died"; finish; fi
@@ -174,7 +180,7 @@ daemon() {	# daemon MSG WANT (verdict | refused)
 	bounds "$what" "$hwm" "$ms"
 }
 daemon big refused
-daemon lines refused
+daemon lines continue
 daemon fit continue
 daemon plain continue
 if ! grep -qi 'internal error' "$T/gw.log"; then
@@ -183,4 +189,29 @@ else
 	ko "daemon: no policy failed on the folded headers"
 	tail -5 "$T/gw.log" | sed 's/^/     | /'
 fi
+
+# 3. the daemon with the default limits: a 70 KB header gets limits.reply
+stop_pid "$DPID"
+DPID=""
+rm -f "$T/gw.sock"
+"$GW" -f -c "$T/default.json" </dev/null >"$T/gw-default.log" 2>&1 &
+DPID=$!
+for _ in $(seq 200); do [ -S "$T/gw.sock" ] && break; alive "$DPID" || break; sleep 0.05; done
+if [ -S "$T/gw.sock" ]; then
+	ok "daemon, default limits: listens"
+else
+	ko "daemon, default limits: listens: $(tail -3 "$T/gw-default.log")"
+	finish
+fi
+"$LOAD" -s "unix:$T/gw.sock" -c 1 -m 1 -e "$T/huge.eml" -l huge >"$T/load-huge.out" 2>&1
+rc=$?
+got=$(sed -n 's/^  reply: //p' "$T/load-huge.out")
+want="552 5.3.4 Header field X-Huge too large (limit 65536 bytes)"
+if [ "$rc" = 0 ] && [ "$got" = "$want" ]; then
+	ok "daemon, default limits, 70 KB header: $want"
+else
+	ko "daemon, default limits, 70 KB header: got '$got' (milterload exit $rc), want '$want'"
+	tail -n 4 "$T/load-huge.out" | sed 's/^/     | /'
+fi
+if alive "$DPID"; then ok "daemon, default limits: still running"; else ko "daemon, default limits: died"; fi
 finish

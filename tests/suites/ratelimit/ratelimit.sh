@@ -165,7 +165,7 @@ send() {	# send N IP COUNT TAG: lines "MSG TAG i CONNECT c MAIL x EOM y"
 }
 mode=""
 for n in 1 2 3; do
-	case $n in 1) m=accept;; 2) m=tempfail;; 3) m=local;; esac
+	case $n in 1) m=continue;; 2) m=tempfail;; 3) m=local;; esac
 	mode="$mode $m"
 	dconf $n $m
 	"$GW" -f -c "$T/d$n.json" >"$T/d$n.log" 2>&1 &
@@ -223,7 +223,7 @@ for n in 1 2 3; do
 done
 # each mode does what it says
 out=$(send 1 203.0.113.50 3 acc | tally /dev/stdin)
-check_got "$out" "3 0 0 3" "on_error accept: an exhausted key passes while Redis is down"
+check_got "$out" "3 0 0 3" "on_error continue: an exhausted key passes while Redis is down"
 out=$(send 2 203.0.113.53 2 tf | tally /dev/stdin)
 check_got "$out" "0 2 0 2" "on_error tempfail: a fresh key is refused while Redis is down"
 grep -q "451 4.3.0" "$T/d2.log" && ok "on_error tempfail answers 451 4.3.0" || ko "no 451 4.3.0 in daemon 2 log"
