@@ -86,10 +86,11 @@ FUZZ_SRC_fuzz_mime := policies/rules/rules_mime.c \
 	policies/rules/rules_mime_header.c policies/rules/rules_mime_html.c \
 	$(FUZZ_BASE)
 FUZZ_SRC_fuzz_dns_rdata := filter/dns/dns.c filter/dns/dns_rr.c \
+	filter/dns/dns_cache.c \
 	tests/unit/dns_static.c filter/dns/dns_ub.c filter/dns/dns_conf.c \
 	filter/util/cidr.c filter/conf/conf_build.c filter/conf/conf_locate.c \
 	$(FUZZ_BASE)
-FUZZ_LIBS_fuzz_dns_rdata := -lunbound -ljansson -lpthread
+FUZZ_LIBS_fuzz_dns_rdata := -lunbound -ljansson -lsodium -lpthread
 FUZZ_TARGETS := fuzz_spf_record fuzz_spf_macro fuzz_spf_libspf2 fuzz_mime \
 	fuzz_dns_rdata
 FUZZ_BIN := $(FUZZ_TARGETS:%=$(BUILD)/fuzz/%)
