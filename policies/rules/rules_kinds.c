@@ -55,7 +55,7 @@ static const struct rule_kind rules_kinds[] = {
 	{ "mime_type", RULES_ST_EOM, rules_content_compile_strmatch,
 	  rules_content_match_mime_type, RULES_NEED_BODY },
 	{ "url_host", RULES_ST_EOM, rules_content_compile_strmatch,
-	  rules_content_match_url_host, RULES_NEED_BODY },
+	  rules_content_match_url_host, RULES_NEED_BODY | RULES_NEED_URLS },
 	{ "spf", RULES_ST_FROM_MAIL, rules_content_compile_spf,
 	  rules_content_match_spf, 0 },
 	{ "dkim", RULES_ST_EOM, rules_content_compile_dkim,

@@ -371,7 +371,8 @@ part_end(struct rules_mime *m)
 		return;
 	u = rules_mime_to_utf8(s->a, s->charset, s->part.p, s->part.len, &n,
 	    &m->bad_charsets);
-	rules_mime_html_urls(m, s->a, u, n);
+	if (!m->no_urls)
+		rules_mime_html_urls(m, s->a, u, n);
 	if (s->html)
 		u = rules_mime_html_strip(s->a, u, n, &n);
 	room = s->limit > s->out.len ? s->limit - s->out.len : 0;

@@ -338,6 +338,23 @@ test_urls(void)
 	}
 }
 
+/* test_no_urls - a walker told that no rule reads URLs keeps the text only */
+static void
+test_no_urls(void)
+{
+	static const char body[] = "see http://host.example/ and\r\n"
+	    "www.third.example, with text after\r\n";
+	struct rules_mime *m = rules_mime_new(A, 262144, " text/plain", NULL,
+	    NULL);
+
+	m->no_urls = true;
+	rules_mime_feed(m, (const unsigned char *)body, sizeof(body) - 1);
+	rules_mime_end(m);
+	T_EQ_INT(m->nurls, 0, "no_urls: no url hosts taken");
+	T_CHECK(has(m, "www.third.example, with text after"),
+	    "no_urls: the text is still there");
+}
+
 int
 main(void)
 {
@@ -348,6 +365,7 @@ main(void)
 	test_broken();
 	test_limit();
 	test_urls();
+	test_no_urls();
 	arena_destroy(&A);
 	return t_done("mime");
 }
