@@ -4,6 +4,7 @@
 #   make run        install missing packages, build, run on conf/gatewarden.json
 #   make test       install what tests need, build, run every test
 #   make bench      benchmarks (figures, not pass/fail)
+#   make bench-compare  gatewarden beside opendkim and rspamd, one run
 #   make fuzz       bounded fuzzing runs (clang, libFuzzer)
 #   make install    PREFIX=/usr/local SYSCONFDIR=/etc DESTDIR= STRIP=strip
 #   make uninstall  the same variables; removes what install put there
@@ -101,7 +102,8 @@ FUZZ_BIN := $(FUZZ_TARGETS:%=$(BUILD)/fuzz/%)
 BENCH_TOOLS := $(BUILD)/bench/milterload $(BUILD)/bench/nullmilter \
 	$(BUILD)/bench/bench_store
 
-.PHONY: all run test test-tools check asan deps deps-test bench bench-tools \
+.PHONY: all run test test-tools check asan deps deps-test bench bench-compare \
+	bench-tools \
 	fuzz fuzz-tools install uninstall lint clean
 .DEFAULT_GOAL := all
 # The unit tests' helper objects are kept between builds, not treated as
@@ -201,6 +203,9 @@ DEPS_TEST := postfix miltertest swaks redis-server nsd bind9-dnsutils bind9-util
 	libio-socket-inet6-perl man-db groff-base util-linux procps openssl \
 	valgrind iproute2 publicsuffix libxml2-utils git file binutils
 
+# Peers that only `make bench-compare` runs (docs/performance.md).
+DEPS_BENCH := rspamd
+
 deps:
 	@tests/deps.sh $(DEPS_BUILD)
 
@@ -220,6 +225,13 @@ test: deps-test
 bench: deps-test
 	@$(MAKE) --no-print-directory all bench-tools
 	@tests/bench/run.sh
+
+# gatewarden beside no milter, a do-nothing libmilter filter, opendkim and
+# rspamd in one run (tests/bench/compare.sh; figures in docs/performance.md).
+bench-compare: deps-test
+	@tests/deps.sh $(DEPS_BENCH)
+	@$(MAKE) --no-print-directory all bench-tools
+	@tests/bench/compare.sh
 
 fuzz: deps-test
 	@$(MAKE) --no-print-directory fuzz-tools
