@@ -18,8 +18,14 @@
 #include "filter/util/xalloc.h"
 
 enum dns_stat_field {
-	DNS_SF_LOOKUPS, DNS_SF_ANSWERS, DNS_SF_NODATA, DNS_SF_NXDOMAIN,
-	DNS_SF_TIMEOUTS, DNS_SF_FAILURES, DNS_SF_BUDGET, DNS_SF_CACHED,
+	DNS_SF_LOOKUPS,
+	DNS_SF_ANSWERS,
+	DNS_SF_NODATA,
+	DNS_SF_NXDOMAIN,
+	DNS_SF_TIMEOUTS,
+	DNS_SF_FAILURES,
+	DNS_SF_BUDGET,
+	DNS_SF_CACHED,
 	DNS_SF_N
 };
 
@@ -107,8 +113,8 @@ dns_stats(struct dns_stats *s_r)
 		    memory_order_relaxed);
 		o->budget = atomic_load_explicit(&c[DNS_SF_BUDGET],
 		    memory_order_relaxed);
-		o->cached = atomic_load_explicit(&c[DNS_SF_CACHED],
-		    memory_order_relaxed);
+		o->cached = atomic_load_explicit(
+		    &c[DNS_SF_CACHED], memory_order_relaxed);
 	}
 }
 
@@ -121,7 +127,8 @@ dns_stats_print(const struct dns_stats *s, FILE *fp)
 
 		if (o->lookups == 0)
 			continue;
-		fprintf(fp, "dns %s lookups=%llu answers=%llu nodata=%llu "
+		fprintf(fp,
+		    "dns %s lookups=%llu answers=%llu nodata=%llu "
 		    "nxdomain=%llu timeouts=%llu failures=%llu budget=%llu "
 		    "cached=%llu\n",
 		    dns_stat_names[t], o->lookups, o->answers, o->nodata,
@@ -261,8 +268,9 @@ dns_query_many(struct dns *d, struct dns_budget *b, struct dns_query *q,
 			rc = -1;
 			continue;
 		}
-		if (d->cache != NULL && dns_cache_get(d->cache, q[i].name,
-		    q[i].rrtype, now, a, &q[i].res)) {
+		if (d->cache != NULL &&
+		    dns_cache_get(
+			d->cache, q[i].name, q[i].rrtype, now, a, &q[i].res)) {
 			dns_account(&q[i].res);
 			dns_count(q[i].rrtype, DNS_SF_CACHED);
 			continue;

@@ -97,7 +97,7 @@ struct dns_result {
 	size_t			 nrr;
 	struct dns_rr		*rr;
 	bool			 secure;	/* DNSSEC validated */
-	uint32_t		 ttl;		/* seconds it may be kept */
+	uint32_t ttl;				/* seconds it may be kept */
 	const char		*why;		/* DNS_TEMPFAIL: "timeout", "SERVFAIL", ... */
 };
 
@@ -192,7 +192,7 @@ struct dns_stats_type {
 	unsigned long long	timeouts;
 	unsigned long long	failures;	/* every other DNS_TEMPFAIL */
 	unsigned long long	budget;		/* refused: budget spent */
-	unsigned long long	cached;		/* answered from the cache */
+	unsigned long long cached;		/* answered from the cache */
 };
 struct dns_stats {
 	struct dns_stats_type	type[DNS_ST_NTYPES];

@@ -44,44 +44,43 @@
 #include "filter/dns/dns_int.h"
 #include "filter/util/xalloc.h"
 
-#define DNS_CACHE_SHARDS	16
-#define DNS_CACHE_BUCKETS	512	/* per shard, a power of two */
-#define DNS_CACHE_PROBE		8	/* oldest entries checked for expiry */
+#define DNS_CACHE_SHARDS  16
+#define DNS_CACHE_BUCKETS 512 /* per shard, a power of two */
+#define DNS_CACHE_PROBE	  8   /* oldest entries checked for expiry */
 
 struct dns_cache_ent {
-	struct dns_cache_ent	*chain;		/* bucket chain */
-	struct dns_cache_ent	*older;		/* insertion order */
-	struct dns_cache_ent	*newer;
-	uint64_t		 hash;
-	int64_t			 expire_ms;
-	int			 rrtype;
-	enum dns_status		 status;
-	bool			 secure;
-	size_t			 nrr;
-	size_t			 datalen;	/* all rdata, back to back */
-	struct dns_rr		*rr;		/* inside this allocation */
-	unsigned char		*data;		/* inside this allocation */
-	char			 key[];		/* name key, NUL-terminated */
+	struct dns_cache_ent *chain; /* bucket chain */
+	struct dns_cache_ent *older; /* insertion order */
+	struct dns_cache_ent *newer;
+	uint64_t hash;
+	int64_t expire_ms;
+	int rrtype;
+	enum dns_status status;
+	bool secure;
+	size_t nrr;
+	size_t datalen;	     /* all rdata, back to back */
+	struct dns_rr *rr;   /* inside this allocation */
+	unsigned char *data; /* inside this allocation */
+	char key[];	     /* name key, NUL-terminated */
 };
 
 struct dns_cache_shard {
 	_Alignas(64) pthread_mutex_t lock;
-	struct dns_cache_ent	*bucket[DNS_CACHE_BUCKETS]; /* protected by lock */
-	struct dns_cache_ent	*oldest;	/* protected by lock */
-	struct dns_cache_ent	*newest;	/* protected by lock */
-	size_t			 n;		/* protected by lock */
+	struct dns_cache_ent *bucket[DNS_CACHE_BUCKETS]; /* protected by lock */
+	struct dns_cache_ent *oldest;			 /* protected by lock */
+	struct dns_cache_ent *newest;			 /* protected by lock */
+	size_t n;					 /* protected by lock */
 };
 
 struct dns_cache {
-	size_t			 per_shard;	/* immutable */
-	unsigned char		 hkey[crypto_shorthash_KEYBYTES];
-	struct dns_cache_shard	 shard[DNS_CACHE_SHARDS];
+	size_t per_shard; /* immutable */
+	unsigned char hkey[crypto_shorthash_KEYBYTES];
+	struct dns_cache_shard shard[DNS_CACHE_SHARDS];
 };
 
 /* cache_hash - SipHash-2-4 of the key and the record type */
 static uint64_t
-cache_hash(const struct dns_cache *c, const char *key, size_t klen,
-    int rrtype)
+cache_hash(const struct dns_cache *c, const char *key, size_t klen, int rrtype)
 {
 	unsigned char in[DNS_NAME_MAX + 8], out[crypto_shorthash_BYTES];
 	uint64_t h = 0;
@@ -99,8 +98,8 @@ cache_hash(const struct dns_cache *c, const char *key, size_t klen,
 static void
 cache_unlink(struct dns_cache_shard *s, struct dns_cache_ent *e)
 {
-	struct dns_cache_ent **pp = &s->bucket[e->hash & (DNS_CACHE_BUCKETS -
-	    1)];
+	struct dns_cache_ent **pp =
+	    &s->bucket[e->hash & (DNS_CACHE_BUCKETS - 1)];
 
 	while (*pp != e)
 		pp = &(*pp)->chain;
@@ -119,13 +118,12 @@ cache_unlink(struct dns_cache_shard *s, struct dns_cache_ent *e)
 
 /* cache_find - the entry for key/rrtype in s, or NULL */
 static struct dns_cache_ent *
-cache_find(struct dns_cache_shard *s, uint64_t h, const char *key,
-    int rrtype)
+cache_find(struct dns_cache_shard *s, uint64_t h, const char *key, int rrtype)
 {
 	struct dns_cache_ent *e;
 
 	for (e = s->bucket[h & (DNS_CACHE_BUCKETS - 1)]; e != NULL;
-	    e = e->chain)
+	     e = e->chain)
 		if (e->hash == h && e->rrtype == rrtype &&
 		    strcmp(e->key, key) == 0)
 			return e;
@@ -176,8 +174,8 @@ dns_cache_destroy(struct dns_cache **cp)
  * found on the way is dropped.
  */
 bool
-dns_cache_get(struct dns_cache *c, const char *name, int rrtype,
-    int64_t now_ms, struct arena *a, struct dns_result *res_r)
+dns_cache_get(struct dns_cache *c, const char *name, int rrtype, int64_t now_ms,
+    struct arena *a, struct dns_result *res_r)
 {
 	char key[DNS_NAME_MAX + 2];
 	struct dns_cache_shard *s;
@@ -202,14 +200,14 @@ dns_cache_get(struct dns_cache *c, const char *name, int rrtype,
 		res_r->secure = e->secure;
 		res_r->ttl = (uint32_t)((e->expire_ms - now_ms + 999) / 1000);
 		if (e->nrr > 0) {
-			unsigned char *d = arena_memdup(a, e->data,
-			    e->datalen ? e->datalen : 1);
+			unsigned char *d = arena_memdup(
+			    a, e->data, e->datalen ? e->datalen : 1);
 
 			res_r->nrr = e->nrr;
 			res_r->rr = arena_alloc(a, e->nrr * sizeof(*res_r->rr));
 			for (size_t i = 0; i < e->nrr; i++) {
-				res_r->rr[i].data = d + (e->rr[i].data -
-				    e->data);
+				res_r->rr[i].data = d +
+				    (e->rr[i].data - e->data);
 				res_r->rr[i].len = e->rr[i].len;
 			}
 		}
@@ -225,8 +223,7 @@ out:
  * DNS_CACHE_PROBE oldest entries, then the oldest ones
  */
 static void
-cache_make_room(struct dns_cache *c, struct dns_cache_shard *s,
-    int64_t now_ms)
+cache_make_room(struct dns_cache *c, struct dns_cache_shard *s, int64_t now_ms)
 {
 	struct dns_cache_ent *e, *newer;
 	int probe = 0;
@@ -234,7 +231,7 @@ cache_make_room(struct dns_cache *c, struct dns_cache_shard *s,
 	if (s->n < c->per_shard)
 		return;
 	for (e = s->oldest; e != NULL && probe < DNS_CACHE_PROBE;
-	    e = newer, probe++) {
+	     e = newer, probe++) {
 		newer = e->newer;
 		if (e->expire_ms <= now_ms)
 			cache_unlink(s, e);
@@ -269,8 +266,7 @@ dns_cache_put(struct dns_cache *c, const char *name, int rrtype,
 		if (ttl > DNS_CACHE_MAX_NEG_TTL)
 			ttl = DNS_CACHE_MAX_NEG_TTL;
 		break;
-	default:
-		return;
+	default: return;
 	}
 	if (ttl == 0)
 		return;

@@ -74,9 +74,10 @@ static pem_read_fn real_pem_read;
 typedef EVP_PKEY *(*d2i_pubkey_fn)(BIO *, EVP_PKEY **);
 
 static pthread_mutex_t pubcache_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct keycache_entry pubcache[PUBCACHE_MAX];	/* protected by pubcache_lock */
-static size_t pubcache_n;				/* protected by pubcache_lock */
-static size_t pubcache_oldest;				/* protected by pubcache_lock */
+static struct keycache_entry
+    pubcache[PUBCACHE_MAX];    /* protected by pubcache_lock */
+static size_t pubcache_n;      /* protected by pubcache_lock */
+static size_t pubcache_oldest; /* protected by pubcache_lock */
 static atomic_ulong pubcache_hits;
 static d2i_pubkey_fn real_d2i_pubkey;
 

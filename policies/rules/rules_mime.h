@@ -64,7 +64,7 @@ struct rules_mime {
 	unsigned		 depth_cut;	/* nesting beyond RULES_MIME_MAX_DEPTH */
 
 	/* set by the caller before the first rules_mime_feed() */
-	bool			 no_urls;	/* no rule reads urls: skip them */
+	bool no_urls; /* no rule reads urls: skip them */
 
 	struct rules_mime_state	*st;		/* private */
 };
