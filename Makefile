@@ -4,6 +4,7 @@
 #   make run        install missing packages, build, run on conf/gatewarden.json
 #   make test       install what tests need, build, run every test
 #   make bench      benchmarks (figures, not pass/fail)
+#   make bench-compare  gatewarden beside opendkim and rspamd, one run
 #   make fuzz       bounded fuzzing runs (clang, libFuzzer)
 #   make install    PREFIX=/usr/local SYSCONFDIR=/etc DESTDIR= STRIP=strip
 #   make uninstall  the same variables; removes what install put there
@@ -90,10 +91,11 @@ FUZZ_SRC_fuzz_mime := policies/rules/rules_mime.c \
 	policies/rules/rules_mime_header.c policies/rules/rules_mime_html.c \
 	$(FUZZ_BASE)
 FUZZ_SRC_fuzz_dns_rdata := filter/dns/dns.c filter/dns/dns_rr.c \
+	filter/dns/dns_cache.c \
 	tests/unit/dns_static.c filter/dns/dns_ub.c filter/dns/dns_conf.c \
 	filter/util/cidr.c filter/conf/conf_build.c filter/conf/conf_locate.c \
 	filter/stage.c $(FUZZ_BASE)
-FUZZ_LIBS_fuzz_dns_rdata := -lunbound -ljansson -lpthread
+FUZZ_LIBS_fuzz_dns_rdata := -lunbound -ljansson -lsodium -lpthread
 FUZZ_SRC_fuzz_arc := policies/arc/arc_tags.c policies/arc/arc_canon.c \
 	policies/arc/arc_key.c policies/arc/arc_verify.c policies/arc/arc_seal.c \
 	filter/dns/dns_rr.c filter/util/cidr.c $(FUZZ_BASE)
@@ -108,7 +110,8 @@ FUZZ_BIN := $(FUZZ_TARGETS:%=$(BUILD)/fuzz/%)
 BENCH_TOOLS := $(BUILD)/bench/milterload $(BUILD)/bench/nullmilter \
 	$(BUILD)/bench/bench_store
 
-.PHONY: all run test test-tools check asan deps deps-test bench bench-tools \
+.PHONY: all run test test-tools check asan deps deps-test bench bench-compare \
+	bench-tools \
 	fuzz fuzz-tools install uninstall lint clean
 .DEFAULT_GOAL := all
 # The unit tests' helper objects are kept between builds, not treated as
@@ -213,6 +216,9 @@ DEPS_TEST := postfix miltertest swaks redis-server nsd bind9-dnsutils bind9-util
 	valgrind iproute2 publicsuffix libxml2-utils git file binutils m4 libwrap0 \
 	cppcheck clang-format prometheus stunnel4
 
+# Peers that only `make bench-compare` runs (docs/performance.md).
+DEPS_BENCH := rspamd
+
 deps:
 	@tests/deps.sh $(DEPS_BUILD)
 
@@ -235,6 +241,13 @@ test: deps-test
 bench: deps-test
 	@$(MAKE) --no-print-directory all bench-tools
 	@tests/bench/run.sh
+
+# gatewarden beside no milter, a do-nothing libmilter filter, opendkim and
+# rspamd in one run (tests/bench/compare.sh; figures in docs/performance.md).
+bench-compare: deps-test
+	@tests/deps.sh $(DEPS_BENCH)
+	@$(MAKE) --no-print-directory all bench-tools
+	@tests/bench/compare.sh
 
 fuzz: deps-test
 	@$(MAKE) --no-print-directory fuzz-tools

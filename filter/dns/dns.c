@@ -18,8 +18,15 @@
 #include "filter/util/xalloc.h"
 
 enum dns_stat_field {
-	DNS_SF_LOOKUPS, DNS_SF_ANSWERS, DNS_SF_NODATA, DNS_SF_NXDOMAIN,
-	DNS_SF_TIMEOUTS, DNS_SF_FAILURES, DNS_SF_BUDGET, DNS_SF_N
+	DNS_SF_LOOKUPS,
+	DNS_SF_ANSWERS,
+	DNS_SF_NODATA,
+	DNS_SF_NXDOMAIN,
+	DNS_SF_TIMEOUTS,
+	DNS_SF_FAILURES,
+	DNS_SF_BUDGET,
+	DNS_SF_CACHED,
+	DNS_SF_N
 };
 
 /* Process-wide, so that figures survive a configuration reload. */
@@ -106,6 +113,8 @@ dns_stats(struct dns_stats *s_r)
 		    memory_order_relaxed);
 		o->budget = atomic_load_explicit(&c[DNS_SF_BUDGET],
 		    memory_order_relaxed);
+		o->cached = atomic_load_explicit(
+		    &c[DNS_SF_CACHED], memory_order_relaxed);
 	}
 }
 
@@ -118,10 +127,13 @@ dns_stats_print(const struct dns_stats *s, FILE *fp)
 
 		if (o->lookups == 0)
 			continue;
-		fprintf(fp, "dns %s lookups=%llu answers=%llu nodata=%llu "
-		    "nxdomain=%llu timeouts=%llu failures=%llu budget=%llu\n",
+		fprintf(fp,
+		    "dns %s lookups=%llu answers=%llu nodata=%llu "
+		    "nxdomain=%llu timeouts=%llu failures=%llu budget=%llu "
+		    "cached=%llu\n",
 		    dns_stat_names[t], o->lookups, o->answers, o->nodata,
-		    o->nxdomain, o->timeouts, o->failures, o->budget);
+		    o->nxdomain, o->timeouts, o->failures, o->budget,
+		    o->cached);
 	}
 }
 
@@ -221,9 +233,19 @@ dns_account(const struct dns_result *res)
 
 /* --- lookups ----------------------------------------------------------- */
 
+/* dns_now_ms - the cache's clock */
+static int64_t
+dns_now_ms(const struct dns *d)
+{
+	return d->now_ms != NULL ? d->now_ms() : clock_mono_ms();
+}
+
 /*
- * dns_query_many - check names and budget, run the valid lookups through
- * the back-end with one deadline, charge the elapsed time once.
+ * dns_query_many - check names, answer what the cache holds in this
+ * thread, check the budget, run the other lookups through the back-end
+ * with one deadline, charge the elapsed time once, keep what may be kept.
+ * A cached answer costs no budget and is given even when the budget is
+ * spent: nothing is sent.
  */
 int
 dns_query_many(struct dns *d, struct dns_budget *b, struct dns_query *q,
@@ -231,18 +253,26 @@ dns_query_many(struct dns *d, struct dns_budget *b, struct dns_query *q,
 {
 	struct dns_query *small[16], **valid;
 	size_t nvalid = 0;
-	int64_t left, wait_ms, sim_ms = 0, t0, el_ms, charge;
+	int64_t left, wait_ms, sim_ms = 0, t0, el_ms, charge, now;
 	int rc = 0;
 
 	if (n == 0)
 		return 0;
 	valid = n <= 16 ? small : xcalloc(n, sizeof(*valid));
 	left = dns_budget_left_ms(b);
+	now = d->cache != NULL ? dns_now_ms(d) : 0;
 	for (size_t i = 0; i < n; i++) {
 		if (!dns_name_valid(q[i].name)) {
 			dns_result_fail(&q[i].res, q[i].rrtype,
 			    dns_why_invalid);
 			rc = -1;
+			continue;
+		}
+		if (d->cache != NULL &&
+		    dns_cache_get(
+			d->cache, q[i].name, q[i].rrtype, now, a, &q[i].res)) {
+			dns_account(&q[i].res);
+			dns_count(q[i].rrtype, DNS_SF_CACHED);
 			continue;
 		}
 		if (left <= 0) {
@@ -273,6 +303,9 @@ dns_query_many(struct dns *d, struct dns_budget *b, struct dns_query *q,
 		struct dns_result *res = &valid[i]->res;
 
 		dns_account(res);
+		if (d->cache != NULL)
+			dns_cache_put(d->cache, valid[i]->name, res->rrtype,
+			    res, dns_now_ms(d));
 		/* The wait was cut short by the budget, not by timeout_ms. */
 		if (res->status == DNS_TEMPFAIL &&
 		    res->why == dns_why_timeout && wait_ms < d->timeout_ms) {
@@ -304,11 +337,15 @@ dns_query(struct dns *d, struct dns_budget *b, const char *name, int rrtype,
 	return 0;
 }
 
-/* dns_create - the libunbound resolver */
+/* dns_create - the libunbound resolver, with the answer cache */
 struct dns *
 dns_create(const struct dns_conf *dc, const char **error_r)
 {
-	return dns_ub_backend.create(dc, error_r);
+	struct dns *d = dns_ub_backend.create(dc, error_r);
+
+	if (d != NULL)
+		d->cache = dns_cache_create(DNS_CACHE_ENTRIES);
+	return d;
 }
 
 /* dns_destroy - stop and free; *dp becomes NULL */
@@ -320,5 +357,6 @@ dns_destroy(struct dns **dp)
 	if (d == NULL)
 		return;
 	*dp = NULL;
+	dns_cache_destroy(&d->cache);
 	d->be->destroy(d);
 }

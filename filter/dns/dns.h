@@ -9,6 +9,10 @@
  * Ownership: answers are copied into the caller's arena; nothing returned
  * points into the resolver.
  *
+ * Cache: answers, NXDOMAIN and NODATA are kept for their TTL (dns_cache.c)
+ * and a repeated question is answered in the calling thread, without a
+ * hand-off to libunbound's threads.
+ *
  * Test seam: tests/unit/dns_static.h builds a struct dns that answers from
  * a records text instead of the network, so SPF, DKIM and DNSBL unit tests
  * run without a server, with the same statuses, budget accounting and
@@ -93,6 +97,7 @@ struct dns_result {
 	size_t			 nrr;
 	struct dns_rr		*rr;
 	bool			 secure;	/* DNSSEC validated */
+	uint32_t ttl;				/* seconds it may be kept */
 	const char		*why;		/* DNS_TEMPFAIL: "timeout", "SERVFAIL", ... */
 };
 
@@ -107,7 +112,10 @@ struct dns_query {
  * invalid arguments (name too long, bad label; *res is then DNS_TEMPFAIL
  * with why "invalid name" and nothing is counted or charged).  b may be
  * NULL (no budget).  The lookup waits at most min(timeout_ms, what is left
- * of b); when b is already spent it fails at once with why "budget".
+ * of b); when b is already spent it fails at once with why "budget".  An
+ * answer still in the resolver's answer cache (kept for its TTL; negative
+ * answers for their SOA's) is given in the calling thread, costs no
+ * budget, and is given even when b is spent.
  */
 int	 dns_query(struct dns *d, struct dns_budget *b, const char *name,
 	    int rrtype, struct arena *a, struct dns_result *res);
@@ -184,6 +192,7 @@ struct dns_stats_type {
 	unsigned long long	timeouts;
 	unsigned long long	failures;	/* every other DNS_TEMPFAIL */
 	unsigned long long	budget;		/* refused: budget spent */
+	unsigned long long cached;		/* answered from the cache */
 };
 struct dns_stats {
 	struct dns_stats_type	type[DNS_ST_NTYPES];

@@ -39,7 +39,29 @@ struct dns {
 	const struct dns_backend	*be;
 	int64_t				 timeout_ms;
 	void				*impl;
+	struct dns_cache *cache; /* NULL: none */
+	int64_t (*now_ms)(void); /* the cache's clock */
 };
+
+/*
+ * The answer cache (dns_cache.c), read by the front in the calling thread
+ * before a lookup goes to the back-end.  Answers are kept for their TTL,
+ * negative answers for the TTL from their SOA, each bounded as libunbound
+ * bounds its own cache; a TTL of 0 and temporary failures are not kept.
+ */
+#define DNS_CACHE_ENTRIES     8192  /* the daemon's resolver */
+#define DNS_CACHE_MAX_TTL     86400 /* libunbound's cache-max-ttl */
+#define DNS_CACHE_MAX_NEG_TTL 3600  /* its cache-max-negative-ttl */
+
+struct dns_cache;
+
+struct dns_cache *dns_cache_create(size_t max_entries);
+void dns_cache_destroy(struct dns_cache **cp);
+bool dns_cache_get(struct dns_cache *c, const char *name, int rrtype,
+    int64_t now_ms, struct arena *a, struct dns_result *res_r);
+void dns_cache_put(struct dns_cache *c, const char *name, int rrtype,
+    const struct dns_result *res, int64_t now_ms);
+size_t dns_cache_count(struct dns_cache *c);
 
 /* dns_name_key - name without a trailing dot, lower case, into buf. */
 void	 dns_name_key(const char *name, char *buf, size_t len);

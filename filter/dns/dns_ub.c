@@ -223,6 +223,8 @@ ub_fill(struct dns_query *q, int err, struct ub_result *r, struct arena *a)
 		res->status = DNS_NXDOMAIN;
 		res->rrtype = q->rrtype;
 		res->secure = r->secure != 0;
+		/* libunbound: the TTL from the SOA of the authority section */
+		res->ttl = r->ttl > 0 ? (uint32_t)r->ttl : 0;
 		return;
 	case 2:
 		dns_result_fail(res, q->rrtype, "SERVFAIL");
@@ -237,6 +239,7 @@ ub_fill(struct dns_query *q, int err, struct ub_result *r, struct arena *a)
 	memset(res, 0, sizeof(*res));
 	res->rrtype = q->rrtype;
 	res->secure = r->secure != 0;
+	res->ttl = r->ttl > 0 ? (uint32_t)r->ttl : 0;
 	if (r->havedata && r->data != NULL)
 		while (r->data[n] != NULL)
 			n++;

@@ -83,6 +83,8 @@ bool	 dkim_table_match(const struct dkim_key *k, const char *dom);
 void		 dkim_keycache_add(const unsigned char *pem, size_t len,
 		    EVP_PKEY *pkey);
 unsigned long	 dkim_keycache_hits(void);
+/* ... and public keys from DNS records, decoded once per record */
+unsigned long dkim_pubcache_hits(void);
 
 /* dkim_keys.c */
 int	 dkim_alg_parse(const char *s, enum dkim_alg *alg_r);

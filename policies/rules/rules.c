@@ -580,11 +580,15 @@ mime_start(struct pol_ctx *ctx)
 {
 	const struct rules_conf *rc = pol_conf(ctx);
 	const struct pol_msg_info *m = pol_msg(ctx);
+	struct rules_mime *w;
 
-	return rules_mime_new(pol_msg_arena(ctx), rc->scan_limit,
+	w = rules_mime_new(pol_msg_arena(ctx), rc->scan_limit,
 	    rules_header_get(m, "Content-Type", 0),
 	    rules_header_get(m, "Content-Transfer-Encoding", 0),
 	    rules_header_get(m, "Content-Disposition", 0));
+	/* the URL hosts are a third of the walker's work: only when used */
+	w->no_urls = (rc->needs & RULES_NEED_URLS) == 0;
+	return w;
 }
 
 /* body_walker - the message's MIME walker, started on first use; NULL

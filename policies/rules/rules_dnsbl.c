@@ -437,7 +437,7 @@ rules_dnsbl_compile_cond(struct rules_build *rb, const json_t *v,
 			return -1;
 		}
 		if (c->l[i]->lookups & RULES_DNSBL_URL)
-			rules_build_need(rb, RULES_NEED_BODY);
+			rules_build_need(rb, RULES_NEED_BODY | RULES_NEED_URLS);
 	}
 	return 0;
 }

@@ -90,6 +90,7 @@ struct rules_mime;
 
 /* What the compiled rules need the hooks to collect (struct rule_kind.needs). */
 #define RULES_NEED_BODY		0x1u	/* the MIME walker over the body */
+#define RULES_NEED_URLS		0x2u	/* ... and the URL hosts of its text */
 
 /* Stage sets, as bits of enum pol_stage. */
 #define RULES_ST(s)		(1u << (s))

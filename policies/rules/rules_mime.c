@@ -232,31 +232,42 @@ part_add(struct rules_mime *m, const char *p, size_t n)
 		m->truncated = true;
 }
 
-/* qp_piece - quoted-printable; eol: the piece ends its line */
+/*
+ * qp_piece - quoted-printable; eol: the piece ends its line.  The runs
+ * between '=' signs are copied whole (memchr); a piece is copied into a
+ * scratch line only when an "=" or "=X" cut by the last chunk waits.
+ */
 static void
 qp_piece(struct rules_mime *m, const char *in, size_t inlen, bool eol)
 {
 	struct rules_mime_state *s = m->st;
 	char tmp[RULES_MIME_LINE + 4], out[RULES_MIME_LINE + 4];
-	size_t n = 0, i, o = 0;
+	const char *t = in, *eq;
+	size_t n = inlen, i, o = 0, run;
 	int h, l;
 
-	memcpy(tmp, s->qpcarry, s->qpn);
-	n = s->qpn;
-	memcpy(tmp + n, in, inlen);
-	n += inlen;
-	s->qpn = 0;
+	if (s->qpn > 0) {
+		memcpy(tmp, s->qpcarry, s->qpn);
+		memcpy(tmp + s->qpn, in, inlen);
+		n = s->qpn + inlen;
+		t = tmp;
+		s->qpn = 0;
+	}
 	if (eol)
-		while (n > 0 && (tmp[n - 1] == ' ' || tmp[n - 1] == '\t'))
+		while (n > 0 && (t[n - 1] == ' ' || t[n - 1] == '\t'))
 			n--;
 	for (i = 0; i < n; i++) {
-		if (tmp[i] != '=') {
-			out[o++] = tmp[i];
-			continue;
-		}
+		eq = memchr(t + i, '=', n - i);
+		run = eq != NULL ? (size_t)(eq - (t + i)) : n - i;
+		memcpy(out + o, t + i, run);
+		o += run;
+		i += run;
+		if (i >= n)
+			break;
+		/* t[i] is '=' */
 		if (i + 2 < n) {
-			if ((h = rules_mime_hexval(tmp[i + 1])) >= 0 &&
-			    (l = rules_mime_hexval(tmp[i + 2])) >= 0) {
+			if ((h = rules_mime_hexval(t[i + 1])) >= 0 &&
+			    (l = rules_mime_hexval(t[i + 2])) >= 0) {
 				out[o++] = (char)(h << 4 | l);
 				i += 2;
 			} else
@@ -265,7 +276,7 @@ qp_piece(struct rules_mime *m, const char *in, size_t inlen, bool eol)
 		}
 		if (!eol) {		/* "=" or "=X" cut by the chunk */
 			s->qpn = n - i;
-			memcpy(s->qpcarry, tmp + i, s->qpn);
+			memcpy(s->qpcarry, t + i, s->qpn);
 			n = i;
 			break;
 		}
@@ -280,16 +291,47 @@ qp_piece(struct rules_mime *m, const char *in, size_t inlen, bool eol)
 	part_add(m, out, o);
 }
 
-/* b64_piece - base64, across lines and chunks */
+/*
+ * b64_piece - base64, across lines and chunks.  Whole groups of four
+ * alphabet characters at a group boundary (nearly all of a clean line)
+ * are decoded in one step; anything else - padding, white space, junk,
+ * a group split by the line or the chunk - goes one character at a time.
+ */
 static void
 b64_piece(struct rules_mime *m, const char *in, size_t n)
 {
 	struct rules_mime_state *s = m->st;
+	const unsigned char *u = (const unsigned char *)in;
 	char out[RULES_MIME_LINE];
 	size_t i, o = 0;
 	int v;
 
 	for (i = 0; i < n; i++) {
+		if (s->b64n == 0) {
+			while (i + 4 <= n && o + 3 <= sizeof(out)) {
+				int a = rules_mime_b64val[u[i]];
+				int b = rules_mime_b64val[u[i + 1]];
+				int c = rules_mime_b64val[u[i + 2]];
+				int d = rules_mime_b64val[u[i + 3]];
+				uint32_t g;
+
+				if (a == 0 || b == 0 || c == 0 || d == 0)
+					break;
+				g = (uint32_t)(a - 1) << 18 |
+				    (uint32_t)(b - 1) << 12 |
+				    (uint32_t)(c - 1) << 6 | (uint32_t)(d - 1);
+				out[o++] = (char)(g >> 16);
+				out[o++] = (char)(g >> 8);
+				out[o++] = (char)g;
+				i += 4;
+			}
+			if (o + 3 > sizeof(out)) {
+				part_add(m, out, o);
+				o = 0;
+			}
+			if (i >= n)
+				break;
+		}
 		if (in[i] == '=') {
 			if (s->b64n == 2)
 				out[o++] = (char)(s->b64acc >> 4);
@@ -371,7 +413,8 @@ part_end(struct rules_mime *m)
 		return;
 	u = rules_mime_to_utf8(s->a, s->charset, s->part.p, s->part.len, &n,
 	    &m->bad_charsets);
-	rules_mime_html_urls(m, s->a, u, n);
+	if (!m->no_urls)
+		rules_mime_html_urls(m, s->a, u, n);
 	if (s->html)
 		u = rules_mime_html_strip(s->a, u, n, &n);
 	room = s->limit > s->out.len ? s->limit - s->out.len : 0;

@@ -63,6 +63,9 @@ struct rules_mime {
 	unsigned		 bad_charsets;	/* unknown charsets or bad sequences */
 	unsigned		 depth_cut;	/* nesting beyond RULES_MIME_MAX_DEPTH */
 
+	/* set by the caller before the first rules_mime_feed() */
+	bool no_urls; /* no rule reads urls: skip them */
+
 	struct rules_mime_state	*st;		/* private */
 };
 

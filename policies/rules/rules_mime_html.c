@@ -41,6 +41,35 @@ url_add(struct rules_mime *m, struct arena *a, const char *h, size_t n,
 	m->urls[m->nurls++] = rules_mime_lower(arena_strndup(a, h, n));
 }
 
+/* The octets that end a URL's authority (and NUL), as a table: looked up
+ * for every octet of every URL. */
+static const bool url_stop[256] = {
+	['\0'] = true,
+	['/'] = true,
+	['?'] = true,
+	['#'] = true,
+	['\\'] = true,
+	['"'] = true,
+	['\''] = true,
+	['<'] = true,
+	['>'] = true,
+	[' '] = true,
+	['\t'] = true,
+	['\r'] = true,
+	['\n'] = true,
+	['('] = true,
+	[')'] = true,
+	['['] = true,
+	[']'] = true,
+	['{'] = true,
+	['}'] = true,
+	['|'] = true,
+	['^'] = true,
+	['`'] = true,
+	[','] = true,
+	[';'] = true,
+};
+
 /* url_host - the host of a URL whose authority starts at p */
 static void
 url_host(struct rules_mime *m, struct arena *a, const char *p,
@@ -49,7 +78,7 @@ url_host(struct rules_mime *m, struct arena *a, const char *p,
 	const char *e = p, *at, *h;
 	size_t n;
 
-	while (e < end && strchr("/?#\\\"'<> \t\r\n()[]{}|^`,;", *e) == NULL)
+	while (e < end && !url_stop[(unsigned char)*e])
 		e++;
 	if (p < end && *p == '[') {		/* an IPv6 literal */
 		for (e = p; e < end && *e != ']'; e++)

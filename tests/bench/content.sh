@@ -16,6 +16,8 @@ BENCH_BIN=${BENCH_BIN:-$PWD/$BUILD/bench}
 MSGS=${BENCH_CONTENT_MSGS:-2000}
 SESSIONS=${BENCH_SESSIONS:-4}
 PY=/usr/bin/python3
+# shellcheck source=cpu.sh
+. tests/bench/cpu.sh
 
 for b in "$GW" "$BENCH_BIN/milterload"; do
 	[ -x "$b" ] || { echo "content bench: $b missing (make BUILD=$BUILD all bench-tools)"; exit 1; }
@@ -103,21 +105,26 @@ done
     --from bench@sender.example --rcpt user@dest.example "$T/msg.eml" 2>/dev/null |
     $PY -c 'import json,sys; d=json.load(sys.stdin); r=d["results"]["rules"]; print("message: %s, verdict %s, rules total %s, mime %s" % (sys.argv[1], d["verdict"], r["total"], r["mime"]))' "$SIZE B"
 
-declare -A RATE
+declare -A RATE CPU
+PID_on=${PIDS[0]}; PID_off=${PIDS[1]}
 for mode in off on; do
 	"$BENCH_BIN/milterload" -s "unix:$T/gw-$mode.sock" -c "$SESSIONS" -m 200 \
 	    -e "$T/msg.eml" -q -l warmup >/dev/null 2>&1
+	pid=PID_$mode; c0=$(bench_cpu_us "${!pid}")
 	out=$("$BENCH_BIN/milterload" -s "unix:$T/gw-$mode.sock" -c "$SESSIONS" \
 	    -m "$MSGS" -e "$T/msg.eml" -l "rules-$mode" 2>&1)
+	CPU[$mode]=$(bench_cpu_delta "$c0" "$(bench_cpu_us "${!pid}")" "$MSGS")
 	line=$(printf '%s\n' "$out" | grep '^RESULT' | tail -1)
 	echo "$line"
 	RATE[$mode]=$(printf '%s\n' "$line" | sed -E 's/.* rate=([0-9.]+).*/\1/')
 done
-$PY - "${RATE[on]}" "${RATE[off]}" "$SIZE" "$SESSIONS" <<'EOF'
+$PY - "${RATE[on]}" "${RATE[off]}" "$SIZE" "$SESSIONS" "${CPU[on]}" "${CPU[off]}" <<'EOF'
 import sys
 on, off, size, s = float(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
 print("content rules: %.0f msgs/s with the shipped rule set, %.0f msgs/s with rules off "
       "(%d-byte MIME messages, %s sessions, unix socket): ratio %.2f"
       % (on, off, size, s, on / off if off else 0))
+print("content rules: CPU per message of the daemon %s us with the rules, %s us without"
+      % (sys.argv[5], sys.argv[6]))
 EOF
 exit 0

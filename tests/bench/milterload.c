@@ -21,7 +21,7 @@
  * stages without a reply are not timed), per-message latency (from MAIL to
  * the eom verdict), messages per second, the text of the last reply the
  * filter set ("reply: 552 5.3.4 ..."), and one machine-readable line:
- *   RESULT label=L msgs=N secs=S rate=R p50_us=A p99_us=B errors=E
+ *   RESULT label=L msgs=N secs=S rate=R p50_us=A p99_us=B errors=E p999_us=C
  * Exit 0 when every message got a verdict, 1 otherwise.
  */
 #include <arpa/inet.h>
@@ -848,9 +848,9 @@ report(struct worker *ws, int n, double secs)
 				    pct(&all[s], 0.99));
 	}
 	printf("RESULT label=%s msgs=%ld secs=%.3f rate=%.1f p50_us=%u "
-	    "p99_us=%u errors=%ld\n", opt.label, done, secs,
+	    "p99_us=%u errors=%ld p999_us=%u\n", opt.label, done, secs,
 	    (double)done / secs, pct(&all[ST_MESSAGE], 0.50),
-	    pct(&all[ST_MESSAGE], 0.99), errors);
+	    pct(&all[ST_MESSAGE], 0.99), errors, pct(&all[ST_MESSAGE], 0.999));
 	for (s = 0; s < ST_NSTAGES; s++)
 		free(all[s].v);
 }

@@ -27,6 +27,8 @@ command -v nsd >/dev/null || { echo "bench spf: nsd missing"; exit 1; }
 E2E_PORT_BASE=$(free_port 32000 32759 $$ 20) ||
     { echo "bench spf: no 20 free ports in 32000-32759"; exit 1; }
 export E2E_PORT_BASE E2E_SINK_DISCARD=1
+# shellcheck source=cpu.sh
+. tests/bench/cpu.sh
 e2e_init 0
 E2E_NAME=bench-spf
 
@@ -68,11 +70,13 @@ except Exception as e:
     print("unreadable: %s" % e)')
 
 # load LABEL - one milterload run against the running gatewarden
-declare -A R V
+declare -A R V C
 load() {
-	local out
+	local out c0
+	c0=$(bench_cpu_us "$GW_PID")
 	out=$("$BENCH_BIN/milterload" -s "unix:$GW_SOCK" -c "$SESSIONS" \
 	    -m "$MSGS" -l "$1" 2>&1)
+	C[$1]=$(bench_cpu_delta "$c0" "$(bench_cpu_us "$GW_PID")" "$MSGS")
 	R[$1]=$(printf '%s\n' "$out" | grep '^RESULT')
 	V[$1]=$(printf '%s\n' "$out" | sed -n 's/.*verdicts: *//p')
 }
@@ -94,7 +98,7 @@ e2e_gw_stop
 echo "== SPF: milterload $SESSIONS sessions x $MSGS messages (1 per connection) -> gatewarden on a unix socket; NSD on 127.0.0.1:$DNS_PORT"
 echo "   sender domain load.example: \"$RECORD\"; client 192.0.2.1 matches in the include; HELO client.load.example has a record"
 echo "   gatewarden test for that client/HELO/sender: $sanity"
-printf '%-30s %-10s %10s %8s %8s %8s %7s  %s\n' run transport msgs/s "vs off" p50_ms p99_ms errors verdicts
+printf '%-30s %-10s %10s %8s %8s %8s %10s %7s  %s\n' run transport msgs/s "vs off" p50_ms p99_ms cpu_us/msg errors verdicts
 for k in off cold warm; do
 	case $k in
 	off) name="SPF off" ;;
@@ -102,12 +106,13 @@ for k in off cold warm; do
 	warm) name="SPF on, 2nd run (cache warm)" ;;
 	esac
 	r=${R[$k]}
-	printf '%-30s %-10s %10s %8s %8s %8s %7s  %s\n' "$name" unix \
+	printf '%-30s %-10s %10s %8s %8s %8s %10s %7s  %s\n' "$name" unix \
 	    "$(field "$r" rate)" "$(ratio "$(field "$r" rate)" "$(field "${R[off]}" rate)")" \
 	    "$(us2ms "$(field "$r" p50_us)")" "$(us2ms "$(field "$r" p99_us)")" \
-	    "$(field "$r" errors)" "${V[$k]}"
+	    "${C[$k]}" "$(field "$r" errors)" "${V[$k]}"
 done
 echo "SPF on (warm cache) / SPF off: $(ratio "$(field "${R[warm]}" rate)" "$(field "${R[off]}" rate)");" \
+    "CPU per message SPF off ${C[off]} us, SPF on (warm) ${C[warm]} us;" \
     "gatewarden with SPF peak RSS (VmHWM) ${rss:-?} kB"
 
 exit 0

@@ -39,6 +39,7 @@ struct st_state {
 	struct st_entry		*v;
 	size_t			 n, cap;
 	atomic_ulong		 queries;
+	uint32_t		 ttl;	/* of every answer; 0: none kept */
 };
 
 static const struct {
@@ -303,6 +304,7 @@ st_lookup(struct st_state *st, struct dns_query *q, struct arena *a,
 		}
 		memset(res, 0, sizeof(*res));
 		res->rrtype = q->rrtype;
+		res->ttl = st->ttl;
 		if (!exists) {
 			res->status = DNS_NXDOMAIN;
 			return;
@@ -442,4 +444,24 @@ dns_static_queries(const struct dns *d)
 		return 0;
 	st = d->impl;
 	return atomic_load(&st->queries);
+}
+
+/* dns_static_cache - answers carry ttl; d gets the answer cache */
+void
+dns_static_cache(struct dns *d, uint32_t ttl, size_t max_entries,
+    int64_t (*now_ms)(void))
+{
+	struct st_state *st = d->impl;
+
+	st->ttl = ttl;
+	dns_cache_destroy(&d->cache);
+	d->cache = dns_cache_create(max_entries);
+	d->now_ms = now_ms;
+}
+
+/* dns_static_cached - entries in d's answer cache */
+size_t
+dns_static_cached(struct dns *d)
+{
+	return d->cache != NULL ? dns_cache_count(d->cache) : 0;
 }

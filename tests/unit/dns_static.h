@@ -8,6 +8,7 @@
 #ifndef GW_DNS_STATIC_H
 #define GW_DNS_STATIC_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "filter/dns/dns.h"
@@ -38,5 +39,15 @@ struct dns *dns_create_static(const char *records, int64_t timeout_ms,
 	    const char **error_r);
 /* dns_static_queries - lookups a static resolver has answered so far. */
 unsigned long dns_static_queries(const struct dns *d);
+/*
+ * dns_static_cache - give d the resolver's answer cache (at most
+ * max_entries) on the clock now_ms (NULL: the monotonic clock), and let
+ * every answer, NXDOMAIN and NODATA of the text carry ttl seconds (without
+ * this call they carry 0 and nothing is cached).
+ */
+void	 dns_static_cache(struct dns *d, uint32_t ttl, size_t max_entries,
+	    int64_t (*now_ms)(void));
+/* dns_static_cached - how many entries d's answer cache holds. */
+size_t	 dns_static_cached(struct dns *d);
 
 #endif

@@ -898,6 +898,68 @@ test_keycache(void)
 	free(other);
 }
 
+/*
+ * test_pubcache - libopendkim decodes the signer's public key from its
+ * record for every signature; the adapter decodes given DER bytes once
+ * and returns that key again, and leaves anything else to OpenSSL.
+ */
+static void
+test_pubcache(void)
+{
+	unsigned long h0 = dkim_pubcache_hits();
+	EVP_PKEY *priv, *k1, *k2, *k3, *k4 = NULL;
+	unsigned char *der = NULL;
+	int len;
+	BIO *b;
+
+	b = BIO_new_mem_buf(rsa.pem, (int)rsa.pemlen);
+	priv = PEM_read_bio_PrivateKey(b, NULL, NULL, NULL);
+	BIO_free(b);
+	len = priv != NULL ? i2d_PUBKEY(priv, &der) : -1;
+	if (len <= 0) {
+		T_CHECK(0, "public key DER of the rsa test key");
+		EVP_PKEY_free(priv);
+		return;
+	}
+	b = BIO_new_mem_buf(der, len);
+	k1 = d2i_PUBKEY_bio(b, NULL);
+	BIO_free(b);
+	b = BIO_new_mem_buf(der, len);
+	k2 = d2i_PUBKEY_bio(b, NULL);
+	BIO_free(b);
+	T_CHECK(k1 != NULL && k1 == k2, "same record: the decoded object");
+	T_EQ_INT(dkim_pubcache_hits() - h0, 1, "first decoded, second served");
+	T_CHECK(k1 != NULL && EVP_PKEY_eq(k1, priv) == 1,
+	    "the key of the private key");
+	EVP_PKEY_free(k1);
+	EVP_PKEY_free(k2);	/* references balanced: the entry lives on */
+	b = BIO_new_mem_buf(der, len);
+	k3 = d2i_PUBKEY_bio(b, NULL);
+	BIO_free(b);
+	T_CHECK(k3 != NULL && EVP_PKEY_get_bits(k3) == 2048,
+	    "still usable after the callers freed theirs");
+	EVP_PKEY_free(k3);
+	/* a caller's object to fill: OpenSSL's own decode */
+	h0 = dkim_pubcache_hits();
+	b = BIO_new_mem_buf(der, len);
+	T_CHECK(d2i_PUBKEY_bio(b, &k4) != NULL && k4 != NULL,
+	    "reuse pointer: decoded");
+	BIO_free(b);
+	T_EQ_INT(dkim_pubcache_hits() - h0, 0, "reuse pointer: not served");
+	EVP_PKEY_free(k4);
+	/* other bytes (the last one changed): not the kept key */
+	der[len - 1] ^= 0x01;
+	b = BIO_new_mem_buf(der, len);
+	k4 = d2i_PUBKEY_bio(b, NULL);
+	BIO_free(b);
+	T_EQ_INT(dkim_pubcache_hits() - h0, 0, "other bytes not served");
+	T_CHECK(k4 == NULL || EVP_PKEY_eq(k4, priv) != 1,
+	    "other bytes: another key or none");
+	EVP_PKEY_free(k4);
+	OPENSSL_free(der);
+	EVP_PKEY_free(priv);
+}
+
 int
 main(void)
 {
@@ -921,6 +983,7 @@ main(void)
 
 	test_keys(ka);
 	test_keycache();
+	test_pubcache();
 	test_check_dns(a);
 	arena_reset(a);
 	test_from_domain(a);

@@ -503,6 +503,129 @@ check_stats(void)
 	dns_destroy(&d);
 }
 
+static int64_t fake_now_ms;
+
+/* fake_clock - the cache's clock in check_cache */
+static int64_t
+fake_clock(void)
+{
+	return fake_now_ms;
+}
+
+/* check_cache - hits in the calling thread, negatives, TTL, bound */
+static void
+check_cache(void)
+{
+	struct dns_stats s0, s1;
+	struct dns *d;
+	struct dns_budget b;
+	struct dns_result res;
+	struct dns_query q[2];
+	const char *err;
+	unsigned long sent;
+	char name[64];
+
+	d = dns_create_static(zone, 1000, &err);
+	if (d == NULL) {
+		T_CHECK(0, "static resolver");
+		return;
+	}
+	/* no TTL, no cache: every lookup reaches the back-end */
+	dns_query(d, NULL, "example.com", DNS_T_A, a, &res);
+	dns_query(d, NULL, "example.com", DNS_T_A, a, &res);
+	T_EQ_INT(dns_static_queries(d), 2, "no cache: two back-end lookups");
+
+	fake_now_ms = 1000000;
+	dns_static_cache(d, 60, 64, fake_clock);
+	dns_stats(&s0);
+	dns_budget_init(&b, 2500);
+	dns_query(d, &b, "example.com", DNS_T_A, a, &res);
+	sent = dns_static_queries(d);
+	T_EQ_INT(sent, 3, "miss goes to the back-end");
+	T_EQ_INT(res.ttl, 60, "the back-end's TTL");
+	dns_query(d, &b, "EXAMPLE.com.", DNS_T_A, a, &res);
+	T_EQ_INT(dns_static_queries(d), sent, "hit: no back-end lookup");
+	T_EQ_INT(res.status, DNS_ANSWER, "hit: answer");
+	T_EQ_INT(res.nrr, 2, "hit: both records");
+	T_EQ_INT(b.queries, 1, "a hit is not a query sent");
+	T_CHECK(res.nrr == 2 && res.rr[1].len == 4 &&
+	    memcmp(res.rr[1].data, "\xc0\x00\x02\x02", 4) == 0,
+	    "hit: the record data");
+	dns_query(d, &b, "example.com", DNS_T_MX, a, &res);
+	T_EQ_INT(dns_static_queries(d), sent + 1, "another type is a miss");
+
+	/* negative answers are kept; temporary failures are not */
+	dns_query(d, &b, "nope.example.com", DNS_T_TXT, a, &res);
+	dns_query(d, &b, "nope.example.com", DNS_T_TXT, a, &res);
+	T_EQ_INT(res.status, DNS_NXDOMAIN, "cached NXDOMAIN");
+	dns_query(d, &b, "example.com", DNS_T_AAAA, a, &res);
+	dns_query(d, &b, "example.com", DNS_T_AAAA, a, &res);
+	T_EQ_INT(res.status, DNS_NODATA, "cached NODATA");
+	T_EQ_INT(dns_static_queries(d), sent + 3, "negatives: one lookup each");
+	dns_query(d, NULL, "broken.example.com", DNS_T_TXT, a, &res);
+	dns_query(d, NULL, "broken.example.com", DNS_T_TXT, a, &res);
+	T_EQ_INT(dns_static_queries(d), sent + 5, "SERVFAIL is not kept");
+	dns_query(d, &b, "slowtxt.example.com", DNS_T_TXT, a, &res);
+	T_EQ_STR(res.why, "timeout", "timeout");
+	/* the budget is spent now: a hit is still answered, a miss is not */
+	T_EQ_INT(dns_budget_left_ms(&b), 1500, "one timeout charged");
+	b.spent_ms = b.limit_ms;
+	dns_query(d, &b, "example.com", DNS_T_A, a, &res);
+	T_EQ_INT(res.status, DNS_ANSWER, "spent budget: hit answered");
+	dns_query(d, &b, "example.com", DNS_T_TXT, a, &res);
+	T_EQ_STR(res.why, "budget", "spent budget: miss refused");
+
+	/* a batch: hits answered here, the rest sent */
+	memset(q, 0, sizeof(q));
+	q[0].name = "example.com";
+	q[0].rrtype = DNS_T_A;
+	q[1].name = "esc.example.com";
+	q[1].rrtype = DNS_T_TXT;
+	sent = dns_static_queries(d);
+	dns_query_many(d, NULL, q, 2, a);
+	T_EQ_INT(dns_static_queries(d), sent + 1, "batch: one sent");
+	T_EQ_INT(q[0].res.status, DNS_ANSWER, "batch: hit");
+	T_EQ_INT(q[1].res.status, DNS_ANSWER, "batch: miss answered");
+	dns_stats(&s1);
+	T_EQ_INT(s1.type[DNS_ST_A].cached - s0.type[DNS_ST_A].cached, 3,
+	    "A answers from the cache counted");
+	T_EQ_INT(s1.type[DNS_ST_TXT].cached - s0.type[DNS_ST_TXT].cached, 1,
+	    "TXT answers from the cache counted");
+
+	/* expiry: the TTL left goes down, then the entry is gone */
+	fake_now_ms += 59500;
+	dns_query(d, NULL, "example.com", DNS_T_A, a, &res);
+	T_EQ_INT(res.ttl, 1, "TTL left rounds up");
+	sent = dns_static_queries(d);
+	fake_now_ms += 500;
+	dns_query(d, NULL, "example.com", DNS_T_A, a, &res);
+	T_EQ_INT(dns_static_queries(d), sent + 1, "expired: asked again");
+	T_EQ_INT(res.status, DNS_ANSWER, "expired: answered again");
+
+	/* the bound: 64 entries at most, the oldest go first */
+	for (int i = 0; i < 200; i++) {
+		snprintf(name, sizeof(name), "n%d.example.com", i);
+		dns_query(d, NULL, name, DNS_T_A, a, &res);
+	}
+	T_CHECK(dns_static_cached(d) <= 64, "bounded (%zu entries)",
+	    dns_static_cached(d));
+	sent = dns_static_queries(d);
+	dns_query(d, NULL, "n199.example.com", DNS_T_A, a, &res);
+	T_EQ_INT(dns_static_queries(d), sent, "newest kept");
+	dns_query(d, NULL, "n0.example.com", DNS_T_A, a, &res);
+	T_EQ_INT(dns_static_queries(d), sent + 1, "oldest dropped");
+	dns_destroy(&d);
+
+	/* TTL 0 keeps nothing */
+	d = dns_create_static(zone, 1000, &err);
+	dns_static_cache(d, 0, 64, fake_clock);
+	dns_query(d, NULL, "example.com", DNS_T_A, a, &res);
+	dns_query(d, NULL, "example.com", DNS_T_A, a, &res);
+	T_EQ_INT(dns_static_queries(d), 2, "TTL 0: not kept");
+	T_EQ_INT(dns_static_cached(d), 0, "TTL 0: cache empty");
+	dns_destroy(&d);
+}
+
 /* check_unbound - set-up, timeout and cancel with libunbound, no server */
 static void
 check_unbound(void)
@@ -804,6 +927,7 @@ main(void)
 	check_static();
 	check_budget();
 	check_stats();
+	check_cache();
 	check_unbound();
 	check_config();
 	arena_destroy(&a);

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/evp.h>
+
 #include "filter/util/arena.h"
 #include "policies/rules/rules_mime.h"
 #include "tests/unit/t.h"
@@ -338,6 +340,99 @@ test_urls(void)
 	}
 }
 
+/*
+ * test_b64_long - a long base64 body decodes to the same text whatever the
+ * chunking (whole groups take a faster path than split ones), with junk,
+ * white space and padding in between
+ */
+static void
+test_b64_long(void)
+{
+	static const size_t steps[] = { 1, 2, 5, 13, 76, 77, 1000, 100000 };
+	char plain[3000], enc[4200], body[5000];
+	size_t plen = 0, o = 0, e;
+
+	for (int i = 0; plen + 40 < sizeof(plain); i++)
+		plen += (size_t)snprintf(plain + plen, sizeof(plain) - plen,
+		    "line %d of a longer text part. ", i);
+	e = (size_t)EVP_EncodeBlock((unsigned char *)enc,
+	    (const unsigned char *)plain, (int)plen);
+	for (size_t i = 0; i < e; i += 76) {
+		size_t n = e - i < 76 ? e - i : 76;
+
+		memcpy(body + o, enc + i, n);
+		o += n;
+		if (i == 76 * 5)
+			body[o++] = '!';	/* junk between groups */
+		if (i == 76 * 9) {
+			memcpy(body + o, " \t", 2);	/* blanks */
+			o += 2;
+		}
+		memcpy(body + o, "\r\n", 2);
+		o += 2;
+	}
+	body[o] = '\0';
+	for (size_t k = 0; k < sizeof(steps) / sizeof(steps[0]); k++) {
+		struct rules_mime *m = walk(" text/plain", " base64", body,
+		    steps[k], 262144);
+
+		T_CHECK(m->text_len == plen &&
+		    memcmp(m->text, plain, plen) == 0,
+		    "long base64, step %zu: the text back", steps[k]);
+		T_EQ_INT(m->bad_base64, 1, "long base64, step %zu: one junk "
+		    "character counted", steps[k]);
+	}
+}
+
+/*
+ * test_qp_long - quoted-printable decodes the same whatever the chunking:
+ * escapes, soft line breaks, "=" not followed by hex, trailing blanks
+ */
+static void
+test_qp_long(void)
+{
+	static const size_t steps[] = { 1, 2, 3, 7, 40, 1000, 100000 };
+	static const char line[] = "caf=C3=A9 a=3Db =ZZ tail  \r\n"
+	    "soft=\r\nbreak and more text on the line=20\r\n";
+	static const char want[] = "caf\xc3\xa9 a=b =ZZ tail\n"
+	    "softbreak and more text on the line \n";
+	char body[sizeof(line) * 40], expect[sizeof(want) * 40];
+	size_t o = 0, e = 0;
+
+	for (int i = 0; i < 40; i++) {
+		memcpy(body + o, line, sizeof(line) - 1);
+		o += sizeof(line) - 1;
+		memcpy(expect + e, want, sizeof(want) - 1);
+		e += sizeof(want) - 1;
+	}
+	body[o] = '\0';
+	for (size_t k = 0; k < sizeof(steps) / sizeof(steps[0]); k++) {
+		struct rules_mime *m = walk(" text/plain; charset=utf-8",
+		    " quoted-printable", body, steps[k], 262144);
+
+		T_CHECK(m->text_len == e && memcmp(m->text, expect, e) == 0,
+		    "long quoted-printable, step %zu: the text back",
+		    steps[k]);
+	}
+}
+
+/* test_no_urls - a walker told that no rule reads URLs keeps the text only */
+static void
+test_no_urls(void)
+{
+	static const char body[] = "see http://host.example/ and\r\n"
+	    "www.third.example, with text after\r\n";
+	struct rules_mime *m = rules_mime_new(A, 262144, " text/plain", NULL,
+	    NULL);
+
+	m->no_urls = true;
+	rules_mime_feed(m, (const unsigned char *)body, sizeof(body) - 1);
+	rules_mime_end(m);
+	T_EQ_INT(m->nurls, 0, "no_urls: no url hosts taken");
+	T_CHECK(has(m, "www.third.example, with text after"),
+	    "no_urls: the text is still there");
+}
+
 int
 main(void)
 {
@@ -348,6 +443,9 @@ main(void)
 	test_broken();
 	test_limit();
 	test_urls();
+	test_no_urls();
+	test_b64_long();
+	test_qp_long();
 	arena_destroy(&A);
 	return t_done("mime");
 }

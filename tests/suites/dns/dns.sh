@@ -8,8 +8,10 @@ cd "$(dirname "$0")/../../.." || exit 1
 t_init dns
 DNSQ=$BUILD/tests/dnsq
 FPID=
+FPID2=
 cleanup() {
 	[ -z "$FPID" ] || stop_pid "$FPID"
+	[ -z "$FPID2" ] || stop_pid "$FPID2"
 }
 
 if ! make -s BUILD="$BUILD" "$DNSQ" >"$T/make.log" 2>&1; then
@@ -211,6 +213,42 @@ if [ -r "$SPFY" ]; then
 	check "zonedata: TXT NONE + TIMEOUT times out" jcheck "$T/spf.json" 4 'r["why"] == "timeout"'
 else
 	ko "conformance data missing: $SPFY"
+fi
+# --- the answer cache: a second fixture whose records carry a TTL --------------
+# The first fixture's TTL is 0, which keeps nothing; here every answer and the
+# SOA of every negative answer carry 60 s, so a repeated lookup is answered
+# in the calling thread and never reaches the server (its query log says so).
+for try in 1 2 3 4 5; do
+	p=$(free_port 28000 28999 $(($$ + try * 173))) || continue
+	[ "$p" = "$PORT" ] && continue
+	$PY tests/dns/fixture.py --port "$p" --ttl 60 --log "$T/queries2.log" \
+	    "$T/zone.yml" >"$T/fixture2.out" 2>"$T/fixture2.err" &
+	FPID2=$!
+	i=0
+	while [ $i -lt 100 ] && [ ! -s "$T/fixture2.out" ] && kill -0 "$FPID2" 2>/dev/null; do
+		sleep 0.05; i=$((i + 1))
+	done
+	if [ -s "$T/fixture2.out" ]; then PORT2=$p; break; fi
+	wait "$FPID2" 2>/dev/null; FPID2=
+done
+if [ -n "${PORT2:-}" ]; then
+	$DNSQ -s "127.0.0.1@$PORT2" -t 2000 -S example.test TXT EXAMPLE.test. TXT \
+	    nope.example.test TXT nope.example.test TXT example.test AAAA \
+	    example.test AAAA >"$T/cache.json" 2>&1
+	check "cache: answer, then the same from the cache" jcheck "$T/cache.json" 2 \
+	    'r["status"] == "answer" and r["rr"] == ["v=spf1 -all"] and r["ms"] < 5'
+	check "cache: NXDOMAIN kept for its SOA TTL" jcheck "$T/cache.json" 4 \
+	    'r["status"] == "nxdomain" and r["ms"] < 5'
+	check "cache: NODATA kept for its SOA TTL" jcheck "$T/cache.json" 6 \
+	    'r["status"] == "nodata" and r["ms"] < 5'
+	check "cache: hits counted (TXT cached=2, AAAA cached=1)" sh -c \
+	    "grep -q '^dns TXT lookups=4 .* cached=2\$' '$T/cache.json' && grep -q '^dns AAAA lookups=2 .* cached=1\$' '$T/cache.json'"
+	check "cache: the server saw each question once" sh -c \
+	    "[ \$(grep -ci 'example.test' '$T/queries2.log') -eq 3 ]"
+	stop_pid "$FPID2"
+	FPID2=
+else
+	ko "second fixture start"
 fi
 check "fixture counted queries" sh -c "$PY tests/dns/fixture.py --ctl '$T/ctl' stats | $PY -c 'import json,sys; d=json.load(sys.stdin); sys.exit(0 if d[\"tcp\"] >= 2 and d[\"truncated\"] >= 2 and d[\"dropped\"] >= 5 else 1)'"
 
