@@ -214,7 +214,7 @@ DEPS_TEST := postfix miltertest swaks redis-server nsd bind9-dnsutils bind9-util
 	libmail-dkim-perl opendkim opendkim-tools clang libclang-rt-14-dev \
 	libio-socket-inet6-perl man-db groff-base util-linux procps openssl \
 	valgrind iproute2 publicsuffix libxml2-utils git file binutils m4 libwrap0 \
-	cppcheck clang-format prometheus stunnel4
+	cppcheck clang-format prometheus stunnel4 curl
 
 # Peers that only `make bench-compare` runs (docs/performance.md).
 DEPS_BENCH := rspamd

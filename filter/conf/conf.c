@@ -567,9 +567,16 @@ conf_policy_order(struct conf_ctx *cc)
 		"end of headers", "body", "end of message"
 	};
 	const struct conf *c = cc->c;
-	const struct conf_after *a;
+	struct conf_after *a, *next, *rev = NULL;
 	long me, them;
 
+	/* declared newest first: report them in file order */
+	for (a = cc->after; a != NULL; a = next) {
+		next = a->next;
+		a->next = rev;
+		rev = a;
+	}
+	cc->after = rev;
 	for (a = cc->after; a != NULL; a = a->next) {
 		me = conf_policy_index(c, a->policy);
 		them = conf_policy_index(c, a->name);

@@ -4,8 +4,11 @@
  *
  * A condition is an object with exactly one key: a combinator or a
  * condition kind.  Compiling checks the nesting depth, the number of
- * children and that each kind's data is known at the rule's stage; the
- * kind's own compile function builds its argument.  Evaluating calls the
+ * children and that each kind's data is known at the rule's stage, and
+ * declares the kinds that read another policy's results at that stage
+ * (conf_policy_after(): the loader refuses a file order in which that
+ * policy would record them later); the kind's own compile function builds
+ * its argument.  Evaluating calls the
  * kinds' match functions through the compiled tree.
  *
  * Calls go down only, to rules_kinds.c (kind lookup) and rules_build.c;
@@ -138,6 +141,11 @@ cond_compile(struct rules_build *rb, const json_t *v, const char *ptr,
 	c->op = RULE_COND_KIND;
 	c->kind = k;
 	rules_build_need(rb, k->needs);
+	/* another policy's results must be recorded before this stage runs */
+	if ((k->needs & RULES_NEED_SPF) != 0)
+		conf_policy_after(cc, kptr, "spf", stage);
+	if ((k->needs & RULES_NEED_DKIM) != 0)
+		conf_policy_after(cc, kptr, "dkim", stage);
 	return k->compile(rb, val, kptr, &c->arg);
 }
 

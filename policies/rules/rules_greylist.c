@@ -12,7 +12,7 @@
  *   auto_allow_after passes of one client network after which it is
  *                    allowed for every triplet (0: never; default 5)
  *   spf_pass_exempt  a client that passes SPF for the sender's domain is
- *                    not greylisted (needs the spf policy before rules)
+ *                    not greylisted (spf's result from MAIL FROM)
  *   exempt           a CONDITION (rcpt stage kinds): matching mail is not
  *                    greylisted (allow lists of clients, senders, rcpts)
  *   code, xcode, text  the reply (451 4.7.1 "Greylisted, try again later")
@@ -119,6 +119,13 @@ rules_greylist_compile(struct rules_build *rb, const json_t *v,
 	gl->net6 = (unsigned)raw.net6;
 	gl->auto_allow = (unsigned)raw.auto_allow;
 	gl->spf_pass_exempt = raw.spf_pass_exempt;
+	if (gl->spf_pass_exempt) {
+		/* read where greylisting runs: RCPT, DATA (null sender) */
+		conf_policy_after(cc, conf_ptr(cc, ptr, "spf_pass_exempt"),
+		    "spf", POL_ENVRCPT);
+		conf_policy_after(
+		    cc, conf_ptr(cc, ptr, "spf_pass_exempt"), "spf", POL_DATA);
+	}
 	if (raw.exempt != NULL) {
 		gl->exempt = conf_alloc(cc, sizeof(*gl->exempt));
 		if (rules_cond_compile(rb, raw.exempt,

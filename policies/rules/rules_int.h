@@ -88,9 +88,15 @@ struct rules_mime;
 #define RULES_MAX_SCAN_LIMIT	(64 * 1024 * 1024)
 #define RULES_SCORE_CLAMP	1000000000	/* |total| in milli-points */
 
-/* What the compiled rules need the hooks to collect (struct rule_kind.needs). */
+/*
+ * What the compiled rules need (struct rule_kind.needs): the hooks to
+ * collect something, or another policy to have recorded its results by
+ * the rule's stage (the loader checks the policy order for those).
+ */
 #define RULES_NEED_BODY		0x1u	/* the MIME walker over the body */
 #define RULES_NEED_URLS		0x2u	/* ... and the URL hosts of its text */
+#define RULES_NEED_SPF		0x4u	/* the spf policy's results */
+#define RULES_NEED_DKIM		0x8u	/* the dkim policy's results */
 
 /* Stage sets, as bits of enum pol_stage. */
 #define RULES_ST(s)		(1u << (s))

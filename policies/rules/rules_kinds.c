@@ -2,8 +2,9 @@
  * rules_kinds.c - the one table of condition kinds.
  *
  * Every condition kind is declared here once: its key, the stages at
- * which its data is known, its compile and match functions, and what the
- * hooks must collect for it (RULES_NEED_*).  The functions live with
+ * which its data is known, its compile and match functions, and what it
+ * needs (RULES_NEED_*: what the hooks must collect, whose results it
+ * reads).  The functions live with
  * their family: rules_envelope.c (client, HELO, envelope), rules_content.c
  * (headers, body, size, attachments, URLs, SPF and DKIM results) and
  * rules_dnsbl.c (block lists).  Adding a kind is one line here and its two
@@ -57,9 +58,9 @@ static const struct rule_kind rules_kinds[] = {
 	{ "url_host", RULES_ST_EOM, rules_content_compile_strmatch,
 	    rules_content_match_url_host, RULES_NEED_BODY | RULES_NEED_URLS },
 	{ "spf", RULES_ST_FROM_MAIL, rules_content_compile_spf,
-	    rules_content_match_spf, 0 },
+	    rules_content_match_spf, RULES_NEED_SPF },
 	{ "dkim", RULES_ST_EOM, rules_content_compile_dkim,
-	    rules_content_match_dkim, 0 },
+	    rules_content_match_dkim, RULES_NEED_DKIM },
 	/* block lists (rules_dnsbl.c) */
 	{ "dnsbl", RULES_ST_FROM_MAIL, rules_dnsbl_compile_cond,
 	    rules_dnsbl_match_cond, 0 },
