@@ -51,7 +51,8 @@ $(BUILD)/default-conf.stamp: FORCE
 # wrapped (filter/milter_wrap.c): TCP_NODELAY + TCP_QUICKACK on milter
 # sockets, which removes the delayed-ACK stall of TCP milters.
 LIBMILTER_A := $(firstword $(wildcard /usr/lib/$(shell $(CC) -print-multiarch 2>/dev/null)/libmilter.a /usr/lib/*-linux-*/libmilter.a /usr/lib/libmilter.a))
-MILTER_LD := -Wl,--wrap=accept -Wl,--wrap=read -Wl,--wrap=sigwait $(LIBMILTER_A)
+MILTER_LD := -Wl,--wrap=accept -Wl,--wrap=read -Wl,--wrap=sigwait \
+	-Wl,--wrap=close $(LIBMILTER_A)
 
 # The daemon-only objects: everything else goes into libgw.a, which the
 # unit tests, fuzzers and benchmarks link against.

@@ -437,6 +437,7 @@ milter_run(const struct conf *c)
 		fatal("cannot register with libmilter for %s", c->milter.socket);
 	smfi_settimeout((int)(c->milter.timeout_s));
 	smfi_setbacklog(c->milter.backlog);
+	milter_wrap_set_max(c->milter.max_connections);
 	if (smfi_opensocket(true) != MI_SUCCESS)
 		fatal("cannot open milter socket %s", c->milter.socket);
 	if (path != NULL && chmod(path, (mode_t)c->milter.socket_mode) != 0)

@@ -16,5 +16,9 @@
 int	milter_run(const struct conf *c);
 /* Connections being served now. */
 int	milter_active(void);
+/* milter_wrap_set_max - refuse milter connections over max (0: no bound) */
+void	milter_wrap_set_max(int max);
+/* milter_wrap_refused - connections refused over the bound since start */
+long	milter_wrap_refused(void);
 
 #endif

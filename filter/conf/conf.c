@@ -3,7 +3,7 @@
  *
  * Core keys (docs/config.md has the full table):
  *	milter		socket, socket_mode, user, timeout, shutdown_timeout,
- *			backlog
+ *			backlog, max_connections
  *	authserv_id	this host's name in Authentication-Results
  *	log		level, facility, stderr
  *	dns		dns_config() (dns.c)
@@ -66,6 +66,7 @@ struct conf_milter {
 	const char	*user;
 	int64_t		 timeout_ms, shutdown_ms;
 	long long	 backlog;
+	long long	 max_connections;
 };
 
 /* conf_socket_port - "PORT" or "PORT@HOST" with PORT 1..65535 */
@@ -157,6 +158,8 @@ static const struct conf_key conf_milter_keys[] = {
 	    .max = 3600000, .off = offsetof(struct conf_milter, shutdown_ms) },
 	{ .key = "backlog", .type = CONF_INT, .min = 1, .max = 65535,
 	    .off = offsetof(struct conf_milter, backlog) },
+	{ .key = "max_connections", .type = CONF_INT, .min = 1, .max = 65535,
+	    .off = offsetof(struct conf_milter, max_connections) },
 	{ .key = NULL }
 };
 
@@ -170,7 +173,8 @@ conf_milter(struct conf_ctx *cc, const json_t *v, const char *ptr, void *dst)
 		.user = c->milter.user,
 		.timeout_ms = c->milter.timeout_s * 1000LL,
 		.shutdown_ms = c->milter.shutdown_s * 1000LL,
-		.backlog = c->milter.backlog
+		.backlog = c->milter.backlog,
+		.max_connections = c->milter.max_connections
 	};
 
 	(void)dst;
@@ -183,6 +187,7 @@ conf_milter(struct conf_ctx *cc, const json_t *v, const char *ptr, void *dst)
 	c->milter.timeout_s = (int)((m.timeout_ms + 999) / 1000);
 	c->milter.shutdown_s = (int)((m.shutdown_ms + 999) / 1000);
 	c->milter.backlog = (int)m.backlog;
+	c->milter.max_connections = (int)m.max_connections;
 	return 0;
 }
 
@@ -558,6 +563,7 @@ conf_defaults(struct conf_ctx *cc, struct conf *c)
 	c->milter.timeout_s = 7210;	/* libmilter's default */
 	c->milter.shutdown_s = 10;
 	c->milter.backlog = 128;
+	c->milter.max_connections = 1024;
 
 	if (gethostname(host, sizeof(host)) == 0) {
 		host[sizeof(host) - 1] = '\0';

@@ -200,6 +200,7 @@ struct conf {
 		int		 timeout_s;	/* libmilter's I/O timeout */
 		int		 shutdown_s;	/* bound on in-flight work at stop */
 		int		 backlog;
+		int		 max_connections; /* open at once; more are closed */
 	} milter;
 	const char		*authserv_id;
 	struct {

@@ -109,6 +109,7 @@ test_defaults(void)
 	T_EQ_INT(c->milter.timeout_s, 7210, "timeout");
 	T_EQ_INT(c->milter.shutdown_s, 10, "shutdown_timeout");
 	T_EQ_INT(c->milter.backlog, 128, "backlog");
+	T_EQ_INT(c->milter.max_connections, 1024, "max_connections");
 	if (gethostname(host, sizeof(host)) == 0 && strchr(host, ' ') == NULL)
 		T_EQ_STR(c->authserv_id, host, "authserv_id is the host name");
 	T_EQ_INT(c->log.level, LOG_LVL_INFO, "log level");
@@ -145,7 +146,8 @@ test_values(void)
 	struct conf *c = expect_ok(
 	    "{\"milter\": {\"socket\": \"unix:/run/gw.sock\", "
 	    "\"socket_mode\": \"0600\", \"user\": \"gw\", \"timeout\": \"5m\", "
-	    "\"shutdown_timeout\": \"250ms\", \"backlog\": 65535},\n"
+	    "\"shutdown_timeout\": \"250ms\", \"backlog\": 65535, "
+	    "\"max_connections\": 7},\n"
 	    "\"authserv_id\": \"mx.example.com\",\n"
 	    "\"log\": {\"level\": \"debug\", \"facility\": \"local3\", "
 	    "\"stderr\": true},\n"
@@ -165,6 +167,7 @@ test_values(void)
 	T_EQ_INT(c->milter.timeout_s, 300, "timeout 5m");
 	T_EQ_INT(c->milter.shutdown_s, 1, "250ms rounds up to 1 s");
 	T_EQ_INT(c->milter.backlog, 65535, "backlog");
+	T_EQ_INT(c->milter.max_connections, 7, "max_connections");
 	T_EQ_STR(c->authserv_id, "mx.example.com", "authserv_id");
 	T_EQ_INT(c->log.level, LOG_LVL_DEBUG, "level");
 	T_EQ_STR(c->log.facility, "local3", "facility");
