@@ -151,9 +151,14 @@ $(BUILD)/tests/redis_store_check: tests/ratelimit/redis_store_check.c \
     $(BUILD)/libgw.a
 	$(DRIVER_LINK)
 
+# The hostile milter peer (tests/suites/reliability/hostile.sh).
+$(BUILD)/tests/hostile: tests/reliability/hostile.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $<
+
 # Everything `make test` runs, built before the first suite starts.
 test-tools: $(BUILD)/gatewarden $(UNIT_BIN) $(TEST_DRIVERS) $(FUZZ_BIN) \
-	    $(BUILD)/bench/milterload
+	    $(BUILD)/bench/milterload $(BUILD)/tests/hostile
 
 .SECONDEXPANSION:
 $(FUZZ_BIN): $(BUILD)/fuzz/%: tests/fuzz/%.c $$(FUZZ_SRC_$$*)

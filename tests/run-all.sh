@@ -37,6 +37,7 @@ SUITES="
 	dmarc/dmarc
 	milter/milter
 	milter/daemon
+	reliability/hostile
 	e2e/e2e
 "
 
