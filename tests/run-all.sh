@@ -38,6 +38,7 @@ SUITES="
 	milter/milter
 	milter/daemon
 	reliability/hostile
+	reliability/addresses
 	e2e/e2e
 "
 
