@@ -5,6 +5,7 @@
 #   make test       install what tests need, build, run every test
 #   make bench      benchmarks (figures, not pass/fail)
 #   make fuzz       bounded fuzzing runs (clang, libFuzzer)
+#   make soak       1,000,000 messages under reloads, RSS plotted (minutes)
 #   make install    PREFIX=/usr/local SYSCONFDIR=/etc DESTDIR= STRIP=strip
 #   make uninstall  the same variables; removes what install put there
 #
@@ -102,7 +103,7 @@ BENCH_TOOLS := $(BUILD)/bench/milterload $(BUILD)/bench/nullmilter \
 	$(BUILD)/bench/bench_store
 
 .PHONY: all run test test-tools check asan deps deps-test bench bench-tools \
-	fuzz fuzz-tools install uninstall lint clean
+	fuzz fuzz-tools soak install uninstall lint clean
 .DEFAULT_GOAL := all
 # The unit tests' helper objects are kept between builds, not treated as
 # intermediate files to delete.
@@ -204,7 +205,8 @@ DEPS_TEST := postfix miltertest swaks redis-server nsd bind9-dnsutils bind9-util
 	python3-dnslib python3-jsonschema python3-yaml python3-dkim python3-spf \
 	libmail-dkim-perl opendkim opendkim-tools clang libclang-rt-14-dev \
 	libio-socket-inet6-perl man-db groff-base util-linux procps openssl \
-	valgrind iproute2 publicsuffix libxml2-utils git file binutils
+	valgrind iproute2 publicsuffix libxml2-utils git file binutils \
+	python3-matplotlib
 
 deps:
 	@tests/deps.sh $(DEPS_BUILD)
@@ -229,6 +231,13 @@ bench: deps-test
 fuzz: deps-test
 	@$(MAKE) --no-print-directory fuzz-tools
 	@tests/fuzz/run.sh
+
+# The long soak of docs/reliability.md, not part of `make test` (which runs
+# its bounded version, reliability/soak-short).
+SOAK_OUT ?= $(BUILD)/soak
+soak: deps-test
+	@$(MAKE) --no-print-directory all test-tools
+	@SOAK_PLOT=1 tests/reliability/soak.sh $(SOAK_OUT)
 
 # --- install --------------------------------------------------------------
 # What an operator reads goes beside the binary: the man pages, docs/*.md,

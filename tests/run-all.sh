@@ -39,6 +39,7 @@ SUITES="
 	milter/daemon
 	reliability/hostile
 	reliability/addresses
+	reliability/soak-short
 	e2e/e2e
 "
 
