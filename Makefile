@@ -6,6 +6,7 @@
 #   make bench      benchmarks (figures, not pass/fail)
 #   make fuzz       bounded fuzzing runs (clang, libFuzzer)
 #   make soak       1,000,000 messages under reloads, RSS plotted (minutes)
+#   make fuzz-long  every fuzz target for 30 minutes (hours)
 #   make install    PREFIX=/usr/local SYSCONFDIR=/etc DESTDIR= STRIP=strip
 #   make uninstall  the same variables; removes what install put there
 #
@@ -76,6 +77,7 @@ TEST_DRIVERS := $(BUILD)/tests/dnsq $(BUILD)/tests/spfcheck \
 # seed corpora in `make test`, `make fuzz` fuzzes each for a bounded time.
 CC_FUZZ	?= clang
 CFLAGS_FUZZ := -g -O1 -std=c11 -Wall -D_GNU_SOURCE -I. \
+	$(shell pkg-config --cflags $(PKGS) 2>/dev/null) \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
 FUZZ_BASE := filter/util/arena.c filter/util/xalloc.c filter/util/log.c \
 	filter/util/clock.c
@@ -92,8 +94,19 @@ FUZZ_SRC_fuzz_dns_rdata := filter/dns/dns.c filter/dns/dns_rr.c \
 	filter/util/cidr.c filter/conf/conf_build.c filter/conf/conf_locate.c \
 	$(FUZZ_BASE)
 FUZZ_LIBS_fuzz_dns_rdata := -lunbound -ljansson -lpthread
+FUZZ_SRC_fuzz_envelope := filter/util/addr.c filter/util/cidr.c \
+	filter/authres.c policies/ratelimit/ratelimit_key.c $(FUZZ_BASE)
+FUZZ_LIBS_fuzz_envelope := -lsodium
+FUZZ_SRC_fuzz_dmarc := policies/dmarc/dmarc_record.c \
+	policies/dmarc/dmarc_eval.c $(filter-out $(FUZZ_BASE), \
+	$(FUZZ_SRC_fuzz_dns_rdata)) $(FUZZ_BASE)
+FUZZ_LIBS_fuzz_dmarc := -lpsl $(FUZZ_LIBS_fuzz_dns_rdata)
+# the whole loader: every policy's config() is reached from conf_load()
+FUZZ_SRC_fuzz_conf := $(LIB_SRC)
+FUZZ_LIBS_fuzz_conf := $(shell pkg-config --libs $(PKGS) 2>/dev/null) \
+	-lspf2 -lpthread -lm
 FUZZ_TARGETS := fuzz_spf_record fuzz_spf_macro fuzz_spf_libspf2 fuzz_mime \
-	fuzz_dns_rdata
+	fuzz_dns_rdata fuzz_envelope fuzz_dmarc fuzz_conf
 FUZZ_BIN := $(FUZZ_TARGETS:%=$(BUILD)/fuzz/%)
 
 # Benchmark tools: milterload (milter protocol load client), nullmilter (a
@@ -103,7 +116,7 @@ BENCH_TOOLS := $(BUILD)/bench/milterload $(BUILD)/bench/nullmilter \
 	$(BUILD)/bench/bench_store
 
 .PHONY: all run test test-tools check asan deps deps-test bench bench-tools \
-	fuzz fuzz-tools soak install uninstall lint clean
+	fuzz fuzz-tools fuzz-long soak install uninstall lint clean
 .DEFAULT_GOAL := all
 # The unit tests' helper objects are kept between builds, not treated as
 # intermediate files to delete.
@@ -232,12 +245,17 @@ fuzz: deps-test
 	@$(MAKE) --no-print-directory fuzz-tools
 	@tests/fuzz/run.sh
 
-# The long soak of docs/reliability.md, not part of `make test` (which runs
-# its bounded version, reliability/soak-short).
+# The long campaigns of docs/reliability.md, not part of `make test` (which
+# runs their bounded versions: reliability/soak-short and the fuzz replays).
 SOAK_OUT ?= $(BUILD)/soak
 soak: deps-test
 	@$(MAKE) --no-print-directory all test-tools
 	@SOAK_PLOT=1 tests/reliability/soak.sh $(SOAK_OUT)
+
+FUZZ_LONG_SECS ?= 1800
+fuzz-long: deps-test
+	@$(MAKE) --no-print-directory fuzz-tools
+	@tests/fuzz/run.sh $(FUZZ_LONG_SECS)
 
 # --- install --------------------------------------------------------------
 # What an operator reads goes beside the binary: the man pages, docs/*.md,

@@ -40,6 +40,7 @@ SUITES="
 	reliability/hostile
 	reliability/addresses
 	reliability/soak-short
+	reliability/fuzz-short
 	e2e/e2e
 "
 
