@@ -41,6 +41,7 @@ SUITES="
 	reliability/addresses
 	reliability/soak-short
 	reliability/fuzz-short
+	reliability/hardening
 	e2e/e2e
 "
 
