@@ -42,6 +42,7 @@ SUITES="
 	reliability/soak-short
 	reliability/fuzz-short
 	reliability/hardening
+	reliability/faults-redis
 	e2e/e2e
 "
 
