@@ -43,6 +43,7 @@ SUITES="
 	reliability/fuzz-short
 	reliability/hardening
 	reliability/faults-redis
+	reliability/injection
 	e2e/e2e
 "
 
