@@ -44,6 +44,7 @@ SUITES="
 	reliability/hardening
 	reliability/faults-redis
 	reliability/injection
+	reliability/faults-dns
 	e2e/e2e
 "
 
