@@ -45,6 +45,7 @@ SUITES="
 	reliability/faults-redis
 	reliability/injection
 	reliability/faults-dns
+	reliability/faults-disk
 	e2e/e2e
 "
 
