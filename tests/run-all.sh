@@ -46,6 +46,7 @@ SUITES="
 	reliability/injection
 	reliability/faults-dns
 	reliability/faults-disk
+	reliability/privileges
 	e2e/e2e
 "
 
