@@ -47,6 +47,7 @@ SUITES="
 	reliability/faults-dns
 	reliability/faults-disk
 	reliability/privileges
+	reliability/signing
 	e2e/e2e
 "
 
