@@ -5,7 +5,8 @@
 #   make test       install what tests need, build, run every test
 #   make bench      benchmarks (figures, not pass/fail)
 #   make fuzz       bounded fuzzing runs (clang, libFuzzer)
-#   make soak       1,000,000 messages under reloads, RSS plotted (minutes)
+#   make soak       1,000,000 messages under reloads, RSS plotted, and
+#                   20,000 through Postfix under reloads (minutes)
 #   make fuzz-long  every fuzz target for 30 minutes (hours)
 #   make install    PREFIX=/usr/local SYSCONFDIR=/etc DESTDIR= STRIP=strip
 #   make uninstall  the same variables; removes what install put there
@@ -261,6 +262,7 @@ SOAK_OUT ?= $(BUILD)/soak
 soak: deps-test
 	@$(MAKE) --no-print-directory all test-tools
 	@SOAK_PLOT=1 tests/reliability/soak.sh $(SOAK_OUT)
+	@E2E_RELOAD_MSGS=20000 tests/e2e/41-reload-load.sh
 
 FUZZ_LONG_SECS ?= 1800
 fuzz-long: deps-test
