@@ -11,7 +11,9 @@
 # and each must give temperror and 451, never a pass or an accept, well
 # within the message's DNS budget (answer in under 2.5 s).  Truncating:
 # fixture.py with --udp-max 60 sends every UDP answer truncated (TC), the
-# resolver falls back to TCP and gets the real record: fail, 550.
+# resolver falls back to TCP and gets the real record: fail, 550.  Then
+# the same under load, the server changing at random moments (part 2,
+# below): not one message accepted.
 # Ends "faults-dns: N passed, N failed".
 cd "$(dirname "$0")/../../.." || exit 1
 . tests/lib.sh
@@ -96,4 +98,62 @@ if start "$PY" tests/dns/fixture.py --port "$PORT" --udp-max 60 \
 	check "DNS truncating: the answer came over TCP" grep -qi tcp "$T/q.log"
 	stop_pid "$SPID"; SPID=""
 fi
+
+# 2. under load, the DNS server changing at random moments: the daemon
+# (SPF, MAIL FROM sender@load.example, whose domain publishes -all) gets
+# 20,000 messages over 10 connections while the server on PORT is in turn
+# the fixture, nothing, slow, garbage, SERVFAIL, the fixture ...  Every
+# message must be refused (550 fail, or 451 temperror): not one accepted.
+LOAD=$BUILD/bench/milterload
+DPID=""
+cleanup() {
+	stop_pid "$SPID" "$DPID" "$LPID"
+}
+LPID=""
+cat >"$T/load-zone.json" <<'Z'
+{"zonedata": {"load.example": [{"TXT": "v=spf1 -all"}]}}
+Z
+cat >"$T/load-servfail.json" <<'Z'
+{"zonedata": {"load.example": ["SERVFAIL"]}}
+Z
+"$PY" - "$T/gw.json" "unix:$T/gw.sock" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1]))
+c["milter"] = {"socket": sys.argv[2], "timeout": "30s", "shutdown_timeout": "1s"}
+c["log"] = {"level": "warning", "stderr": True}
+json.dump(c, open(sys.argv[1], "w"), indent=1)
+PY
+"$GW" -f -c "$T/gw.json" </dev/null >"$T/gw.log" 2>&1 &
+DPID=$!
+for _ in $(seq 200); do [ -S "$T/gw.sock" ] && break; alive "$DPID" || break; sleep 0.05; done
+[ -S "$T/gw.sock" ] || { ko "daemon listens: $(tail -3 "$T/gw.log")"; t_done; }
+"$LOAD" -s "unix:$T/gw.sock" -c 10 -m 20000 -k 50 -l dnsfaults \
+    >"$T/load.out" 2>&1 &
+LPID=$!
+n=0
+while alive "$LPID" && [ $n -lt 200 ]; do
+	case $((n % 5)) in
+	0) start "$PY" tests/dns/fixture.py --port "$PORT" "$T/load-zone.json" ;;
+	1) : ;;		# nothing listens
+	2) start "$PY" tests/dns/faultdns.py --port "$PORT" --mode slow ;;
+	3) start "$PY" tests/dns/faultdns.py --port "$PORT" --mode garbage ;;
+	4) start "$PY" tests/dns/fixture.py --port "$PORT" "$T/load-servfail.json" ;;
+	esac
+	sleep "0.$(( RANDOM % 5 + 2 ))"
+	stop_pid "$SPID"; SPID=""
+	n=$((n + 1))
+done
+wait "$LPID"
+lrc=$?
+LPID=""
+res=$(grep '^RESULT' "$T/load.out")
+echo "     $res; $(grep -o 'verdicts:.*' "$T/load.out"); $n DNS changes"
+check_eq "under load: every message got a verdict (milterload exit)" "$lrc" 0
+if [ "$n" -ge 5 ]; then ok "under load: $n DNS changes, every kind at least once"; else ko "under load: only $n DNS changes"; fi
+if grep -qE 'verdicts:.* (continue|accept)=' "$T/load.out"; then
+	ko "under load: no message accepted" "$(grep -o 'verdicts:.*' "$T/load.out")"
+else
+	ok "under load: no message accepted"
+fi
+if alive "$DPID"; then ok "under load: daemon still running"; else ko "under load: daemon died"; fi
 t_done
