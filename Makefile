@@ -112,12 +112,15 @@ FUZZ_SRC_fuzz_dmarc := policies/dmarc/dmarc_record.c \
 	policies/dmarc/dmarc_eval.c $(filter-out $(FUZZ_BASE), \
 	$(FUZZ_SRC_fuzz_dns_rdata)) $(FUZZ_BASE)
 FUZZ_LIBS_fuzz_dmarc := -lpsl $(FUZZ_LIBS_fuzz_dns_rdata)
+FUZZ_SRC_fuzz_dkim := policies/dkim/dkim_keys.c policies/dkim/dkim_keycache.c \
+	policies/dkim/dkim_sign.c policies/dkim/dkim_verify.c $(FUZZ_BASE)
+FUZZ_LIBS_fuzz_dkim := -lopendkim -lcrypto
 # the whole loader: every policy's config() is reached from conf_load()
 FUZZ_SRC_fuzz_conf := $(LIB_SRC)
 FUZZ_LIBS_fuzz_conf := $(shell pkg-config --libs $(PKGS) 2>/dev/null) \
 	-lspf2 -lpthread -lm
 FUZZ_TARGETS := fuzz_spf_record fuzz_spf_macro fuzz_spf_libspf2 fuzz_mime \
-	fuzz_dns_rdata fuzz_envelope fuzz_dmarc fuzz_conf
+	fuzz_dns_rdata fuzz_envelope fuzz_dmarc fuzz_conf fuzz_dkim
 FUZZ_BIN := $(FUZZ_TARGETS:%=$(BUILD)/fuzz/%)
 
 # Benchmark tools: milterload (milter protocol load client), nullmilter (a
