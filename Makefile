@@ -6,6 +6,9 @@
 #   make bench      benchmarks (figures, not pass/fail)
 #   make bench-compare  gatewarden beside opendkim and rspamd, one run
 #   make fuzz       bounded fuzzing runs (clang, libFuzzer)
+#   make soak       1,000,000 messages under reloads, RSS plotted, and
+#                   20,000 through Postfix under reloads (minutes)
+#   make fuzz-long  every fuzz target for 30 minutes (hours)
 #   make install    PREFIX=/usr/local SYSCONFDIR=/etc DESTDIR= STRIP=strip
 #   make uninstall  the same variables; removes what install put there
 #
@@ -36,6 +39,16 @@ override CFLAGS	+= $(WARN) $(SAN) -pthread -MMD -MP \
 override LDLIBS	+= $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lspf2 -lpthread -lm
 override LDFLAGS += $(SAN)
 
+# Debian's hardening (dpkg-buildflags with hardening=+all): stack
+# protector, _FORTIFY_SOURCE=2 (which needs an optimised build, so only
+# when CFLAGS asks for one), PIE, full RELRO.  libmilter.a is PIC in Debian,
+# so it links into the PIE.  tests/suites/reliability/hardening.sh checks
+# the binary.
+HARDEN_CPPFLAGS := $(if $(filter -O1 -O2 -O3 -Os -Og,$(CFLAGS)),-D_FORTIFY_SOURCE=2)
+override CPPFLAGS += $(HARDEN_CPPFLAGS)
+override CFLAGS += -fstack-protector-strong -fPIE
+override LDFLAGS += -pie -Wl,-z,relro -Wl,-z,now
+
 # The configuration read when no -c is given follows SYSCONFDIR.  Only the
 # two objects that use it see the define, and they are rebuilt when
 # SYSCONFDIR changes (the stamp holds the path last built with).
@@ -55,7 +68,7 @@ $(BUILD)/default-conf.stamp: FORCE
 # and an idle daemon stops at once.
 LIBMILTER_A := $(firstword $(wildcard /usr/lib/$(shell $(CC) -print-multiarch 2>/dev/null)/libmilter.a /usr/lib/*-linux-*/libmilter.a /usr/lib/libmilter.a))
 MILTER_LD := -Wl,--wrap=accept -Wl,--wrap=read -Wl,--wrap=listen \
-	     -Wl,--wrap=poll -Wl,--wrap=sigwait $(LIBMILTER_A)
+	     -Wl,--wrap=poll -Wl,--wrap=sigwait -Wl,--wrap=close $(LIBMILTER_A)
 
 # The daemon-only objects: everything else goes into libgw.a, which the
 # unit tests, fuzzers and benchmarks link against.
@@ -78,7 +91,8 @@ TEST_DRIVERS := $(BUILD)/tests/dnsq $(BUILD)/tests/spfcheck \
 # Fuzz targets (clang, libFuzzer + ASan + UBSan): the replay suites run their
 # seed corpora in `make test`, `make fuzz` fuzzes each for a bounded time.
 CC_FUZZ	?= clang
-CFLAGS_FUZZ := -g -O1 -std=c11 -Wall -D_GNU_SOURCE -I. \
+CFLAGS_FUZZ := -g -O1 -std=c11 -Wall -D_GNU_SOURCE -DGW_VERSION='"$(VERSION)"' -I. \
+	$(shell pkg-config --cflags $(PKGS) 2>/dev/null) \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
 FUZZ_BASE := filter/util/arena.c filter/util/xalloc.c filter/util/log.c \
 	filter/util/clock.c
@@ -100,8 +114,22 @@ FUZZ_SRC_fuzz_arc := policies/arc/arc_tags.c policies/arc/arc_canon.c \
 	policies/arc/arc_key.c policies/arc/arc_verify.c policies/arc/arc_seal.c \
 	filter/dns/dns_rr.c filter/util/cidr.c $(FUZZ_BASE)
 FUZZ_LIBS_fuzz_arc := -lcrypto
+FUZZ_SRC_fuzz_envelope := filter/util/addr.c filter/util/cidr.c \
+	filter/authres.c policies/ratelimit/ratelimit_key.c $(FUZZ_BASE)
+FUZZ_LIBS_fuzz_envelope := -lsodium
+FUZZ_SRC_fuzz_dmarc := policies/dmarc/dmarc_record.c \
+	policies/dmarc/dmarc_eval.c $(filter-out $(FUZZ_BASE), \
+	$(FUZZ_SRC_fuzz_dns_rdata)) $(FUZZ_BASE)
+FUZZ_LIBS_fuzz_dmarc := -lpsl $(FUZZ_LIBS_fuzz_dns_rdata)
+FUZZ_SRC_fuzz_dkim := policies/dkim/dkim_keys.c policies/dkim/dkim_keycache.c \
+	policies/dkim/dkim_sign.c policies/dkim/dkim_verify.c $(FUZZ_BASE)
+FUZZ_LIBS_fuzz_dkim := -lopendkim -lcrypto
+# the whole loader: every policy's config() is reached from conf_load()
+FUZZ_SRC_fuzz_conf := $(LIB_SRC)
+FUZZ_LIBS_fuzz_conf := $(shell pkg-config --libs $(PKGS) 2>/dev/null) \
+	-lspf2 -lpthread -lm
 FUZZ_TARGETS := fuzz_spf_record fuzz_spf_macro fuzz_spf_libspf2 fuzz_mime \
-	fuzz_dns_rdata fuzz_arc
+	fuzz_dns_rdata fuzz_arc fuzz_envelope fuzz_dmarc fuzz_conf fuzz_dkim
 FUZZ_BIN := $(FUZZ_TARGETS:%=$(BUILD)/fuzz/%)
 
 # Benchmark tools: milterload (milter protocol load client), nullmilter (a
@@ -111,8 +139,7 @@ BENCH_TOOLS := $(BUILD)/bench/milterload $(BUILD)/bench/nullmilter \
 	$(BUILD)/bench/bench_store
 
 .PHONY: all run test test-tools check asan deps deps-test bench bench-compare \
-	bench-tools \
-	fuzz fuzz-tools install uninstall lint clean
+	bench-tools fuzz fuzz-tools fuzz-long soak install uninstall lint clean
 .DEFAULT_GOAL := all
 # The unit tests' helper objects are kept between builds, not treated as
 # intermediate files to delete.
@@ -161,9 +188,14 @@ $(BUILD)/tests/redis_store_check: tests/ratelimit/redis_store_check.c \
     $(BUILD)/libgw.a
 	$(DRIVER_LINK)
 
+# The hostile milter peer (tests/suites/reliability/hostile.sh).
+$(BUILD)/tests/hostile: tests/reliability/hostile.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $<
+
 # Everything `make test` runs, built before the first suite starts.
 test-tools: $(BUILD)/gatewarden $(UNIT_BIN) $(TEST_DRIVERS) $(FUZZ_BIN) \
-	    $(BUILD)/bench/milterload
+	    $(BUILD)/bench/milterload $(BUILD)/tests/hostile
 
 .SECONDEXPANSION:
 $(FUZZ_BIN): $(BUILD)/fuzz/%: tests/fuzz/%.c $$(FUZZ_SRC_$$*)
@@ -214,7 +246,8 @@ DEPS_TEST := postfix miltertest swaks redis-server nsd bind9-dnsutils bind9-util
 	libmail-dkim-perl opendkim opendkim-tools clang libclang-rt-14-dev \
 	libio-socket-inet6-perl man-db groff-base util-linux procps openssl \
 	valgrind iproute2 publicsuffix libxml2-utils git file binutils m4 libwrap0 \
-	cppcheck clang-format prometheus stunnel4 curl
+	cppcheck clang-format prometheus stunnel4 curl \
+	python3-matplotlib
 
 # Peers that only `make bench-compare` runs (docs/performance.md).
 DEPS_BENCH := rspamd
@@ -252,6 +285,19 @@ bench-compare: deps-test
 fuzz: deps-test
 	@$(MAKE) --no-print-directory fuzz-tools
 	@tests/fuzz/run.sh
+
+# The long campaigns of docs/reliability.md, not part of `make test` (which
+# runs their bounded versions: reliability/soak-short and the fuzz replays).
+SOAK_OUT ?= $(BUILD)/soak
+soak: deps-test
+	@$(MAKE) --no-print-directory all test-tools
+	@SOAK_PLOT=1 tests/reliability/soak.sh $(SOAK_OUT)
+	@E2E_RELOAD_MSGS=20000 tests/e2e/41-reload-load.sh
+
+FUZZ_LONG_SECS ?= 1800
+fuzz-long: deps-test
+	@$(MAKE) --no-print-directory fuzz-tools
+	@tests/fuzz/run.sh $(FUZZ_LONG_SECS)
 
 # --- install --------------------------------------------------------------
 # What an operator reads goes beside the binary: the man pages, docs/*.md,

@@ -417,11 +417,11 @@ overflow_decision(struct conn *cn, enum pol_stage st, struct decision *d)
 	};
 
 	if (cn->msg.overflow_perm) {
-		r.verdict = c->limits.reply_code[0] == '5' ? POL_REJECT :
+		r.verdict = c->limits.reply.code[0] == '5' ? POL_REJECT :
 		    POL_TEMPFAIL;
-		r.smtp_code = c->limits.reply_code;
-		r.esc = c->limits.reply_xcode;
-		r.reason = c->limits.reply_text ? c->limits.reply_text :
+		r.smtp_code = c->limits.reply.code;
+		r.esc = c->limits.reply.xcode;
+		r.reason = c->limits.reply.text ? c->limits.reply.text :
 		    cn->msg.overflow_text;
 	}
 	memset(d, 0, sizeof(*d));

@@ -496,6 +496,8 @@ milter_run(const struct conf *c)
 	smfi_settimeout((int)(c->milter.timeout_s));
 	milter_set_limits(c);
 	smfi_setbacklog(c->milter.backlog);
+	milter_wrap_set_max(c->milter.max_connections);
+	milter_wrap_set_drain(milter_drain);
 	if (smfi_opensocket(true) != MI_SUCCESS)
 		fatal("cannot open milter socket %s", c->milter.socket);
 	if (path != NULL && chmod(path, (mode_t)c->milter.socket_mode) != 0)

@@ -31,5 +31,12 @@ int	milter_active(void);
  * flight, at most milter.shutdown_timeout.
  */
 void	milter_drain(void);
+/* milter_wrap_set_drain - at SIGTERM, run fn (milter_drain) before
+ * libmilter is told to stop; set once, before smfi_main() */
+void	milter_wrap_set_drain(void (*fn)(void));
+/* milter_wrap_set_max - refuse milter connections over max (0: no bound) */
+void	milter_wrap_set_max(int max);
+/* milter_wrap_refused - connections refused over the bound since start */
+long	milter_wrap_refused(void);
 
 #endif

@@ -1,14 +1,23 @@
 /*
  * milter_wrap.c - link-time wrappers around libmilter's accept(), read(),
- * listen(), poll() and sigwait() (the daemon links libmilter statically
- * with -Wl,--wrap=accept,--wrap=read,--wrap=listen,--wrap=poll,
- * --wrap=sigwait).
+ * listen(), poll(), sigwait() and close() (the daemon links libmilter
+ * statically with -Wl,--wrap=accept,--wrap=read,--wrap=listen,--wrap=poll,
+ * --wrap=sigwait,--wrap=close).
  *
  * WHY: a milter on TCP loopback stalls about 40 ms twice per message:
  * the MTA's small writes wait for the milter's delayed ACK.  TCP_NODELAY
  * on the accepted socket is not enough, and Linux leaves quick-ACK mode
  * again on its own, so TCP_QUICKACK is set again after every read of a
  * milter socket.  Unix sockets are unaffected (the wrappers do nothing).
+ *
+ * WHY accept and close: libmilter gives every connection a thread (or a
+ * worker of its pool that stays busy while a packet is incomplete) and has
+ * no bound of its own, so a peer that opens connections and stalls would
+ * tie up threads until milter.timeout.  The wrappers count the milter
+ * sockets from accept() to libmilter's close(); one over
+ * milter.max_connections is closed at once (the MTA applies its
+ * milter_default_action) and a warning says so, at most every 10 s.  accept()
+ * then reports EAGAIN, which libmilter's listener treats as "try again".
  *
  * WHY sigwait: libmilter's signal thread treats SIGHUP like SIGTERM and
  * stops the filter.  gatewarden reloads on SIGHUP, so SIGHUP is taken out
@@ -48,9 +57,12 @@
 #include <unistd.h>
 
 #include "filter/milter.h"
+#include "filter/util/log.h"
 
 #define WRAP_MAX_FD		65536
 #define WRAP_LISTEN_POLL_MS	100	/* the listener sees a stop this soon */
+#define WRAP_FD_MILTER		1	/* accepted by libmilter, counted */
+#define WRAP_FD_TCP		2	/* ... and TCP: quick ACKs after reads */
 
 int	__real_accept(int, struct sockaddr *, socklen_t *);
 int	__wrap_accept(int, struct sockaddr *, socklen_t *);
@@ -63,8 +75,6 @@ int	__wrap_listen(int, int);
 int	__real_poll(struct pollfd *, nfds_t, int);
 int	__wrap_poll(struct pollfd *, nfds_t, int);
 
-/* fds of accepted TCP milter connections */
-static atomic_uchar tcp_fd[WRAP_MAX_FD];
 /* libmilter's listening socket */
 static atomic_int listen_fd = -1;
 /* set at SIGTERM: new connections are closed at once */
@@ -91,33 +101,90 @@ __wrap_poll(struct pollfd *fds, nfds_t n, int timeout)
 	return __real_poll(fds, n, timeout);
 }
 
+int	__real_close(int);
+int	__wrap_close(int);
+
+/* WRAP_FD_* bits of each fd libmilter accepted */
+static atomic_uchar wrap_fd[WRAP_MAX_FD];
+static atomic_int wrap_open;		/* milter sockets open now */
+static atomic_int wrap_max;		/* milter.max_connections; 0: none */
+static atomic_long wrap_refused;	/* since start */
+static long wrap_refused_log;		/* log_ratelimited's state */
+
+/* set by milter.c: what a stop waits for (milter_drain) */
+static void (*_Atomic drain_fn)(void);
+
+/* milter_wrap_set_drain - the stop runs fn before libmilter hears of it */
+void
+milter_wrap_set_drain(void (*fn)(void))
+{
+	atomic_store(&drain_fn, fn);
+}
+
+/* milter_wrap_set_max - the bound on open milter connections */
+void
+milter_wrap_set_max(int max)
+{
+	atomic_store(&wrap_max, max);
+}
+
+/* milter_wrap_refused - connections refused over the bound so far */
+long
+milter_wrap_refused(void)
+{
+	return atomic_load(&wrap_refused);
+}
+
 /*
- * __wrap_accept - accept, then NODELAY + QUICKACK on TCP sockets; while
- * stopping, close the connection and report ECONNABORTED, on which the
- * listener goes on
+ * __wrap_accept - accept under the bound, then NODELAY + QUICKACK on TCP
+ * sockets; while stopping, close the connection and report ECONNABORTED,
+ * on which the listener goes on
  */
 int
 __wrap_accept(int fd, struct sockaddr *sa, socklen_t *len)
 {
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof(ss);
-	int s = __real_accept(fd, sa, len), one = 1, tcp;
+	int s = __real_accept(fd, sa, len), one = 1, max, tcp;
+	long n;
 
 	if (s >= 0 && atomic_load(&draining)) {
-		close(s);
+		(void)__real_close(s);
 		errno = ECONNABORTED;
 		return -1;
 	}
-	if (s < 0 || s >= WRAP_MAX_FD)
+	if (s < 0)
 		return s;
+	max = atomic_load(&wrap_max);
+	if (s >= WRAP_MAX_FD || (max > 0 && atomic_load(&wrap_open) >= max)) {
+		(void)__real_close(s);
+		n = atomic_fetch_add(&wrap_refused, 1) + 1;
+		log_ratelimited(&wrap_refused_log, 10, LOG_LVL_WARN,
+		    "milter.max_connections (%d) reached: connection refused "
+		    "(%ld refused since start)", max, n);
+		errno = EAGAIN;
+		return -1;
+	}
 	tcp = getsockname(s, (struct sockaddr *)&ss, &sl) == 0 &&
 	    (ss.ss_family == AF_INET || ss.ss_family == AF_INET6);
 	if (tcp) {
 		(void)setsockopt(s, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		(void)setsockopt(s, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof(one));
 	}
-	atomic_store(&tcp_fd[s], (unsigned char)tcp);
+	atomic_fetch_add(&wrap_open, 1);
+	atomic_store(&wrap_fd[s],
+	    (unsigned char)(WRAP_FD_MILTER | (tcp ? WRAP_FD_TCP : 0)));
 	return s;
+}
+
+/* __wrap_close - close, and uncount a milter socket */
+int
+__wrap_close(int fd)
+{
+	if (fd >= 0 && fd < WRAP_MAX_FD &&
+	    (atomic_exchange(&wrap_fd[fd], 0) & WRAP_FD_MILTER) != 0)
+		atomic_fetch_sub(&wrap_open, 1);
+	return __real_close(fd);
 }
 
 /* __wrap_read - read, then re-arm quick ACKs on a TCP milter socket */
@@ -127,7 +194,7 @@ __wrap_read(int fd, void *buf, size_t n)
 	ssize_t r = __real_read(fd, buf, n);
 	int one = 1;
 
-	if (r > 0 && fd >= 0 && fd < WRAP_MAX_FD && atomic_load(&tcp_fd[fd]))
+	if (r > 0 && fd >= 0 && fd < WRAP_MAX_FD && (atomic_load(&wrap_fd[fd]) & WRAP_FD_TCP) != 0)
 		(void)setsockopt(fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof(one));
 	return r;
 }
@@ -148,7 +215,8 @@ __wrap_sigwait(const sigset_t *set, int *sig)
 		*sig = SIGTERM;
 	if (rc == 0 && *sig == SIGTERM) {
 		atomic_store(&draining, true);
-		milter_drain();
+		if (drain_fn != NULL)
+			drain_fn();
 	}
 	return rc;
 }

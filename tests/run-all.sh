@@ -46,6 +46,17 @@ SUITES="
 	milter/milter
 	milter/daemon
 	metrics/metrics
+	reliability/hostile
+	reliability/addresses
+	reliability/soak-short
+	reliability/fuzz-short
+	reliability/hardening
+	reliability/faults-redis
+	reliability/injection
+	reliability/faults-dns
+	reliability/faults-disk
+	reliability/privileges
+	reliability/signing
 	e2e/e2e
 	e2e/sendmail
 "

@@ -3,7 +3,7 @@
  *
  * Core keys (docs/config.md has the full table):
  *	milter		socket, socket_mode, user, timeout, shutdown_timeout,
- *			backlog
+ *			backlog, max_connections
  *	authserv_id	this host's name in Authentication-Results
  *	log		level, facility, stderr, format
  *	dns		dns_config() (dns.c)
@@ -70,6 +70,7 @@ struct conf_milter {
 	const char	*user;
 	int64_t		 timeout_ms, shutdown_ms;
 	long long	 backlog;
+	long long	 max_connections;
 };
 
 /* conf_socket_port - "PORT" or "PORT@HOST" with PORT 1..65535 */
@@ -161,6 +162,8 @@ static const struct conf_key conf_milter_keys[] = {
 	    .max = 3600000, .off = offsetof(struct conf_milter, shutdown_ms) },
 	{ .key = "backlog", .type = CONF_INT, .min = 1, .max = 65535,
 	    .off = offsetof(struct conf_milter, backlog) },
+	{ .key = "max_connections", .type = CONF_INT, .min = 1, .max = 65535,
+	    .off = offsetof(struct conf_milter, max_connections) },
 	{ .key = NULL }
 };
 
@@ -174,7 +177,8 @@ conf_milter(struct conf_ctx *cc, const json_t *v, const char *ptr, void *dst)
 		.user = c->milter.user,
 		.timeout_ms = c->milter.timeout_s * 1000LL,
 		.shutdown_ms = c->milter.shutdown_s * 1000LL,
-		.backlog = c->milter.backlog
+		.backlog = c->milter.backlog,
+		.max_connections = c->milter.max_connections
 	};
 
 	(void)dst;
@@ -187,6 +191,7 @@ conf_milter(struct conf_ctx *cc, const json_t *v, const char *ptr, void *dst)
 	c->milter.timeout_s = (int)((m.timeout_ms + 999) / 1000);
 	c->milter.shutdown_s = (int)((m.shutdown_ms + 999) / 1000);
 	c->milter.backlog = (int)m.backlog;
+	c->milter.max_connections = (int)m.max_connections;
 	return 0;
 }
 
@@ -311,62 +316,23 @@ bad:
 }
 
 static const struct conf_key conf_limits_reply_keys[] = {
-	{ .key = "code", .type = CONF_STRING, .min = 3, .max = 3,
-	    .off = offsetof(struct conf, limits.reply_code) },
-	{ .key = "xcode", .type = CONF_STRING, .min = 5, .max = 11,
-	    .off = offsetof(struct conf, limits.reply_xcode) },
-	{ .key = "text", .type = CONF_STRING, .min = 1, .max = 400,
-	    .off = offsetof(struct conf, limits.reply_text) },
+	CONF_REPLY_KEYS(struct conf, limits.reply),
 	{ .key = NULL }
 };
 
-/* conf_reply_code_ok - "4XX" or "5XX" */
-static bool
-conf_reply_code_ok(const char *s)
-{
-	return (s[0] == '4' || s[0] == '5') && strspn(s, "0123456789") == 3;
-}
-
-/* conf_reply_xcode_ok - "C.X.Y" with class C, 1..3 digits each after */
-static bool
-conf_reply_xcode_ok(const char *s, char cls)
-{
-	size_t n1, n2;
-
-	if (s[0] != cls || s[1] != '.')
-		return false;
-	n1 = strspn(s + 2, "0123456789");
-	if (n1 < 1 || n1 > 3 || s[2 + n1] != '.')
-		return false;
-	n2 = strspn(s + 3 + n1, "0123456789");
-	return n2 >= 1 && n2 <= 3 && s[3 + n1 + n2] == '\0';
-}
-
-/* conf_limits_reply - "limits.reply": the answer to a message over a bound */
+/* conf_limits_reply - "limits.reply": the answer to a message over a
+ * bound, the one reply type (conf_reply.c) of either class */
 static int
 conf_limits_reply(struct conf_ctx *cc, const json_t *v, const char *ptr,
     void *dst)
 {
 	struct conf *c = cc->c;
-	int n;
 
 	(void)dst;
-	if ((n = conf_apply(cc, v, ptr, conf_limits_reply_keys, c)) != 0)
+	if (conf_apply(cc, v, ptr, conf_limits_reply_keys, c) != 0)
 		return -1;
-	if (!conf_reply_code_ok(c->limits.reply_code)) {
-		conf_error(cc, conf_ptr(cc, ptr, "code"), "must be a 4XX or "
-		    "5XX reply code (got %s)", c->limits.reply_code);
-		return -1;
-	}
-	if (!conf_reply_xcode_ok(c->limits.reply_xcode,
-	    c->limits.reply_code[0])) {
-		conf_error(cc, conf_ptr(cc, ptr, "xcode"), "must be an "
-		    "enhanced status code %c.X.Y matching code %s (got %s)",
-		    c->limits.reply_code[0], c->limits.reply_code,
-		    c->limits.reply_xcode);
-		return -1;
-	}
-	return 0;
+	return conf_reply_check(cc, ptr, &c->limits.reply, "limits.reply",
+	    0) != 0 ? -1 : 0;
 }
 
 static const struct conf_key conf_limits_keys[] = {
@@ -650,6 +616,7 @@ conf_defaults(struct conf_ctx *cc, struct conf *c)
 	c->milter.timeout_s = 7210;	/* libmilter's default */
 	c->milter.shutdown_s = 10;
 	c->milter.backlog = 128;
+	c->milter.max_connections = 1024;
 
 	if (gethostname(host, sizeof(host)) == 0) {
 		host[sizeof(host) - 1] = '\0';
@@ -675,8 +642,8 @@ conf_defaults(struct conf_ctx *cc, struct conf *c)
 	c->limits.max_header_bytes = 65536;
 	c->limits.max_rcpts = 1000;
 	c->limits.message_memory = 64LL << 20;
-	c->limits.reply_code = "552";	/* RFC 3463: 5.3.4 message too big */
-	c->limits.reply_xcode = "5.3.4";
+	c->limits.reply.code = "552";	/* RFC 3463: 5.3.4 message too big */
+	c->limits.reply.xcode = "5.3.4";
 }
 
 /* conf_read - the whole file into a malloc'd buffer; -1 + error_r */

@@ -62,6 +62,7 @@ struct conf {
 		int		 timeout_s;	/* libmilter's I/O timeout */
 		int		 shutdown_s;	/* bound on in-flight work at stop */
 		int		 backlog;
+		int		 max_connections; /* open at once; more are closed */
 	} milter;
 	const char		*authserv_id;
 	struct {
@@ -82,9 +83,8 @@ struct conf {
 		long long	 message_memory;	/* message arena budget, bytes */
 		/* the answer to a message that can never pass a bound
 		 * (max_headers, max_header_bytes, max_message_bytes); text
-		 * NULL: built in,
-		 * naming the bound */
-		const char	*reply_code, *reply_xcode, *reply_text;
+		 * NULL: built in, naming the bound */
+		struct conf_reply reply;
 	} limits;
 	struct dns_conf		 dns;
 	struct store_conf	 store;

@@ -603,7 +603,10 @@ dmarc_eom(struct pol_ctx *ctx, struct pol_result *res)
 	    "");
 	if (st->history.fd != -1 && o.have_record && !pol_no_count(ctx) &&
 	    dmarc_history_append(&st->history, line, &err) != 0)
-		pol_log(ctx, LOG_LVL_WARN, "%s", err);
+		/* a full disk fails every message: one line per 10 s */
+		log_ratelimited(&st->history.warned, 10, LOG_LVL_WARN,
+		    "dmarc: %s %s (logged at most every 10 s)", err,
+		    st->history.path);
 	json_decref(line);
 	return 0;
 }

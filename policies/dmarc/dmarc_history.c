@@ -88,6 +88,7 @@ dmarc_history_append(struct dmarc_history *h, const json_t *j,
 	size_t n;
 	ssize_t w;
 	struct stat sb;
+	off_t before;
 	int rc = 0;
 
 	if (line == NULL) {
@@ -103,9 +104,21 @@ dmarc_history_append(struct dmarc_history *h, const json_t *j,
 		*error_r = "history: rotation failed";
 		rc = -1;
 	}
+	before = fstat(h->fd, &sb) == 0 ? sb.st_size : -1;
 	w = write(h->fd, line, n + 1);
 	if (w != (ssize_t)(n + 1)) {
-		*error_r = "history: write failed";
+		/*
+		 * A line cut short (disk full, file size limit) would run into
+		 * the next one written once there is room again, and the
+		 * report reader would lose both: take the part back.  A line
+		 * the other generation appended meanwhile (around a reload)
+		 * would go too; that is one line, the torn one is every line
+		 * after it.
+		 */
+		if (w > 0 && before >= 0 && ftruncate(h->fd, before) == -1)
+			*error_r = "history: write failed, half a line left";
+		else
+			*error_r = "history: write failed";
 		rc = -1;
 	}
 	pthread_mutex_unlock(&h->lock);

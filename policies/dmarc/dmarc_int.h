@@ -146,6 +146,7 @@ struct dmarc_history {
 	long long	 max_bytes;	/* rotate beyond this size */
 	long long	 keep;		/* rotated files kept: PATH.1 .. PATH.keep */
 	int		 fd;
+	long		 warned;	/* log_ratelimited() state, atomic */
 };
 
 /* --- the policy's compiled section and generation state ---------------- */

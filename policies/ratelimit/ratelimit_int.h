@@ -79,6 +79,9 @@ struct rl_conf {
 };
 
 /* What keys are built from (NULL/"" when not known yet). */
+/* the sender_domain / rcpt_domain key of an address that is not a path */
+#define RL_KEY_NOT_PATH	"!not-a-path"
+
 struct rl_key_input {
 	const char	*addr;
 	const char	*helo;

@@ -12,6 +12,7 @@
 
 #include <sodium.h>
 
+#include "filter/util/addr.h"
 #include "policies/ratelimit/ratelimit_int.h"
 
 static const char *const rl_field_names[RL_FIELD_COUNT] = {
@@ -124,12 +125,18 @@ rl_parse_rate(const char *s, struct store_rate *rate, const char **error_r)
 	return 0;
 }
 
-/* rl_addr_domain - the domain of an address, or NULL */
+/*
+ * rl_addr_domain - the domain of an address; RL_KEY_NOT_PATH for what is
+ * not an RFC 5321 path ("a@b@victim.example"): never a domain guessed from
+ * it, and such senders share one bucket rather than escape the limit.
+ */
 static const char *
 rl_addr_domain(const char *addr)
 {
 	const char *at = strrchr(addr, '@');
 
+	if (!addr_is_path(addr))
+		return RL_KEY_NOT_PATH;
 	return at != NULL && at[1] != '\0' ? at + 1 : NULL;
 }
 
@@ -306,6 +313,8 @@ rl_addr_match(const struct rl_addrlist *l, const char *addr)
 	if (addr == NULL || addr[0] == '<')
 		addr = addr != NULL ? addr + 1 : NULL;
 	if (addr == NULL || addr[0] == '\0' || strlen(addr) >= sizeof(buf))
+		return false;
+	if (!addr_is_path(addr))	/* never exempt by a guessed part */
 		return false;
 	strcpy(buf, addr);
 	if (buf[strlen(buf) - 1] == '>')

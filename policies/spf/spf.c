@@ -39,6 +39,7 @@
 
 #include <jansson.h>
 
+#include "filter/util/addr.h"
 #include "filter/util/arena.h"
 #include "filter/util/cidr.h"
 #include "filter/conf/conf_api.h"
@@ -546,6 +547,13 @@ spf_envfrom(struct pol_ctx *ctx, const char *const *argv,
 	if (null_sender && have_helo) {
 		/* 2.4: the MAIL FROM identity is postmaster@helo */
 		mf = helo;
+	} else if (!null_sender && !addr_is_path(from)) {
+		/* 4.3: no domain to check; never one guessed from it */
+		memset(&mf, 0, sizeof(mf));
+		mf.result = SPF_R_NONE;
+		mf.domain = "";
+		mf.sender = from;
+		mf.problem = "MAIL FROM is not an RFC 5321 path";
 	} else {
 		req.identity = SPF_ID_MAILFROM;
 		req.mail_from = from != NULL ? from : "";

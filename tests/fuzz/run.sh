@@ -18,7 +18,8 @@ replay=0
 [ "$1" = "--replay" ] && { replay=1; shift; }
 secs=${1:-60}
 # The targets, as the Makefile's FUZZ_TARGETS builds them.
-TARGETS="fuzz_spf_record fuzz_spf_macro fuzz_spf_libspf2 fuzz_mime fuzz_dns_rdata fuzz_arc"
+TARGETS="fuzz_spf_record fuzz_spf_macro fuzz_spf_libspf2 fuzz_mime fuzz_dns_rdata
+	fuzz_arc fuzz_envelope fuzz_dmarc fuzz_conf fuzz_dkim"
 [ -n "$FUZZ_ONLY" ] || FUZZ_ONLY=.
 mkdir -p "$out"
 pass=0; fail=0

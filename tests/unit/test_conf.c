@@ -109,6 +109,7 @@ test_defaults(void)
 	T_EQ_INT(c->milter.timeout_s, 7210, "timeout");
 	T_EQ_INT(c->milter.shutdown_s, 10, "shutdown_timeout");
 	T_EQ_INT(c->milter.backlog, 128, "backlog");
+	T_EQ_INT(c->milter.max_connections, 1024, "max_connections");
 	if (gethostname(host, sizeof(host)) == 0 && strchr(host, ' ') == NULL)
 		T_EQ_STR(c->authserv_id, host, "authserv_id is the host name");
 	T_EQ_INT(c->log.level, LOG_LVL_INFO, "log level");
@@ -124,9 +125,9 @@ test_defaults(void)
 	T_EQ_INT(c->limits.max_rcpts, 1000, "max_rcpts");
 	T_EQ_INT(c->limits.max_message_bytes, 0, "max_message_bytes off");
 	T_EQ_INT(c->limits.message_memory, 64LL << 20, "message_memory");
-	T_EQ_STR(c->limits.reply_code, "552", "limits.reply.code");
-	T_EQ_STR(c->limits.reply_xcode, "5.3.4", "limits.reply.xcode");
-	T_CHECK(c->limits.reply_text == NULL, "limits.reply.text built in");
+	T_EQ_STR(c->limits.reply.code, "552", "limits.reply.code");
+	T_EQ_STR(c->limits.reply.xcode, "5.3.4", "limits.reply.xcode");
+	T_CHECK(c->limits.reply.text == NULL, "limits.reply.text built in");
 	T_EQ_INT(c->dns.timeout_ms, 5000, "dns timeout");
 	T_EQ_INT(c->dns.message_budget_ms, 20000, "dns budget");
 	T_EQ_INT(c->store.backend, STORE_MEMORY, "store backend");
@@ -146,7 +147,8 @@ test_values(void)
 	struct conf *c = expect_ok(
 	    "{\"milter\": {\"socket\": \"unix:/run/gw.sock\", "
 	    "\"socket_mode\": \"0600\", \"user\": \"gw\", \"timeout\": \"5m\", "
-	    "\"shutdown_timeout\": \"250ms\", \"backlog\": 65535},\n"
+	    "\"shutdown_timeout\": \"250ms\", \"backlog\": 65535, "
+	    "\"max_connections\": 7},\n"
 	    "\"authserv_id\": \"mx.example.com\",\n"
 	    "\"log\": {\"level\": \"debug\", \"facility\": \"local3\", "
 	    "\"stderr\": true},\n"
@@ -167,6 +169,7 @@ test_values(void)
 	T_EQ_INT(c->milter.timeout_s, 300, "timeout 5m");
 	T_EQ_INT(c->milter.shutdown_s, 1, "250ms rounds up to 1 s");
 	T_EQ_INT(c->milter.backlog, 65535, "backlog");
+	T_EQ_INT(c->milter.max_connections, 7, "max_connections");
 	T_EQ_STR(c->authserv_id, "mx.example.com", "authserv_id");
 	T_EQ_INT(c->log.level, LOG_LVL_DEBUG, "level");
 	T_EQ_STR(c->log.facility, "local3", "facility");
@@ -272,6 +275,8 @@ test_types(void)
 		"{\"limits\": {\"message_memory\": \"64M\"}}",
 		"{\"limits\": {\"max_header_bytes\": 1048576}}",
 		"{\"limits\": {\"reply\": {}}}",
+		/* a number, as every reply of the configuration (conf_reply.c) */
+		"{\"limits\": {\"reply\": {\"code\": 552}}}",
 		"{\"limits\": {\"reply\": {\"code\": \"554\", \"xcode\": \"5.6.0\", \"text\": \"no\"}}}",
 		"{\"limits\": {\"reply\": {\"code\": \"452\", \"xcode\": \"4.3.1\"}}}",
 		"{\"limits\": {\"reply\": {\"code\": \"552\", \"xcode\": \"5.123.456\"}}}",
@@ -322,7 +327,7 @@ test_types(void)
 		"{\"limits\": {\"max_message_bytes\": \"10M\"}}",
 		"{\"limits\": {\"max_headers\": -1}}",
 		"{\"limits\": {\"reply\": \"552\"}}",
-		"{\"limits\": {\"reply\": {\"code\": 552}}}",
+		"{\"limits\": {\"reply\": {\"code\": true}}}",
 		"{\"limits\": {\"reply\": {\"code\": \"250\"}}}",
 		"{\"limits\": {\"reply\": {\"code\": \"5x2\"}}}",
 		"{\"limits\": {\"reply\": {\"code\": \"452\"}}}",

@@ -102,8 +102,8 @@ make_conf(bool dry_a, enum pol_on_error onerr_a)
 	c->limits.max_header_bytes = 100;
 	c->limits.max_rcpts = 3;
 	c->limits.message_memory = 1 << 20;
-	c->limits.reply_code = "552";	/* conf_load's defaults */
-	c->limits.reply_xcode = "5.3.4";
+	c->limits.reply.code = "552";	/* conf_load's defaults */
+	c->limits.reply.xcode = "5.3.4";
 	c->dns.message_budget_ms = 1000;
 	c->npolicies = 2;
 	c->policies = arena_alloc(c->arena, 2 * sizeof(*c->policies));
@@ -491,9 +491,9 @@ test_limit_replies(void)
 	/* a configured reply replaces code, xcode and text */
 	reset_probes();
 	c = make_conf(false, POL_ONERR_TEMPFAIL);
-	c->limits.reply_code = "554";
-	c->limits.reply_xcode = "5.6.0";
-	c->limits.reply_text = "Message refused: local limits";
+	c->limits.reply.code = "554";
+	c->limits.reply.xcode = "5.6.0";
+	c->limits.reply.text = "Message refused: local limits";
 	cn = open_conn(c, "192.0.2.1");
 	dispatch_connect(cn, &d);
 	d = run_msg(cn, big, &edits);
@@ -507,8 +507,8 @@ test_limit_replies(void)
 	/* a 4XX reply configured: a temporary failure after all */
 	reset_probes();
 	c = make_conf(false, POL_ONERR_TEMPFAIL);
-	c->limits.reply_code = "452";
-	c->limits.reply_xcode = "4.3.1";
+	c->limits.reply.code = "452";
+	c->limits.reply.xcode = "4.3.1";
 	cn = open_conn(c, "192.0.2.1");
 	dispatch_connect(cn, &d);
 	d = run_msg(cn, big, &edits);

@@ -6,9 +6,11 @@
  * records and From headers, and whole messages through the dispatcher
  * with SPF against the resolver's static test seam.
  */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -866,6 +868,62 @@ test_history(void)
 	conf_unref(&c);
 }
 
+/*
+ * test_history_full - a line the disk has no room for is taken back whole
+ * (the file size limit plays the full disk: write(2) stops short), so the
+ * next line, once there is room, starts a line of its own.
+ */
+static void
+test_history_full(void)
+{
+	struct dmarc_history h;
+	struct rlimit old, lim;
+	struct stat sb;
+	char path[512], buf[8192], pad[600];
+	const char *err = NULL;
+	json_t *j;
+	json_error_t e;
+	FILE *f;
+	int lines = 0, whole = 0;
+
+	snprintf(path, sizeof(path), "%s/full.jsonl", tmpdir);
+	(void)unlink(path);
+	memset(pad, 'x', sizeof(pad) - 1);
+	pad[sizeof(pad) - 1] = '\0';
+	j = json_pack("{s:s}", "pad", pad);
+	if (dmarc_history_open(&h, path, 0, 0, &err) != 0) {
+		T_CHECK(0, "history opens: %s", err);
+		json_decref(j);
+		return;
+	}
+	T_EQ_INT(dmarc_history_append(&h, j, &err), 0, "first line written");
+	signal(SIGXFSZ, SIG_IGN);
+	getrlimit(RLIMIT_FSIZE, &old);
+	lim = old;
+	lim.rlim_cur = 1000;		/* room for half the second line */
+	setrlimit(RLIMIT_FSIZE, &lim);
+	T_EQ_INT(dmarc_history_append(&h, j, &err), -1,
+	    "a line with no room fails");
+	setrlimit(RLIMIT_FSIZE, &old);
+	signal(SIGXFSZ, SIG_DFL);
+	T_CHECK(stat(path, &sb) == 0 && sb.st_size == (off_t)strlen(pad) + 11,
+	    "the part written is taken back (size %lld)", (long long)sb.st_size);
+	T_EQ_INT(dmarc_history_append(&h, j, &err), 0, "room again: written");
+	dmarc_history_close(&h);
+	json_decref(j);
+	f = fopen(path, "r");
+	while (f != NULL && fgets(buf, sizeof(buf), f) != NULL) {
+		lines++;
+		j = json_loads(buf, 0, &e);
+		whole += j != NULL;
+		json_decref(j);
+	}
+	if (f != NULL)
+		fclose(f);
+	T_EQ_INT(lines, 2, "two lines");
+	T_EQ_INT(whole, 2, "both whole JSON objects");
+}
+
 /* test_config - bad sections are reported, good ones load */
 static void
 test_config(void)
@@ -926,6 +984,7 @@ main(void)
 	test_bad_input();
 	test_messages();
 	test_history();
+	test_history_full();
 	test_config();
 	psl_free(psl);
 	{

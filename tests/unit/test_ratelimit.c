@@ -278,6 +278,20 @@ test_keys(void)
 	in.rcpt = "<Dave@Example.ORG>";
 	rl_key_build(&in, fields, 1, buf, sizeof(buf));
 	T_EQ_STR(buf, "example.org", "rcpt domain, brackets dropped");
+	/* not a path: no domain guessed, one shared bucket */
+	in.rcpt = "a@b@victim.example";
+	T_EQ_INT(rl_key_build(&in, fields, 1, buf, sizeof(buf)), 0,
+	    "rcpt not a path: still keyed");
+	T_EQ_STR(buf, RL_KEY_NOT_PATH, "rcpt not a path: never victim.example");
+	in.rcpt = "x@example.org, y@victim.example";
+	rl_key_build(&in, fields, 1, buf, sizeof(buf));
+	T_EQ_STR(buf, RL_KEY_NOT_PATH, "two addresses: one shared bucket");
+	fields[0] = RL_F_SENDER_DOMAIN;
+	in.mail_from = "x y@victim.example";
+	rl_key_build(&in, fields, 1, buf, sizeof(buf));
+	T_EQ_STR(buf, RL_KEY_NOT_PATH, "sender with a space: not a path");
+	in.rcpt = "<Dave@Example.ORG>";
+	fields[0] = RL_F_RCPT_DOMAIN;
 	/* very long keys are hashed, never truncated into collisions */
 	{
 		char lp[400], buf2[RL_KEY_MAX];
@@ -312,6 +326,10 @@ test_addr_match(void)
 	T_CHECK(rl_addr_match(&l, "Postmaster@anything.test"),
 	    "postmaster@ any domain");
 	T_CHECK(rl_addr_match(&l, "abuse@x.y"), "abuse@");
+	T_CHECK(!rl_addr_match(&l, "postmaster@x@victim.example"),
+	    "not a path: never exempt");
+	T_CHECK(!rl_addr_match(&l, "joe@a.test, joe@example.net"),
+	    "two addresses: never exempt");
 	T_CHECK(rl_addr_match(&l, "joe@Example.NET"), "@domain");
 	T_CHECK(!rl_addr_match(&l, "joe@sub.example.net"),
 	    "@domain is exact");
