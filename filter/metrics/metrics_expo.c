@@ -191,6 +191,16 @@ expo_dns(FILE *f)
 			    "outcome=\"%s\"} %llu\n", dns_stat_type_name(t),
 			    outcomes[o], v[o]);
 	}
+	head(f, "dns_cache_hits_total", "counter",
+	    "DNS questions answered "
+	    "from the resolver's answer cache in the calling thread "
+	    "(also in dns_queries_total by outcome).");
+	for (t = 0; t < DNS_ST_NTYPES; t++)
+		if (s.type[t].lookups != 0 || s.type[t].cached != 0)
+			fprintf(f,
+			    P "dns_cache_hits_total{type=\"%s\"} "
+			      "%llu\n",
+			    dns_stat_type_name(t), s.type[t].cached);
 }
 
 /* expo_store - the live generation's store */

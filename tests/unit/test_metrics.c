@@ -11,10 +11,13 @@
 #include <unistd.h>
 
 #include "filter/conf/conf.h"
+#include "filter/dns/dns.h"
 #include "filter/metrics/metrics.h"
 #include "filter/util/log.h"
 #include "tests/unit/t.h"
 #include "tests/unit/t_conf.h"
+#include "tests/unit/dns_static.h"
+#include "filter/util/arena.h"
 
 /* value - the sample of the exposition line starting with series, or -1 */
 static double
@@ -240,6 +243,51 @@ test_conf(const char *dir)
 	}
 }
 
+/* test_dns_cache_hits - answers from the resolver's cache are counted in
+ * dns_cache_hits_total, by type, and by outcome in dns_queries_total
+ * like every answer */
+static void
+test_dns_cache_hits(void)
+{
+	struct dns_result res;
+	struct arena *a = arena_create(ARENA_UNBOUNDED);
+	const char *err = NULL;
+	struct dns *d;
+	double h0, h1, q0, q1;
+	char *s;
+	int i;
+
+	d = dns_create_static("cache.example.com A 192.0.2.7\n", 1000, &err);
+	T_CHECK(d != NULL, "static resolver (%s)", err ? err : "ok");
+	if (d == NULL)
+		return;
+	dns_static_cache(d, 300, 64, NULL);
+	s = render();
+	h0 = value(s, "gatewarden_dns_cache_hits_total{type=\"A\"}");
+	q0 = value(s,
+	    "gatewarden_dns_queries_total{type=\"A\","
+	    "outcome=\"answer\"}");
+	free(s);
+	for (i = 0; i < 4; i++)
+		dns_query(d, NULL, "cache.example.com", DNS_T_A, a, &res);
+	s = render();
+	h1 = value(s, "gatewarden_dns_cache_hits_total{type=\"A\"}");
+	q1 = value(s,
+	    "gatewarden_dns_queries_total{type=\"A\","
+	    "outcome=\"answer\"}");
+	free(s);
+	T_CHECK(h1 - (h0 < 0 ? 0 : h0) == 3,
+	    "3 of 4 lookups from the cache "
+	    "(%g -> %g)",
+	    h0, h1);
+	T_CHECK(q1 - (q0 < 0 ? 0 : q0) == 4,
+	    "all 4 in dns_queries_total by "
+	    "outcome (%g -> %g)",
+	    q0, q1);
+	dns_destroy(&d);
+	arena_destroy(&a);
+}
+
 int
 main(void)
 {
@@ -251,6 +299,7 @@ main(void)
 	test_escape_and_bound();
 	test_histogram();
 	test_threads();
+	test_dns_cache_hits();
 	test_conf(dir);
 	snprintf(path, sizeof(path), "%s/gw.json", dir);
 	unlink(path);
