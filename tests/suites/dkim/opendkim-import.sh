@@ -17,11 +17,13 @@ OD_PID=
 bad() { ko "$@"; }
 eq() { if [ "$2" = "$3" ]; then ok "$1"; else ko "$1" "expected: $2" "got:      $3"; fi; }
 
-# opendkim refuses files under a folder others may write to (/tmp): the
-# temporary folder is in the build folder, made here instead of t_init's
-mkdir -p "$BUILD"
+# opendkim refuses files below any folder others may write to (/tmp, and
+# so also a checkout under /tmp, as .ci/run makes one): the temporary
+# folder is in the user's own cache folder, made here instead of t_init's
+base=${XDG_CACHE_HOME:-${HOME:-/root}/.cache}/gatewarden-tests
+mkdir -p "$base" && chmod 700 "$base" || exit 1
 T_NAME=$NAME
-T=$(mktemp -d "$PWD/$BUILD/odimport.XXXXXX")
+T=$(mktemp -d "$base/odimport.XXXXXX")
 trap t_exit EXIT
 trap 'exit 130' INT TERM
 od_stop() {
