@@ -86,7 +86,7 @@ import() {
 	fi
 	eq "$c: gatewarden -n accepts the imported configuration" \
 	    "configuration OK" "$("$GW" -n -c "$d/gw.json" 2>&1 |
-	    grep -v '^gatewarden: warning: started as root and milter.user is not set')"
+	    no_root_warning)"
 	sed "s|^gatewarden import-opendkim: $d/|gatewarden import-opendkim: |" \
 	    "$d/import.err" > "$d/import.notes"
 }

@@ -66,7 +66,7 @@ fi
 
 # --- 2. examples and `gatewarden test` ----------------------------------
 for f in conf/examples/ratelimit-memory.json conf/examples/ratelimit-redis.json; do
-	out=$("$GW" -n -c "$f" 2>&1 | grep -v '^gatewarden: warning: started as root and milter.user is not set')
+	out=$("$GW" -n -c "$f" 2>&1 | no_root_warning)
 	check_got "$out" "configuration OK" "gatewarden -n $f"
 done
 sed "s/127.0.0.1:6379/127.0.0.1:$RPORT/" conf/examples/ratelimit-redis.json >"$T/ex-redis.json"

@@ -76,7 +76,7 @@ EOC
 for n in 1 2 3; do dconf $n tempfail; done
 dconf gl tempfail rules
 out=$({ "$GW" -n -c "$T/d1.json" 2>&1; "$GW" -n -c "$T/dgl.json" 2>&1; } |
-    grep -v "^gatewarden: warning: started as root and milter.user is not set")
+    no_root_warning)
 check "$(echo $out)" "configuration OK configuration OK" "cluster configurations pass -n"
 
 # --- gatewarden test, limits, greylist through the cluster ----------------

@@ -60,7 +60,7 @@ n=0
 for m in $MODES; do n=$((n + 1)); dconf $n "$m"; done
 dconf gl tempfail rules
 out=$({ "$GW" -n -c "$T/d1.json" 2>&1; "$GW" -n -c "$T/dgl.json" 2>&1; } |
-    grep -v "^gatewarden: warning: started as root and milter.user is not set")
+    no_root_warning)
 check "$(echo $out)" "configuration OK configuration OK" "sentinel configurations pass -n"
 
 # --- gatewarden test, limits, greylist through Sentinel -------------------
