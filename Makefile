@@ -194,8 +194,10 @@ $(BUILD)/tests/hostile: tests/reliability/hostile.c
 	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $<
 
 # Everything `make test` runs, built before the first suite starts.
+# The bench tools are built here too, so that `make test` fails when one
+# no longer compiles (only `make bench*` runs them).
 test-tools: $(BUILD)/gatewarden $(UNIT_BIN) $(TEST_DRIVERS) $(FUZZ_BIN) \
-	    $(BUILD)/bench/milterload $(BUILD)/tests/hostile
+	    $(BENCH_TOOLS) $(BUILD)/tests/hostile
 
 .SECONDEXPANSION:
 $(FUZZ_BIN): $(BUILD)/fuzz/%: tests/fuzz/%.c $$(FUZZ_SRC_$$*)

@@ -428,7 +428,7 @@ bench_topo(const char *mode, char *nodes, char *data, uint64_t total)
 
 		store_conf_defaults(&sc);
 		sc.backend = STORE_REDIS;
-		sc.on_error = STORE_ONERR_ACCEPT;
+		sc.on_error = STORE_ONERR_CONTINUE;
 		if (strcmp(mode, "cluster") == 0) {
 			sc.redis.cluster = nv;
 			sc.redis.ncluster = nn;

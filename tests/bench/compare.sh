@@ -36,7 +36,8 @@
 #
 # Knobs: BENCH_CMP_MSGS (2000), BENCH_CMP_SESSIONS (10), BENCH_CMP_LAT_MSGS
 # (2000 per connection count), BENCH_CMP_RSS_CONNS (500), BENCH_CMP_SKIP_C=1
-# skips (c).  Ports: 32000-32079 on 127.0.0.1.  rspamd's compiled regex
+# skips (c).  Ports: 80 in a row in 32000-32759 on 127.0.0.1 (free_port).
+# rspamd's compiled regex
 # cache is kept in $BUILD/bench/rspamd-db between runs (the first run
 # compiles it, about a minute on 2 cores).
 cd "$(dirname "$0")/../.." || exit 1
@@ -47,7 +48,6 @@ MSGS=${BENCH_CMP_MSGS:-2000}
 SESSIONS=${BENCH_CMP_SESSIONS:-10}
 LAT_MSGS=${BENCH_CMP_LAT_MSGS:-2000}
 RSS_CONNS=${BENCH_CMP_RSS_CONNS:-500}
-BASE=32000
 OUT_JSON=$PWD/$BUILD/bench/compare.json
 export BUILD GW BENCH_BIN
 
@@ -59,11 +59,12 @@ for c in opendkim rspamd nsd smtp-source postfix; do
 	    { echo "bench-compare: $c not installed (make bench-compare installs it)"; exit 1; }
 done
 
-/usr/bin/python3 tests/bench/freeports.py $BASE 80 bench-compare ||
-    { echo "bench-compare: ports $BASE.. stay busy"; exit 1; }
-export E2E_PORT_BASE=$BASE E2E_SINK_DISCARD=1
 # shellcheck source=../e2e/lib.sh
 . tests/e2e/lib.sh
+# 80 ports in a row, taken where they are free (tests/lib.sh's free_port)
+BASE=$(free_port 32000 32759 $$ 80) ||
+    { echo "bench-compare: no 80 free ports in 32000-32759"; exit 1; }
+export E2E_PORT_BASE=$BASE E2E_SINK_DISCARD=1
 # shellcheck source=cpu.sh
 . tests/bench/cpu.sh
 e2e_init 0
@@ -82,6 +83,7 @@ mkdir -m 700 "$K"
 for k in "x.example rsa rsa-sha256" "x.example ed ed25519-sha256"; do
 	set -- $k
 	"$GW" keygen --domain "$1" --selector "$2" --algorithm "$3" --out "$K" \
+	    --group "$(id -gn)" \
 	    >"$K/$2.out" 2>&1 || e2e_die "keygen $k: $(cat "$K/$2.out")"
 done
 {
@@ -145,7 +147,7 @@ signj() {	# signj SELECTOR ALG
 	printf '{%s, "trusted": {"networks": ["127.0.0.0/8", "192.0.2.0/24"]}, "policies": {%s, "dkim": {"enabled": true, "sign": {"keys": [{"domain": "x.example", "selector": "%s", "algorithm": "%s", "key_file": "%s"}]}}}}' \
 	    "$DNSJ" "$OFF_BUT_DKIM" "$1" "$2" "$K/x.example.$1.pem"
 }
-PORT_N=$((BASE + 40))	# milter TCP ports: 32040..
+PORT_N=$((BASE + 40))	# milter TCP ports: BASE+40..
 declare -A SOCK_PF PID_OF
 # gwstart NAME JSON - one instance on unix, one on TCP
 gwstart() {
@@ -369,23 +371,23 @@ declare -A PF
 for k in "${ORDER[@]}"; do
 	src "${LPORT[$k]}" 200 >/dev/null 2>&1	# warm-up: processes, caches
 	e2e_settle 60
-	d0=$(delivered); c0=$(cpu_of "$k")
+	d0=$(delivered); c0=$(cpu_of "$k"); h0=$(bench_host_busy_us)
 	s=$(date +%s%N)
 	src "${LPORT[$k]}" "$MSGS" >"$D/smtp-source-$k.log" 2>&1
 	rc=$?
 	e=$(date +%s%N)
 	e2e_settle 120
-	c1=$(cpu_of "$k")
-	PF[$k]="rate=$(awk -v n="$MSGS" -v ns=$((e - s)) 'BEGIN { printf "%.1f", n / (ns / 1e9) }') delivered=$(( $(delivered) - d0 )) rc=$rc cpu=$(bench_cpu_delta "$c0" "$c1" "$MSGS") rss=$(rss_of "$k")"
+	c1=$(cpu_of "$k"); h1=$(bench_host_busy_us)
+	PF[$k]="rate=$(awk -v n="$MSGS" -v ns=$((e - s)) 'BEGIN { printf "%.1f", n / (ns / 1e9) }') delivered=$(( $(delivered) - d0 )) rc=$rc cpu=$(bench_cpu_delta "$c0" "$c1" "$MSGS") host=$(bench_cpu_delta "$h0" "$h1" "$MSGS") rss=$(rss_of "$k")"
 done
 base=$(field "${PF[none]}" rate)
-printf '%-12s %-9s %9s %8s %11s %11s %9s\n' filter transport msgs/s "vs none" delivered "cpu_us/msg" "rss_MiB"
+printf '%-12s %-9s %9s %8s %11s %11s %11s %9s\n' filter transport msgs/s "vs none" delivered "cpu_us/msg" "host_us/msg" "rss_MiB"
 for k in "${ORDER[@]}"; do
 	r=${PF[$k]}
 	tr=${k##*-}; [ "$k" = none ] && tr=-
-	printf '%-12s %-9s %9s %8s %11s %11s %9s\n' "${k%-*}" "$tr" \
+	printf '%-12s %-9s %9s %8s %11s %11s %11s %9s\n' "${k%-*}" "$tr" \
 	    "$(field "$r" rate)" "$(ratio "$(field "$r" rate)" "$base")" \
-	    "$(field "$r" delivered)/$MSGS" "$(field "$r" cpu)" \
+	    "$(field "$r" delivered)/$MSGS" "$(field "$r" cpu)" "$(field "$r" host)" \
 	    "$(awk -v k="$(field "$r" rss)" 'BEGIN { printf "%.1f", k / 1024 }')"
 	[ "$(field "$r" rc)" = 0 ] || say "   (smtp-source exited $(field "$r" rc) for $k)"
 done

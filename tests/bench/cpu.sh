@@ -6,6 +6,8 @@
 #                        (US1 - US0) / N, one decimal: CPU us per message
 #   bench_rss_kb PID FIELD
 #                        VmRSS / VmHWM of PID in kB
+#   bench_host_busy_us   busy CPU of the whole machine so far (every core:
+#                        user, nice, system, irq, softirq; /proc/stat), in us
 #
 # Fields 14 and 15 of /proc/PID/stat (utime, stime) count the whole
 # process, every thread included, in clock ticks (getconf CLK_TCK).
@@ -26,4 +28,8 @@ bench_cpu_delta() {
 
 bench_rss_kb() {
 	awk -v f="$2:" '$1 == f { print $2 }' "/proc/$1/status" 2>/dev/null
+}
+
+bench_host_busy_us() {
+	awk -v t="$BENCH_CLK_TCK" '$1 == "cpu" { printf "%.0f", ($2 + $3 + $4 + $7 + $8) * 1000000 / t; exit }' /proc/stat
 }
