@@ -122,6 +122,7 @@ FUZZ_SRC_fuzz_dmarc := policies/dmarc/dmarc_record.c \
 	$(FUZZ_SRC_fuzz_dns_rdata)) $(FUZZ_BASE)
 FUZZ_LIBS_fuzz_dmarc := -lpsl $(FUZZ_LIBS_fuzz_dns_rdata)
 FUZZ_SRC_fuzz_dkim := policies/dkim/dkim_keys.c policies/dkim/dkim_keycache.c \
+	filter/util/secret.c \
 	policies/dkim/dkim_sign.c policies/dkim/dkim_verify.c $(FUZZ_BASE)
 FUZZ_LIBS_fuzz_dkim := -lopendkim -lcrypto
 # the whole loader: every policy's config() is reached from conf_load()

@@ -43,6 +43,7 @@
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <pwd.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -53,6 +54,7 @@
 #include "filter/conf/conf.h"
 #include "filter/conf/conf_locate.h"
 #include "filter/util/log.h"
+#include "filter/util/secret.h"
 #include "filter/util/xalloc.h"
 #include "policies/registry.h"
 
@@ -720,11 +722,33 @@ conf_syntax(struct conf_ctx *cc, const char *buf, size_t len,
 	free(ptr);
 }
 
+/*
+ * conf_service - name the account the daemon will serve as (milter.user,
+ * else the one running) to the secret-file check before any section
+ * reads a key or password file (filter/util/secret.h).  An unknown user
+ * is left to the privilege drop, which refuses it.
+ */
+static void
+conf_service(const json_t *root)
+{
+	const char *user = json_string_value(
+	    json_object_get(json_object_get(root, "milter"), "user"));
+	struct passwd pw, *res = NULL;
+	char buf[2048];
+
+	if (user != NULL &&
+	    getpwnam_r(user, &pw, buf, sizeof(buf), &res) == 0 && res != NULL)
+		secret_set_service(pw.pw_uid, pw.pw_gid);
+	else
+		secret_set_service(geteuid(), getegid());
+}
+
 /* conf_compile - every section of root into c */
 static void
 conf_compile(struct conf_ctx *cc, struct conf *c, const json_t *root)
 {
 	conf_defaults(cc, c);
+	conf_service(root);
 	conf_apply(cc, root, "", conf_top_keys, c);
 	/* dns.c and store.c own their defaults: call them for absent sections */
 	if (!json_is_object(root) || json_object_get(root, "dns") == NULL)

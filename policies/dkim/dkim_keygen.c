@@ -38,6 +38,7 @@
 #include <openssl/pem.h>
 
 #include "filter/util/arena.h"
+#include "filter/util/secret.h"
 #include "policies/dkim/dkim_int.h"
 #include "policies/policy.h"
 
@@ -212,7 +213,10 @@ dkim_keygen_run(struct pol_cmd *cmd, int argc, char **argv)
 	EVP_PKEY_free(pk);
 	if (rc != EX_OK)
 		goto out;
-	/* read it back through the same checks the configuration applies */
+	/* read it back through the same checks the configuration applies,
+	 * with --group (or milter.user's group) as the service's group */
+	if (gid != KEYGEN_NO_GROUP)
+		secret_set_service(geteuid(), gid);
 	if (dkim_key_load(a, path, alg, &k, &err) == -1) {
 		fprintf(stderr, "gatewarden keygen: %s\n", err);
 		rc = EX_SOFTWARE;

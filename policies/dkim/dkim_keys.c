@@ -1,18 +1,15 @@
 /*
  * dkim_keys.c - private signing keys: load, check, derive the DNS record.
  *
- * A key file must be a regular file, readable by us and not by others
- * (a world-readable signing key is a configuration error, not a warning),
+ * A key file must pass the secret-file rule (filter/util/secret.h: owned
+ * by root or the service user, no other account can read or change it;
+ * a key others can read is a configuration error, not a warning),
  * hold one PEM private key whose type matches the configured algorithm, and
  * for RSA have at least 1024 bits (RFC 8301).  The file bytes are kept in
  * the configuration arena and handed to libopendkim per message.
  */
 #include <ctype.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <openssl/bio.h>
 #include <openssl/evp.h>
@@ -20,6 +17,7 @@
 #include <openssl/x509.h>
 
 #include "filter/util/arena.h"
+#include "filter/util/secret.h"
 #include "policies/dkim/dkim_int.h"
 
 const char *const dkim_alg_names[] = {
@@ -76,62 +74,6 @@ key_pub_b64(struct arena *a, EVP_PKEY *pk, enum dkim_alg alg)
 	return s;
 }
 
-/* read_key_file - the checked bytes of path, NUL-terminated */
-static int
-read_key_file(struct arena *a, const char *path, unsigned char **buf_r,
-    size_t *len_r, const char **error_r)
-{
-	struct stat st;
-	unsigned char *buf;
-	size_t len = 0;
-	ssize_t r;
-	int fd;
-
-	fd = open(path, O_RDONLY | O_NOCTTY | O_CLOEXEC);
-	if (fd == -1) {
-		*error_r = arena_printf(a, "key file %s: %s", path,
-		    strerror(errno));
-		return -1;
-	}
-	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
-		*error_r = arena_printf(a, "key file %s: not a regular file",
-		    path);
-		goto out_close;
-	}
-	if ((st.st_mode & (S_IROTH | S_IWOTH)) != 0) {
-		*error_r = arena_printf(a, "key file %s: readable or writable "
-		    "by others (mode %04o); chmod 0600 or 0640 it", path,
-		    (unsigned)(st.st_mode & 07777));
-		goto out_close;
-	}
-	if (st.st_size <= 0 || st.st_size > DKIM_MAX_KEY_FILE) {
-		*error_r = arena_printf(a, "key file %s: size %lld out of "
-		    "range 1..%d", path, (long long)st.st_size,
-		    DKIM_MAX_KEY_FILE);
-		goto out_close;
-	}
-	buf = arena_alloc(a, (size_t)st.st_size + 1);
-	while (len < (size_t)st.st_size) {
-		r = read(fd, buf + len, (size_t)st.st_size - len);
-		if (r == -1 && errno == EINTR)
-			continue;
-		if (r <= 0) {
-			*error_r = arena_printf(a, "key file %s: read: %s",
-			    path, r == 0 ? "short read" : strerror(errno));
-			goto out_close;
-		}
-		len += (size_t)r;
-	}
-	close(fd);
-	buf[len] = '\0';
-	*buf_r = buf;
-	*len_r = len;
-	return 0;
-out_close:
-	close(fd);
-	return -1;
-}
-
 /* dkim_key_load - read and check one key file for alg into *k */
 int
 dkim_key_load(struct arena *a, const char *path, enum dkim_alg alg,
@@ -141,7 +83,8 @@ dkim_key_load(struct arena *a, const char *path, enum dkim_alg alg,
 	BIO *bio;
 	int type, ret = -1;
 
-	if (read_key_file(a, path, &k->pem, &k->pemlen, error_r) == -1)
+	if (secret_read(a, "key file", path, DKIM_MAX_KEY_FILE, &k->pem,
+		&k->pemlen, error_r) == -1)
 		return -1;
 	bio = BIO_new_mem_buf(k->pem, (int)k->pemlen);
 	if (bio != NULL)

@@ -2,7 +2,9 @@
 # privileges - the daemon's own security, as root (a failure, not a skip,
 # when not root):
 #   1. a DKIM key file readable or writable by others is refused by -n and
-#      at load; 0600 and 0640 are taken;
+#      at load; 0600 and 0640 (with the service's group) are taken; one
+#      readable by another group, group-writable or owned by a third
+#      account is refused;
 #   2. started as root with milter.user "nobody": every uid and gid of the
 #      running daemon is nobody's, no supplementary group is root's, and
 #      the unix socket has milter.socket_mode (0620 here) and is nobody's;
@@ -53,7 +55,10 @@ PY
 conf "$T/pub/gw.json" "$T/pub/k.pem" || { ko "configuration"; t_done; }
 conf "$T/pub/root-only.json" "$T/root-only/k.pem"
 
-# 1. key file modes
+# 1. key file modes (the key belongs to nobody and nobody's group: the
+# service's, milter.user being nobody)
+NOGRP=$(id -gn nobody)
+chgrp "$NOGRP" "$T/pub/k.pem"
 for m in 0644 0604 0602 0600 0640; do
 	chmod "$m" "$T/pub/k.pem"
 	out=$("$GW" -n -c "$T/pub/gw.json" 2>&1)
@@ -68,6 +73,25 @@ for m in 0644 0604 0602 0600 0640; do
 		esac ;;
 	esac
 done
+# group-readable by a group that is not the service's, group-writable,
+# owned by a third account: refused (filter/util/secret.h)
+n_refused() {	# n_refused LABEL PATTERN
+	local out
+	out=$("$GW" -n -c "$T/pub/gw.json" 2>&1)
+	case $out in
+	*$2*) ok "$1" ;;
+	*) ko "$1" "$out" ;;
+	esac
+}
+chgrp root "$T/pub/k.pem"; chmod 0640 "$T/pub/k.pem"
+n_refused "key 0640 readable by group root, not nobody's: refused" \
+    "readable by group root (0), which is not the service's group $NOGRP"
+chgrp "$NOGRP" "$T/pub/k.pem"; chmod 0660 "$T/pub/k.pem"
+n_refused "key 0660 (group-writable): refused" "writable by its group (mode 0660)"
+chmod 0600 "$T/pub/k.pem"; chown daemon "$T/pub/k.pem"
+n_refused "key owned by a third account (daemon): refused" \
+    "owned by uid $(id -u daemon), which is neither root nor the service user"
+chown nobody "$T/pub/k.pem"
 chmod 0600 "$T/pub/k.pem"
 
 # 2. privilege drop and socket mode
