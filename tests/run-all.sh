@@ -32,6 +32,7 @@ SUITES="
 	redis/sentinel
 	redis/cluster
 	redis/multihost
+	redis/auth
 	rules/corpus
 	rules/dnsbl
 	rules/greylist

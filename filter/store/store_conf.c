@@ -13,8 +13,10 @@
  *		    or	"sentinels": ["10.0.0.1:26379", ...],
  *			"master_name": "mymaster",	with sentinels
  *			"sentinel_password": "...",	optional
+ *			"sentinel_password_file": "/path", or from a file
  *		    or	"cluster": ["10.0.0.1:7000", ...],	seed nodes
  *			"password": "...",		optional
+ *			"password_file": "/path",	or from a file
  *			"db": 0,
  *			"connect_timeout_ms": 250,
  *			"command_timeout_ms": 250,
@@ -33,6 +35,9 @@
 
 #include "filter/conf/conf.h"
 #include "filter/store/store.h"
+#include "filter/util/secret.h"
+
+#define STORE_PASSWORD_MAX 512 /* bytes, inline or from a file */
 
 static const char *store_default_servers[] = { "127.0.0.1:6379" };
 static const char *const store_backend_names[] = { "memory", "redis", NULL };
@@ -147,6 +152,65 @@ store_conf_cluster(struct conf_ctx *cc, const json_t *v, const char *ptr,
 	    &sc->redis.cluster);
 }
 
+/*
+ * store_conf_secret - a password from a file: the secret-file rule
+ * (filter/util/secret.h), one line, one final newline allowed; the
+ * password itself never appears in a message
+ */
+static int
+store_conf_secret(
+    struct conf_ctx *cc, const json_t *v, const char *ptr, const char **dst)
+{
+	const char *err, *path;
+	unsigned char *buf;
+	size_t len;
+
+	if (!json_is_string(v) || json_string_length(v) == 0) {
+		conf_error(cc, ptr, "must be the path of a file");
+		return 1;
+	}
+	path = conf_file_path(cc, json_string_value(v));
+	if (secret_read(conf_arena(cc), "password file", path,
+		STORE_PASSWORD_MAX + 2, &buf, &len, &err) == -1) {
+		conf_error(cc, ptr, "%s", err);
+		return 1;
+	}
+	if (len > 0 && buf[len - 1] == '\n')
+		buf[--len] = '\0';
+	if (len > 0 && buf[len - 1] == '\r')
+		buf[--len] = '\0';
+	if (len == 0 || len > STORE_PASSWORD_MAX ||
+	    memchr(buf, '\0', len) != NULL || memchr(buf, '\n', len) != NULL ||
+	    memchr(buf, '\r', len) != NULL) {
+		conf_error(cc, ptr,
+		    "password file %s: must hold one line of 1..%d bytes", path,
+		    STORE_PASSWORD_MAX);
+		return 1;
+	}
+	*dst = (const char *)buf;
+	return 0;
+}
+
+/* store_conf_password_file - "password_file" */
+static int
+store_conf_password_file(
+    struct conf_ctx *cc, const json_t *v, const char *ptr, void *dst)
+{
+	struct store_conf *sc = dst;
+
+	return store_conf_secret(cc, v, ptr, &sc->redis.password);
+}
+
+/* store_conf_sentinel_password_file - "sentinel_password_file" */
+static int
+store_conf_sentinel_password_file(
+    struct conf_ctx *cc, const json_t *v, const char *ptr, void *dst)
+{
+	struct store_conf *sc = dst;
+
+	return store_conf_secret(cc, v, ptr, &sc->redis.sentinel_password);
+}
+
 static const struct conf_key store_memory_keys[] = {
 	{ .key = "max_entries", .type = CONF_INT,
 	  .off = offsetof(struct store_conf, memory_max_entries),
@@ -154,6 +218,8 @@ static const struct conf_key store_memory_keys[] = {
 	{ .key = NULL }
 };
 
+/* a key table keeps one key and its bounds to a line pair */
+/* clang-format off */
 static const struct conf_key store_redis_keys[] = {
 	{ .key = "servers", .type = CONF_CUSTOM, .off = 0,
 	  .parse = store_conf_servers },
@@ -164,12 +230,16 @@ static const struct conf_key store_redis_keys[] = {
 	  .min = 1, .max = 128 },
 	{ .key = "sentinel_password", .type = CONF_STRING,
 	  .off = offsetof(struct store_conf, redis.sentinel_password),
-	  .min = 1, .max = 512 },
+	  .min = 1, .max = STORE_PASSWORD_MAX },
+	{ .key = "sentinel_password_file", .type = CONF_CUSTOM, .off = 0,
+	  .parse = store_conf_sentinel_password_file },
 	{ .key = "cluster", .type = CONF_CUSTOM, .off = 0,
 	  .parse = store_conf_cluster },
 	{ .key = "password", .type = CONF_STRING,
 	  .off = offsetof(struct store_conf, redis.password),
-	  .min = 1, .max = 512 },
+	  .min = 1, .max = STORE_PASSWORD_MAX },
+	{ .key = "password_file", .type = CONF_CUSTOM, .off = 0,
+	  .parse = store_conf_password_file },
 	{ .key = "db", .type = CONF_INT,
 	  .off = offsetof(struct store_conf, redis.db), .min = 0, .max = 65535 },
 	{ .key = "connect_timeout_ms", .type = CONF_INT,
@@ -189,6 +259,7 @@ static const struct conf_key store_redis_keys[] = {
 	  .min = 0, .max = 64 },
 	{ .key = NULL }
 };
+/* clang-format on */
 
 /* store_conf_memory - the "memory" object */
 static int
@@ -212,6 +283,19 @@ store_conf_redis(struct conf_ctx *cc, const json_t *v, const char *ptr,
 	int ways = (sc->redis.nservers > 0) + (sc->redis.nsentinels > 0) +
 	    (sc->redis.ncluster > 0);
 
+	if (json_object_get(v, "password") != NULL &&
+	    json_object_get(v, "password_file") != NULL) {
+		conf_error(cc, conf_ptr(cc, ptr, "password_file"),
+		    "password and password_file exclude each other");
+		errors++;
+	}
+	if (json_object_get(v, "sentinel_password") != NULL &&
+	    json_object_get(v, "sentinel_password_file") != NULL) {
+		conf_error(cc, conf_ptr(cc, ptr, "sentinel_password_file"),
+		    "sentinel_password and sentinel_password_file exclude each "
+		    "other");
+		errors++;
+	}
 	if (ways > 1) {
 		conf_error(cc, ptr, "servers, sentinels and cluster exclude "
 		    "each other");
@@ -224,8 +308,12 @@ store_conf_redis(struct conf_ctx *cc, const json_t *v, const char *ptr,
 	}
 	if (sc->redis.nsentinels == 0 && (sc->redis.master_name != NULL ||
 	    sc->redis.sentinel_password != NULL)) {
-		conf_error(cc, conf_ptr(cc, ptr, sc->redis.master_name != NULL ?
-		    "master_name" : "sentinel_password"),
+		conf_error(cc,
+		    conf_ptr(cc, ptr,
+			sc->redis.master_name != NULL ? "master_name"
+			    : json_object_get(v, "sentinel_password") != NULL
+			    ? "sentinel_password"
+			    : "sentinel_password_file"),
 		    "only meaningful with sentinels");
 		errors++;
 	}

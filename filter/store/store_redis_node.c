@@ -115,7 +115,13 @@ redis_prepare(const struct store_conf *sc, redisContext *c,
 	}
 	if (password == NULL)
 		return 0;
+	/* the password goes to Redis only: no message below carries it */
 	rep = redisCommand(c, "AUTH %s", password);
+	if (rep != NULL && rep->type == REDIS_REPLY_ERROR) {
+		*error_r = redis_err("AUTH refused", rep->str);
+		freeReplyObject(rep);
+		return -1;
+	}
 	if (!redis_reply_ok(c, rep, error_r)) {
 		if (rep != NULL)
 			freeReplyObject(rep);
