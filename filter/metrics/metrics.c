@@ -54,6 +54,13 @@ struct metrics_family metrics_families[MF_COUNT] = {
 		.nlabels = 1,
 		.labels = { "rule" },
 	},
+	[MF_WRITE_ERRORS] = {
+		.name = "write_errors_total",
+		.help = "Writes to a file of ours that failed (a full disk, "
+		    "an I/O error), by file.",
+		.nlabels = 1,
+		.labels = { "file" },
+	},
 };
 
 struct metrics_hist metrics_stage_hist[POL_STAGE_COUNT];
@@ -258,6 +265,15 @@ metrics_ratelimit_hit(const char *rule)
 	const char *vals[1] = { or_dash(rule) };
 
 	family_inc(MF_RATELIMIT, vals);
+}
+
+/* metrics_write_error - a write to one of our files failed */
+void
+metrics_write_error(const char *file)
+{
+	const char *vals[1] = { or_dash(file) };
+
+	family_inc(MF_WRITE_ERRORS, vals);
 }
 
 /* metrics_store_time - one primary store operation took ns */

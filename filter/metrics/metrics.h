@@ -75,6 +75,9 @@ void	 metrics_auth_result(const char *method, const char *result);
 void	 metrics_dkim_signed(const char *domain, const char *algorithm);
 /* metrics_ratelimit_hit - a limit was exceeded (dry run included) */
 void	 metrics_ratelimit_hit(const char *rule);
+/* metrics_write_error - a write to one of our files failed (file: a fixed
+ * name such as "dmarc_history") */
+void metrics_write_error(const char *file);
 /* metrics_store_time - one primary store operation on backend took ns */
 void	 metrics_store_time(int backend, int64_t ns);
 /* metrics_reload - a reload finished (ok) or was refused */

@@ -161,6 +161,7 @@ expo_mail(FILE *f)
 	family(f, &metrics_families[MF_AUTH]);
 	family(f, &metrics_families[MF_DKIM_SIGNED]);
 	family(f, &metrics_families[MF_RATELIMIT]);
+	family(f, &metrics_families[MF_WRITE_ERRORS]);
 }
 
 /* expo_dns - lookups by record type and outcome */

@@ -48,6 +48,7 @@ enum metrics_fam {
 	MF_AUTH,
 	MF_DKIM_SIGNED,
 	MF_RATELIMIT,
+	MF_WRITE_ERRORS,
 	MF_COUNT
 };
 

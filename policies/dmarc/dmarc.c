@@ -45,6 +45,7 @@
 #include "filter/util/cidr.h"
 #include "filter/conf/conf_api.h"
 #include "filter/util/log.h"
+#include "filter/metrics/metrics.h"
 #include "policies/policy.h"
 #include "policies/dmarc/dmarc_int.h"
 
@@ -602,11 +603,14 @@ dmarc_eom(struct pol_ctx *ctx, struct pol_result *res)
 	    dmarc_res_name(o.result), in.from_domain, o.reason ? o.reason :
 	    "");
 	if (st->history.fd != -1 && o.have_record && !pol_no_count(ctx) &&
-	    dmarc_history_append(&st->history, line, &err) != 0)
-		/* a full disk fails every message: one line per 10 s */
+	    dmarc_history_append(&st->history, line, &err) != 0) {
+		/* a full disk fails every message: counted each time, one
+		 * line per 10 s */
+		metrics_write_error("dmarc_history");
 		log_ratelimited(&st->history.warned, 10, LOG_LVL_WARN,
 		    "dmarc: %s %s (logged at most every 10 s)", err,
 		    st->history.path);
+	}
 	json_decref(line);
 	return 0;
 }

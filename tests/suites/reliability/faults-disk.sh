@@ -10,17 +10,24 @@
 #   - the history holds only whole JSON lines (a write cut short by ENOSPC
 #     must not leave half a line) ...
 #   - ... also after space is freed and more lines are written;
-#   - the full log disk does not stop or slow the daemon.
+#   - the full log disk does not stop or slow the daemon;
+#   - then, under load (10,000 messages from 4 connections), the history
+#     disk (now 16 MB) is filled and freed again at random moments, at
+#     least 5 times: every message still gets its verdict, 0 errors, the
+#     history holds only whole lines, and the failed writes are counted
+#     (gatewarden_write_errors_total{file="dmarc_history"} on /metrics).
 # Ends "faults-disk: N passed, N failed".
 cd "$(dirname "$0")/../../.." || exit 1
 . tests/lib.sh
 t_init faults-disk
+t_require curl
 LOAD=$BUILD/bench/milterload
 DPID=""
 SPID=""
 MNT=""
+LPID=""
 cleanup() {
-	stop_pid "$DPID" "$SPID"
+	stop_pid "$LPID" "$DPID" "$SPID"
 	for m in $MNT; do
 		umount "$m" 2>/dev/null
 	done
@@ -46,18 +53,20 @@ cat >"$T/zone.json" <<'Z'
               "_dmarc.load.example": [{"TXT": "v=DMARC1; p=none"}]}}
 Z
 PORT=$(free_port 29400 29479) || { ko "no free port"; t_done; }
+MPORT=$(free_port 29480 29499) || { ko "no free port for metrics"; t_done; }
 "$PY" tests/dns/fixture.py --port "$PORT" "$T/zone.json" >"$T/dns.out" 2>"$T/dns.err" &
 SPID=$!
 for _ in $(seq 100); do grep -q '"port"' "$T/dns.out" 2>/dev/null && break; sleep 0.05; done
 grep -q '"port"' "$T/dns.out" || { ko "DNS fixture starts: $(tail -2 "$T/dns.err")"; t_done; }
 
-"$PY" - "$T/gw.json" "unix:$T/gw.sock" "$PORT" "$T/hist/history.jsonl" <<'PY' || { ko "configuration"; t_done; }
+"$PY" - "$T/gw.json" "unix:$T/gw.sock" "$PORT" "$T/hist/history.jsonl" "$MPORT" <<'PY' || { ko "configuration"; t_done; }
 import json, sys
-out, sock, port, hist = sys.argv[1:5]
+out, sock, port, hist, mport = sys.argv[1:6]
 c = json.load(open("conf/gatewarden.json"))
 c["milter"] = {"socket": sock, "timeout": "30s", "shutdown_timeout": "2s"}
 c["log"] = {"level": "info", "stderr": True}
 c["dns"] = {"servers": ["127.0.0.1@" + port], "timeout_ms": 500}
+c["metrics"] = {"listen": "127.0.0.1:" + mport}
 p = c["policies"]
 for k in p:
     if isinstance(p[k], dict):
@@ -114,4 +123,37 @@ rm -f "$T/hist/filler"
 load 50 "space freed"
 out=$(lines_whole)
 if [ $? -eq 0 ]; then ok "history after space is freed: only whole JSON lines ($out)"; else ko "history after space is freed: only whole JSON lines: lines, bad: $out"; fi
+
+# full at random moments under load
+write_errors() {
+	curl -s "http://127.0.0.1:$MPORT/metrics" |
+	    sed -n 's/^gatewarden_write_errors_total{file="dmarc_history"} //p'
+}
+e0=$(write_errors); e0=${e0:-0}
+mount -o remount,size=16m "$T/hist" || { ko "remount the history tmpfs at 16 MB"; t_done; }
+n0=$(wc -l <"$T/hist/history.jsonl")
+"$LOAD" -s "unix:$T/gw.sock" -c 4 -m 10000 -k 10 -l random >"$T/load-random.out" 2>&1 &
+LPID=$!
+fills=0
+while alive "$LPID"; do
+	sleep "$(printf '0.%02d' $((RANDOM % 15 + 5)))"	# 0.05..0.19 s
+	head -c 16777216 /dev/zero >"$T/hist/filler" 2>/dev/null	# until ENOSPC
+	sleep "$(printf '0.%02d' $((RANDOM % 15 + 5)))"
+	rm -f "$T/hist/filler"
+	fills=$((fills + 1))
+done
+wait "$LPID"; lrc=$?; LPID=""
+res=$(grep '^RESULT' "$T/load-random.out")
+echo "     $res; the disk filled $fills times"
+check "random: the disk filled and was freed at least 5 times under load ($fills)" test "$fills" -ge 5
+check_eq "random: every message got a verdict (milterload exit)" "$lrc" 0
+check_eq "random: errors" "$(echo "$res" | sed -nE 's/.* errors=([0-9]+).*/\1/p')" 0
+if alive "$DPID"; then ok "random: daemon still running"; else ko "random: daemon died"; fi
+out=$(lines_whole)
+if [ $? -eq 0 ]; then ok "random: history holds only whole JSON lines ($out)"; else ko "random: only whole JSON lines: lines, bad: $out"; fi
+n1=$(wc -l <"$T/hist/history.jsonl")
+check "random: lines were written while there was room ($((n1 - n0)) new)" test "$n1" -gt "$n0"
+e1=$(write_errors)
+check "random: the failed writes are counted (write_errors_total $e0 -> ${e1:-none})" \
+    test "${e1:-0}" -gt "$e0"
 t_done
