@@ -166,10 +166,16 @@ no_root_warning() {
 	fi
 }
 
-# alive PID - the process exists and is not a zombie
+# alive PID - the process exists and is not a zombie.  One read of its
+# state: bash reaps its children whenever SIGCHLD comes, so /proc/PID can
+# vanish between two looks, and a status file that cannot be read means
+# gone, never alive (reading it as alive once made a suite see a daemon
+# that had exited 0 "still running" and report status 255).
 alive() {
-	[ -n "${1:-}" ] && [ -e "/proc/$1" ] &&
-	    ! grep -q '^State:.*Z' "/proc/$1/status" 2>/dev/null
+	[ -n "${1:-}" ] || return 1
+	t_state=$(sed -n 's/^State:[[:space:]]*\([A-Za-z]\).*/\1/p' \
+	    "/proc/$1/status" 2>/dev/null)
+	[ -n "$t_state" ] && [ "$t_state" != Z ]
 }
 
 # t_track PID... - stop these when the suite exits

@@ -21,7 +21,7 @@ TOPO_PASS=${TOPO_PASS:-}
 TOPO_SENTINEL_PASS=${TOPO_SENTINEL_PASS:-}
 TOPO_NAMES=""
 
-topo_alive() { [ -n "$1" ] && [ -e "/proc/$1" ] && ! grep -q '^State:.*Z' "/proc/$1/status" 2>/dev/null; }
+topo_alive() { alive "$1"; }	# tests/lib.sh
 topo_pid() { cat "$T/pid.$1" 2>/dev/null; }
 
 # topo_free BASE N - every port of the block can be bound on 127.0.0.1
