@@ -643,6 +643,9 @@ conf_defaults(struct conf_ctx *cc, struct conf *c)
 	c->limits.max_headers = 1000;
 	c->limits.max_header_bytes = 65536;
 	c->limits.max_rcpts = 1000;
+	/* the core answers 452 past max_rcpts itself, so the MTA must wait
+	 * for every RCPT reply even when no policy hooks RCPT */
+	c->stages |= 1u << POL_ENVRCPT;
 	c->limits.message_memory = 64LL << 20;
 	c->limits.reply.code = "552";	/* RFC 3463: 5.3.4 message too big */
 	c->limits.reply.xcode = "5.3.4";

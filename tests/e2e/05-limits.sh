@@ -11,10 +11,12 @@
 # limits.max_message_bytes (4000 here): a MAIL FROM with SIZE= over it is
 # refused at MAIL, a longer message without SIZE= at its end, both with
 # the same 552 5.3.4 naming the limit.
+# limits.max_rcpts (2 here, and no policy hooks RCPT): the third RCPT gets
+# 452 4.5.3 from the core, the message goes to the first two.
 . "$(dirname "$0")/lib.sh"
 e2e_init
 
-e2e_gw_conf "$E2E_DIR/gw.json" unix '{"limits": {"max_headers": 20, "max_header_bytes": 1024, "max_message_bytes": 4000}}'
+e2e_gw_conf "$E2E_DIR/gw.json" unix '{"limits": {"max_headers": 20, "max_header_bytes": 1024, "max_message_bytes": 4000, "max_rcpts": 2}}'
 e2e_gw_start "$E2E_DIR/gw.json"
 e2e_sink_start
 e2e_postfix_start "$E2E_PF_MILTER"
@@ -90,6 +92,22 @@ if e2e_wait_sink "X-Test-Id: e2e05-fits" >/dev/null; then
 else
 	e2e_fail "fits: delivered"
 fi
+# 4. more recipients than max_rcpts, with no policy hooking RCPT: the MTA
+# must still wait for the RCPT reply that carries the core's 452
+e2e_send --to r1@dest.example,r2@dest.example,r3@dest.example \
+    --header "X-Test-Id: e2e05-rcpts"
+e2e_eq "rcpts: the first two accepted" "250 250" \
+    "$(e2e_reply_code 'RCPT TO:<r1@') $(e2e_reply_code 'RCPT TO:<r2@')"
+e2e_eq "rcpts: the third refused by the core's bound" \
+    "452 4.5.3 Too many recipients" "$(e2e_reply 'RCPT TO:<r3@')"
+e2e_eq "rcpts: the message accepted for the other two" 250 "$(e2e_reply_code .)"
+if f=$(e2e_wait_sink "X-Test-Id: e2e05-rcpts"); then
+	e2e_eq "rcpts: delivered to r1 and r2 only" "r1 r2" \
+	    "$(grep -a '^X-Rcpt-Args:' "$f" | grep -ohE 'r[0-9]@dest\.example' | sort -u | cut -c1-2 | tr '\n' ' ' | sed 's/ $//')"
+else
+	e2e_fail "rcpts: delivered"
+fi
+
 e2e_check "queue empty" e2e_settle
 # Postfix's log is written by its own process: give it a moment (cleanup
 # logs the enhanced code and text of the reply, without the 552)
@@ -103,6 +121,6 @@ e2e_match "big header: Postfix logs a milter-reject at END-OF-MESSAGE" \
 for id in big huge long many; do
 	e2e_eq "$id: never reached the sink" "" "$(e2e_sink_grep "X-Test-Id: e2e05-$id")"
 done
-e2e_eq "sink holds exactly the accepted message" 1 "$(e2e_sink_count)"
+e2e_eq "sink holds exactly the accepted messages" 2 "$(e2e_sink_count)"
 
 e2e_finish

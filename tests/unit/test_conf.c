@@ -132,7 +132,8 @@ test_defaults(void)
 	T_EQ_INT(c->dns.message_budget_ms, 20000, "dns budget");
 	T_EQ_INT(c->store.backend, STORE_MEMORY, "store backend");
 	T_EQ_INT(c->npolicies, 0, "no policies");
-	T_EQ_INT(c->stages, 0, "no stages");
+	T_EQ_INT(c->stages, 1u << POL_ENVRCPT,
+	    "no policy stages; RCPT for the core's max_rcpts");
 	T_EQ_INT(atomic_load(&c->refs), 1, "one reference");
 	T_CHECK(!c->active, "not active");
 	T_EQ_STR(c->path, "gw.json", "path");
@@ -184,7 +185,8 @@ test_values(void)
 	T_EQ_INT(c->limits.max_header_bytes, 256, "max_header_bytes");
 	T_EQ_INT(c->limits.max_rcpts, 100000, "max_rcpts");
 	T_EQ_INT(c->limits.max_message_bytes, 10240000, "max_message_bytes");
-	T_EQ_INT(c->stages, (1u << POL_ENVFROM) | (1u << POL_BODY),
+	T_EQ_INT(c->stages,
+	    (1u << POL_ENVFROM) | (1u << POL_BODY) | (1u << POL_ENVRCPT),
 	    "max_message_bytes: the core needs MAIL's reply and the body");
 	T_EQ_INT(c->limits.message_memory, 1LL << 30, "message_memory 1G");
 	T_EQ_INT(c->dns.nservers, 1, "dns servers");
@@ -602,7 +604,8 @@ test_policies(void)
 	    "on_error accept");
 	conf_unref(&c);
 	c = expect_ok("{\"policies\": {\"rules\": {\"enabled\": false}}}");
-	T_CHECK(c != NULL && c->npolicies == 0 && c->stages == 0,
+	T_CHECK(
+	    c != NULL && c->npolicies == 0 && c->stages == 1u << POL_ENVRCPT,
 	    "disabled policy left out");
 	conf_unref(&c);
 	/* a disabled section is still checked */
