@@ -37,14 +37,7 @@ e2e_gw_start "$E2E_DIR/gw.json"
 e2e_sink_start
 e2e_postfix_start "$E2E_PF_MILTER"
 
-smtp-source -s 20 -m "$HALF" -f ok@gw.example -t rcpt@dest.example \
-    127.0.0.1:"$SMTP_PORT" >"$E2E_DIR/src-ok.log" 2>&1 &
-ok_pid=$!
-e2e_track smtp-source "$ok_pid"
-smtp-source -s 20 -m "$HALF" -f held@gw.example -t rcpt@dest.example \
-    127.0.0.1:"$SMTP_PORT" >"$E2E_DIR/src-held.log" 2>&1 &
-held_pid=$!
-e2e_track smtp-source "$held_pid"
+e2e_two_streams "$HALF" 20
 
 goods=0; bads=0; i=0
 while e2e_alive "$ok_pid" || e2e_alive "$held_pid"; do

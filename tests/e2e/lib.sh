@@ -510,6 +510,21 @@ e2e_send() {
 	swaks "${args[@]}" "$@" </dev/null >"$E2E_SWAKS" 2>&1
 }
 
+# e2e_two_streams N SESSIONS - two smtp-source runs in the background, N
+# messages from ok@gw.example and N from held@gw.example to
+# rcpt@dest.example, SESSIONS sessions each (logs src-ok.log and
+# src-held.log); sets ok_pid and held_pid, both tracked
+e2e_two_streams() {
+	local who
+	for who in ok held; do
+		smtp-source -s "$2" -m "$1" -f "$who@gw.example" \
+		    -t rcpt@dest.example 127.0.0.1:"$SMTP_PORT" \
+		    >"$E2E_DIR/src-$who.log" 2>&1 &
+		eval "${who}_pid=\$!"
+		e2e_track smtp-source "$!"
+	done
+}
+
 # e2e_reply CMD_PREFIX - the server's first reply line to the first client
 # line that starts with CMD_PREFIX in the last transcript, e.g.
 # e2e_reply "MAIL FROM", e2e_reply "RCPT TO:<b@x>", e2e_reply "." (end of DATA)
