@@ -27,6 +27,8 @@ if ! command -v redis-server >/dev/null 2>&1; then
 	echo "== store: redis back-end: redis-server missing, skipped"
 	exit 0
 fi
+# shellcheck source=../lib.sh
+. tests/lib.sh	# alive(), which redis_topo.sh uses; it resets T
 dir=$(mktemp -d)
 rpid=
 T=$dir
