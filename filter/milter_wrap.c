@@ -41,7 +41,9 @@
  * on it waits at most WRAP_LISTEN_POLL_MS, after which libmilter looks at
  * its stop flag again.  (Shutting the listening socket down would wake
  * the poll too, but a TCP one then reports only POLLHUP, which libmilter
- * takes for a failure and exits 70.)
+ * takes for a failure and exits 70.)  While stopping, that poll also
+ * closes the connections that arrive and reports none (drain_poll), so
+ * the listener does not race round its loop against the stop.
  *
  * Thread safety: the state shared with libmilter's threads is atomic.
  */
@@ -57,6 +59,7 @@
 #include <unistd.h>
 
 #include "filter/milter.h"
+#include "filter/util/clock.h"
 #include "filter/util/log.h"
 
 #define WRAP_MAX_FD		65536
@@ -80,6 +83,9 @@ static atomic_int listen_fd = -1;
 /* set at SIGTERM: new connections are closed at once */
 static atomic_bool draining;
 
+int __real_close(int);
+int __wrap_close(int);
+
 /* __wrap_listen - listen, and remember the listening socket */
 int
 __wrap_listen(int fd, int backlog)
@@ -91,18 +97,46 @@ __wrap_listen(int fd, int backlog)
 	return rc;
 }
 
+/*
+ * drain_poll - the listener's wait while stopping: connections that come
+ * are closed here, and the listener is told of none until the wait is
+ * over, so it goes round its loop ten times a second instead of once per
+ * refused connection.  (Each round passes the place where libmilter reads
+ * its stop flag and then takes the lock under which the stop closes the
+ * listening socket; a stop landing in between made the listener report
+ * "listenfd corrupted" and smfi_main() fail: exit 70 under load.)
+ */
+static int
+drain_poll(int fd, int timeout)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	int64_t deadline = clock_deadline_ms(timeout);
+	int s, left;
+
+	while ((left = (int)clock_left_ms(deadline)) > 0) {
+		p.revents = 0;
+		if (__real_poll(&p, 1, left) <= 0 || (p.revents & POLLIN) == 0)
+			continue;
+		if ((s = __real_accept(fd, NULL, NULL)) >= 0)
+			(void)__real_close(s);
+	}
+	return 0;
+}
+
 /* __wrap_poll - the listener's wait is short enough to see a stop soon */
 int
 __wrap_poll(struct pollfd *fds, nfds_t n, int timeout)
 {
-	if (n == 1 && fds[0].fd == atomic_load(&listen_fd) &&
-	    (timeout < 0 || timeout > WRAP_LISTEN_POLL_MS))
-		timeout = WRAP_LISTEN_POLL_MS;
+	if (n == 1 && fds[0].fd == atomic_load(&listen_fd)) {
+		if (timeout < 0 || timeout > WRAP_LISTEN_POLL_MS)
+			timeout = WRAP_LISTEN_POLL_MS;
+		if (atomic_load(&draining)) {
+			fds[0].revents = 0;
+			return drain_poll(fds[0].fd, timeout);
+		}
+	}
 	return __real_poll(fds, n, timeout);
 }
-
-int	__real_close(int);
-int	__wrap_close(int);
 
 /* WRAP_FD_* bits of each fd libmilter accepted */
 static atomic_uchar wrap_fd[WRAP_MAX_FD];
