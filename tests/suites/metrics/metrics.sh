@@ -150,7 +150,15 @@ check "milterload reports no error" grep -q 'errors=0' "$T/load.out"
 check_eq "one more message during the abuse" "$r" cc
 check "that message took under 2 s" [ $(( (t1 - t0) / 1000000 )) -lt 2000 ]
 check_eq "1000 bad requests and 24 slow clients sent" "$(cat "$T/abuse.out")" "sent 1000 slow 24"
-check_eq "/healthz still 200 afterwards" "$(code "$H/healthz")" 200
+# the listener must come back once the abusers are gone; on a loaded
+# machine its thread may take a moment to close their connections (each
+# try waits up to 5 s)
+for _ in 1 2 3; do
+	hc=$(code "$H/healthz")
+	[ "$hc" = 200 ] && break
+	sleep 1
+done
+check_eq "/healthz still 200 afterwards" "$hc" 200
 scrape
 check_eq "mail counter moved by exactly 2001" \
     "$(val 'gatewarden_stage_reached_total{stage="mail"}')" $((before + 2001))
