@@ -48,6 +48,7 @@
  * Thread safety: the state shared with libmilter's threads is atomic.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -111,8 +112,12 @@ drain_poll(int fd, int timeout)
 {
 	struct pollfd p = { .fd = fd, .events = POLLIN };
 	int64_t deadline = clock_deadline_ms(timeout);
-	int s, left;
+	int s, left, fl;
 
+	/* an accept() here must never wait (a client gone between poll and
+	 * accept): libmilter makes no accept() of its own any more */
+	if ((fl = fcntl(fd, F_GETFL)) != -1 && (fl & O_NONBLOCK) == 0)
+		(void)fcntl(fd, F_SETFL, fl | O_NONBLOCK);
 	while ((left = (int)clock_left_ms(deadline)) > 0) {
 		p.revents = 0;
 		if (__real_poll(&p, 1, left) <= 0 || (p.revents & POLLIN) == 0)
