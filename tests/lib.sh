@@ -115,6 +115,16 @@ t_require() {
 	done
 }
 
+# t_built FILE... - a failure naming FILE when a program the build makes
+# is missing (make test-tools builds every one)
+t_built() {
+	for t_bin in "$@"; do
+		[ -x "$t_bin" ] && continue
+		ko "no $t_bin (make test-tools)"
+		t_done
+	done
+}
+
 # t_data PATH - a failure naming PATH when the tree's test data is missing
 t_data() {
 	[ -e "$1" ] && return 0

@@ -53,9 +53,7 @@ cleanup() {
 	stop_pid "$LPID" "$SPID" "$DPID" "$RPID"
 }
 
-for b in "$GW" "$LOAD"; do
-	[ -x "$b" ] || { ko "no $b (make all test-tools)"; t_done; }
-done
+t_built "$GW" "$LOAD"
 t_require redis-server redis-cli
 
 # Redis on loopback, no persistence

@@ -16,7 +16,7 @@ cd "$(dirname "$0")/../../.." || exit 1
 . tests/lib.sh
 t_init arc
 tmp=$T
-[ -x "$GW" ] || { ko "no binary at $GW"; t_done; }
+t_built "$GW"
 [ -x "$BUILD/tests/arcvec" ] || { ko "no $BUILD/tests/arcvec (make test-tools)"; t_done; }
 cp "$BUILD/tests/arcvec" "$tmp/arcvec"
 

@@ -27,9 +27,7 @@ DPID=""
 cleanup() {
 	stop_pid "$DPID" "$RPID"
 }
-for b in "$GW" "$LOAD"; do
-	[ -x "$b" ] || { ko "no $b (make test-tools)"; t_done; }
-done
+t_built "$GW" "$LOAD"
 [ "$(id -u)" = 0 ] || { ko "needs root (chown to another user and group)"; t_done; }
 RPORT=$(free_port 29900 29949) || { ko "no free port for Redis"; t_done; }
 MPORT=$(free_port 29950 29999) || { ko "no free port for metrics"; t_done; }

@@ -32,9 +32,7 @@ cleanup() {
 		umount "$m" 2>/dev/null
 	done
 }
-for b in "$GW" "$LOAD"; do
-	[ -x "$b" ] || { ko "no $b (make test-tools)"; t_done; }
-done
+t_built "$GW" "$LOAD"
 mkdir -p "$T/hist" "$T/log"
 for m in "$T/hist:64k" "$T/log:16k"; do
 	if mount -t tmpfs -o "size=${m#*:}" tmpfs "${m%:*}" 2>"$T/mount.err"; then

@@ -18,7 +18,7 @@
 cd "$(dirname "$0")/../../.." || exit 1
 . tests/lib.sh
 t_init faults-dns
-[ -x "$GW" ] || { ko "no $GW (make all)"; t_done; }
+t_built "$GW"
 SPID=""
 cleanup() {
 	stop_pid "$SPID"

@@ -28,9 +28,7 @@ MSGS=60000	# 6..10 s here: longer than the faults take (checked)
 cleanup() {
 	stop_pid "$LPID" "$DPID" "$RPID"
 }
-for b in "$GW" "$LOAD"; do
-	[ -x "$b" ] || { ko "no $b (make test-tools)"; t_done; }
-done
+t_built "$GW" "$LOAD"
 RPORT=$(free_port 29700 29799) || { ko "no free port for Redis"; t_done; }
 DEAD=$(free_port 29800 29899) || { ko "no free port"; t_done; }
 

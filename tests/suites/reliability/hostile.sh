@@ -24,9 +24,7 @@ cleanup() {
 	stop_pid "$DPID" "$SPID"
 }
 
-for b in "$GW" "$H"; do
-	[ -x "$b" ] || { ko "no $b (make test-tools)"; t_done; }
-done
+t_built "$GW" "$H"
 make --no-print-directory BUILD=build/asan CFLAGS='-O1 -g' \
     SAN='-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all' \
     "$ASAN_GW" >"$T/asan-build.log" 2>&1 ||

@@ -16,7 +16,7 @@
 cd "$(dirname "$0")/../../.." || exit 1
 . tests/lib.sh
 t_init injection
-[ -x "$GW" ] || { ko "no $GW (make all)"; t_done; }
+t_built "$GW"
 
 "$PY" - "$T" <<'PY' || { ko "cannot write the configurations"; t_done; }
 import json, sys

@@ -21,7 +21,7 @@ DPID=""
 cleanup() {
 	stop_pid "$DPID"
 }
-[ -x "$GW" ] || { ko "no $GW (make all)"; t_done; }
+t_built "$GW"
 [ "$(id -u)" = 0 ] || { ko "must run as root (privilege drop)"; t_done; }
 NOBODY=$(id -u nobody) || { ko "no user nobody"; t_done; }
 

@@ -10,7 +10,7 @@ cd "$(dirname "$0")/../../.." || exit 1
 . tests/lib.sh
 t_init signing
 t_require openssl
-[ -x "$GW" ] || { ko "no $GW (make all)"; t_done; }
+t_built "$GW"
 openssl genpkey -algorithm ed25519 -out "$T/k.pem" 2>/dev/null ||
     { ko "openssl genpkey"; t_done; }
 chmod 0600 "$T/k.pem"
