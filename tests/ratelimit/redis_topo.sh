@@ -152,7 +152,9 @@ EOF
 		topo_ping 127.0.0.1 $((b + 10 + i)) - topo_scli "sentinel$i" ||
 		    return 1
 	done
-	# every sentinel sees both replicas and the other sentinels
+	# every sentinel sees both replicas and the other sentinels, and both
+	# replicas have finished their first sync (a write then reaches them
+	# at once, not after a full resync)
 	for _ in $(seq 200); do
 		i=0
 		for s in 0 1 2; do
@@ -160,7 +162,11 @@ EOF
 			    tr '\n' ' ' | grep -Eq 'num-slaves 2 .*num-other-sentinels 2 ' &&
 			    i=$((i + 1))
 		done
-		[ "$i" = 3 ] && return 0
+		for s in 1 2; do
+			topo_cli - -p $((b + s)) info replication 2>/dev/null |
+			    grep -q '^master_link_status:up' && i=$((i + 1))
+		done
+		[ "$i" = 5 ] && return 0
 		sleep 0.1
 	done
 	return 1

@@ -82,7 +82,7 @@ case $out in "tempfail "*"new triplet") ok "greylist through Sentinel: new tripl
 out=$(gwt 198.51.100.1 --no-count | J 'd["results"]["rules"]["greylist"]')
 case $out in *"too early"*) ok "greylist inspection (test --no-count) sees the shared triplet";;
 	*) ko "greylist inspection: $out";; esac
-for _ in $(seq 40); do	# replication is asynchronous
+for _ in $(seq 100); do	# replication is asynchronous
 	out=$(topo_cli - -p $((B + 1)) --scan --pattern 'gw:gl:t:*' | wc -l)
 	[ "$out" = 1 ] && break
 	sleep 0.05
