@@ -79,8 +79,17 @@ redis_sentinel_resolve(struct redis_store *rs, const char **error_r)
 		    rep->element[0]->type == REDIS_REPLY_STRING &&
 		    rep->element[1]->type == REDIS_REPLY_STRING &&
 		    (port = atoi(rep->element[1]->str)) > 0 && port < 65536) {
-			if (redis_node_set(rs, 0, rep->element[0]->str, port))
+			/* a change learnt here (the old master failed
+			 * before the sentinels' event came) is logged like
+			 * one learnt from the event, which then finds no
+			 * change */
+			if (redis_node_set(rs, 0, rep->element[0]->str, port)) {
 				atomic_fetch_add(&rs->switches, 1);
+				log_info("store: redis master %s is now %s:%d "
+					 "(sentinel get-master-addr-by-name)",
+				    sc->redis.master_name, rep->element[0]->str,
+				    port);
+			}
 			freeReplyObject(rep);
 			redisFree(c);
 			return 0;
