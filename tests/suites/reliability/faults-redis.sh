@@ -2,7 +2,7 @@
 # faults-redis - the rate limit on Redis while Redis fails under load.
 # One limit: 20 messages an hour per client, over it 550 5.7.1; every
 # message of tests/bench/milterload comes from the same client.  While 10
-# connections push 60,000 messages, Redis (on loopback, AOF with fsync always,
+# connections push 120,000 messages, Redis (on loopback, AOF with fsync always,
 # so a restart keeps the counters) is in turn paused (SIGSTOP for 1.5 s),
 # out of memory (maxmemory 1 byte, noeviction: writes fail with OOM),
 # read-only (a replica of a port where nothing listens: READONLY), killed
@@ -23,7 +23,7 @@ DPID=""
 RPID=""
 LPID=""
 LIMIT=20
-MSGS=60000	# 6..10 s here: longer than the faults take (checked)
+MSGS=120000	# 12..20 s here: longer than the faults take (checked), also idle
 
 cleanup() {
 	stop_pid "$LPID" "$DPID" "$RPID"
