@@ -153,13 +153,14 @@ store_conf_cluster(struct conf_ctx *cc, const json_t *v, const char *ptr,
 }
 
 /*
- * store_conf_secret - a password from a file: the secret-file rule
- * (filter/util/secret.h), one line, one final newline allowed; the
+ * store_conf_password_file - "password_file", "sentinel_password_file":
+ * the password (dst, the key's field) from a file under the secret-file
+ * rule (filter/util/secret.h), one line, one final newline allowed; the
  * password itself never appears in a message
  */
 static int
-store_conf_secret(
-    struct conf_ctx *cc, const json_t *v, const char *ptr, const char **dst)
+store_conf_password_file(
+    struct conf_ctx *cc, const json_t *v, const char *ptr, void *dst)
 {
 	const char *err, *path;
 	unsigned char *buf;
@@ -187,28 +188,8 @@ store_conf_secret(
 		    STORE_PASSWORD_MAX);
 		return 1;
 	}
-	*dst = (const char *)buf;
+	*(const char **)dst = (const char *)buf;
 	return 0;
-}
-
-/* store_conf_password_file - "password_file" */
-static int
-store_conf_password_file(
-    struct conf_ctx *cc, const json_t *v, const char *ptr, void *dst)
-{
-	struct store_conf *sc = dst;
-
-	return store_conf_secret(cc, v, ptr, &sc->redis.password);
-}
-
-/* store_conf_sentinel_password_file - "sentinel_password_file" */
-static int
-store_conf_sentinel_password_file(
-    struct conf_ctx *cc, const json_t *v, const char *ptr, void *dst)
-{
-	struct store_conf *sc = dst;
-
-	return store_conf_secret(cc, v, ptr, &sc->redis.sentinel_password);
 }
 
 static const struct conf_key store_memory_keys[] = {
@@ -231,14 +212,16 @@ static const struct conf_key store_redis_keys[] = {
 	{ .key = "sentinel_password", .type = CONF_STRING,
 	  .off = offsetof(struct store_conf, redis.sentinel_password),
 	  .min = 1, .max = STORE_PASSWORD_MAX },
-	{ .key = "sentinel_password_file", .type = CONF_CUSTOM, .off = 0,
-	  .parse = store_conf_sentinel_password_file },
+	{ .key = "sentinel_password_file", .type = CONF_CUSTOM,
+	  .off = offsetof(struct store_conf, redis.sentinel_password),
+	  .parse = store_conf_password_file },
 	{ .key = "cluster", .type = CONF_CUSTOM, .off = 0,
 	  .parse = store_conf_cluster },
 	{ .key = "password", .type = CONF_STRING,
 	  .off = offsetof(struct store_conf, redis.password),
 	  .min = 1, .max = STORE_PASSWORD_MAX },
-	{ .key = "password_file", .type = CONF_CUSTOM, .off = 0,
+	{ .key = "password_file", .type = CONF_CUSTOM,
+	  .off = offsetof(struct store_conf, redis.password),
 	  .parse = store_conf_password_file },
 	{ .key = "db", .type = CONF_INT,
 	  .off = offsetof(struct store_conf, redis.db), .min = 0, .max = 65535 },

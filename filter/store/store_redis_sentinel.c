@@ -58,6 +58,23 @@ sentinel_open(struct redis_store *rs, size_t i, const char **error_r)
 	    error_r);
 }
 
+/*
+ * sentinel_moved - the master of name is now at ip:port: follow when name
+ * is ours (event says which sentinel message told us)
+ */
+static void
+sentinel_moved(struct redis_store *rs, const char *event, const char *name,
+    const char *ip, int port)
+{
+	if (strcmp(name, rs->sc->redis.master_name) != 0)
+		return;
+	if (redis_node_set(rs, 0, ip, port)) {
+		atomic_fetch_add(&rs->switches, 1);
+		log_info("store: redis master %s is now %s:%d (sentinel %s)",
+		    name, ip, port, event);
+	}
+}
+
 /* redis_sentinel_resolve - ask the sentinels for the master: node 0 */
 int
 redis_sentinel_resolve(struct redis_store *rs, const char **error_r)
@@ -80,16 +97,11 @@ redis_sentinel_resolve(struct redis_store *rs, const char **error_r)
 		    rep->element[1]->type == REDIS_REPLY_STRING &&
 		    (port = atoi(rep->element[1]->str)) > 0 && port < 65536) {
 			/* a change learnt here (the old master failed
-			 * before the sentinels' event came) is logged like
-			 * one learnt from the event, which then finds no
-			 * change */
-			if (redis_node_set(rs, 0, rep->element[0]->str, port)) {
-				atomic_fetch_add(&rs->switches, 1);
-				log_info("store: redis master %s is now %s:%d "
-					 "(sentinel get-master-addr-by-name)",
-				    sc->redis.master_name, rep->element[0]->str,
-				    port);
-			}
+			 * before the sentinels' event came) is followed and
+			 * logged as one learnt from the event, which then
+			 * finds no change */
+			sentinel_moved(rs, "get-master-addr-by-name",
+			    sc->redis.master_name, rep->element[0]->str, port);
 			freeReplyObject(rep);
 			redisFree(c);
 			return 0;
@@ -132,23 +144,6 @@ sentinel_nap(struct redis_store *rs, int ms)
 
 	for (; ms > 0 && !atomic_load(&rs->stop); ms -= 50)
 		nanosleep(&ts, NULL);
-}
-
-/*
- * sentinel_moved - the master of name is now at ip:port: follow when name
- * is ours (event says which sentinel message told us)
- */
-static void
-sentinel_moved(struct redis_store *rs, const char *event, const char *name,
-    const char *ip, int port)
-{
-	if (strcmp(name, rs->sc->redis.master_name) != 0)
-		return;
-	if (redis_node_set(rs, 0, ip, port)) {
-		atomic_fetch_add(&rs->switches, 1);
-		log_info("store: redis master %s is now %s:%d (sentinel %s)",
-		    name, ip, port, event);
-	}
 }
 
 /*
