@@ -106,9 +106,13 @@ arena_destroy(struct arena **ap)
 	*ap = NULL;
 }
 
-/* arena_alloc - n zeroed bytes, aligned for any type */
+/*
+ * arena_alloc_raw - n bytes, aligned for any type, NOT zeroed: for a
+ * buffer its caller writes before it reads (a copy, a decoder's output).
+ * Zeroing those cost as much as filling them on large message bodies.
+ */
 void *
-arena_alloc(struct arena *a, size_t n)
+arena_alloc_raw(struct arena *a, size_t n)
 {
 	struct arena_block *b = a->head;
 	size_t need = (n + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1);
@@ -126,6 +130,15 @@ arena_alloc(struct arena *a, size_t n)
 	a->used += need;
 	if (a->budget != 0 && a->used > a->budget)
 		a->over = 1;
+	return p;
+}
+
+/* arena_alloc - n zeroed bytes, aligned for any type */
+void *
+arena_alloc(struct arena *a, size_t n)
+{
+	void *p = arena_alloc_raw(a, n);
+
 	memset(p, 0, n);
 	return p;
 }
@@ -134,10 +147,12 @@ arena_alloc(struct arena *a, size_t n)
 void *
 arena_memdup(struct arena *a, const void *p, size_t n)
 {
-	void *q = arena_alloc(a, n ? n : 1);
+	void *q = arena_alloc_raw(a, n ? n : 1);
 
 	if (n)
 		memcpy(q, p, n);
+	else
+		*(char *)q = '\0';
 	return q;
 }
 
@@ -146,9 +161,10 @@ char *
 arena_strndup(struct arena *a, const char *s, size_t n)
 {
 	size_t len = strnlen(s, n);
-	char *p = arena_alloc(a, len + 1);
+	char *p = arena_alloc_raw(a, len + 1);
 
 	memcpy(p, s, len);
+	p[len] = '\0';
 	return p;
 }
 
@@ -176,7 +192,7 @@ arena_vprintf(struct arena *a, const char *fmt, va_list ap)
 		n = 0;
 	if ((size_t)n < sizeof(small))
 		return arena_memdup(a, small, (size_t)n + 1);
-	p = arena_alloc(a, (size_t)n + 1);
+	p = arena_alloc_raw(a, (size_t)n + 1);
 	vsnprintf(p, (size_t)n + 1, fmt, ap);
 	return p;
 }

@@ -2,7 +2,8 @@
  * arena.h - region allocation with one owner and one lifetime each.
  *
  * Four lifetimes: config generation, process, connection, message.  An
- * arena hands out zeroed memory that is freed all at once by arena_reset()
+ * arena hands out zeroed memory (arena_alloc_raw(): not zeroed, for a
+ * buffer written before it is read) that is freed all at once by arena_reset()
  * (the first block is kept for reuse) or arena_destroy().  Foreign handles
  * (libopendkim, libspf2, hiredis replies, json_t) are registered with
  * arena_defer() the moment they are created; deferred functions run in
@@ -58,6 +59,7 @@ struct arena	*arena_create(size_t budget);
 void		 arena_destroy(struct arena **ap);
 void		 arena_reset(struct arena *a);
 void		*arena_alloc(struct arena *a, size_t n);
+void *arena_alloc_raw(struct arena *a, size_t n);
 void		*arena_memdup(struct arena *a, const void *p, size_t n);
 char		*arena_strdup(struct arena *a, const char *s);
 char		*arena_strndup(struct arena *a, const char *s, size_t n);

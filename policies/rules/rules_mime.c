@@ -72,6 +72,34 @@ struct rules_mime_state {
 	bool		 ended;
 };
 
+/*
+ * Base64 by whole groups: each table holds a character's six bits already
+ * shifted to their place in the group's 24, and B64_BAD for a character
+ * outside the alphabet, so a group is four lookups, three ORs and one
+ * test.  Built by the compiler from B64_VAL.
+ */
+/* clang-format off */
+#define B64_BAD		0x80000000u
+#define B64_VAL(c)	((c) >= 'A' && (c) <= 'Z' ? (c) - 'A' :	\
+			 (c) >= 'a' && (c) <= 'z' ? (c) - 'a' + 26 :	\
+			 (c) >= '0' && (c) <= '9' ? (c) - '0' + 52 :	\
+			 (c) == '+' ? 62 : (c) == '/' ? 63 : -1)
+#define B64_ENT(c, sh)	(B64_VAL(c) < 0 ? B64_BAD :			\
+			 (uint32_t)B64_VAL(c) << (sh))
+#define B64_4(c, sh)	B64_ENT(c, sh), B64_ENT((c) + 1, sh),		\
+			B64_ENT((c) + 2, sh), B64_ENT((c) + 3, sh)
+#define B64_16(c, sh)	B64_4(c, sh), B64_4((c) + 4, sh),		\
+			B64_4((c) + 8, sh), B64_4((c) + 12, sh)
+#define B64_64(c, sh)	B64_16(c, sh), B64_16((c) + 16, sh),		\
+			B64_16((c) + 32, sh), B64_16((c) + 48, sh)
+#define B64_256(sh)	{ B64_64(0, sh), B64_64(64, sh),		\
+			  B64_64(128, sh), B64_64(192, sh) }
+static const uint32_t b64_0[256] = B64_256(18);
+static const uint32_t b64_1[256] = B64_256(12);
+static const uint32_t b64_2[256] = B64_256(6);
+static const uint32_t b64_3[256] = B64_256(0);
+/* clang-format on */
+
 /* cte_parse - the transfer encoding of a raw value */
 static enum mime_cte
 cte_parse(struct arena *a, const char *v)
@@ -221,29 +249,74 @@ header_end(struct rules_mime *m)
 	    header_field(s->a, b, s->hdr.len, "Content-Disposition"));
 }
 
+/* part_max - how long the current part may grow: the scan limit */
+static size_t
+part_max(const struct rules_mime_state *s)
+{
+	return s->limit > s->out.len ? s->limit - s->out.len : 0;
+}
+
 /* part_add - decoded bytes of the current text part */
 static void
 part_add(struct rules_mime *m, const char *p, size_t n)
 {
 	struct rules_mime_state *s = m->st;
-	size_t room = s->limit > s->out.len ? s->limit - s->out.len : 0;
 
-	if (!rules_mime_buf_add(s->a, &s->part, p, n, room))
+	if (!rules_mime_buf_add(s->a, &s->part, p, n, part_max(s)))
 		m->truncated = true;
+}
+
+/*
+ * part_room - where a decoder writes up to n bytes of the current part:
+ * straight at its end, or in scratch (n bytes or more) once the part is
+ * at the scan limit, where part_commit() drops them.  Decoding in place
+ * spares a copy of every line.
+ */
+static char *
+part_room(struct rules_mime *m, size_t n, char *scratch)
+{
+	struct rules_mime_state *s = m->st;
+
+	if (s->part.len >= part_max(s))
+		return scratch;
+	return rules_mime_buf_room(s->a, &s->part, n);
+}
+
+/*
+ * part_commit - the k bytes written where part_room() said belong to the
+ * part; in_place: not in scratch
+ */
+static void
+part_commit(struct rules_mime *m, bool in_place, size_t k)
+{
+	struct rules_mime_state *s = m->st;
+	size_t max = part_max(s);
+
+	if (!in_place || s->part.len + k > max) {
+		if (k > 0)
+			m->truncated = true;
+		k = in_place && max > s->part.len ? max - s->part.len : 0;
+	}
+	if (k == 0)
+		return;
+	s->part.len += k;
+	s->part.p[s->part.len] = '\0';
 }
 
 /*
  * qp_piece - quoted-printable; eol: the piece ends its line.  The runs
  * between '=' signs are copied whole (memchr); a piece is copied into a
  * scratch line only when an "=" or "=X" cut by the last chunk waits.
+ * Pieces are at most RULES_MIME_LINE bytes (the walker's line buffer).
  */
 static void
 qp_piece(struct rules_mime *m, const char *in, size_t inlen, bool eol)
 {
 	struct rules_mime_state *s = m->st;
-	char tmp[RULES_MIME_LINE + 4], out[RULES_MIME_LINE + 4];
+	char tmp[RULES_MIME_LINE + 4], scratch[RULES_MIME_LINE + 4];
 	const char *t = in, *eq;
-	size_t n = inlen, i, o = 0, run;
+	size_t n = inlen, i, run;
+	char *out, *o;
 	int h, l;
 
 	if (s->qpn > 0) {
@@ -253,13 +326,14 @@ qp_piece(struct rules_mime *m, const char *in, size_t inlen, bool eol)
 		t = tmp;
 		s->qpn = 0;
 	}
+	out = o = part_room(m, n + 1, scratch);
 	if (eol)
 		while (n > 0 && (t[n - 1] == ' ' || t[n - 1] == '\t'))
 			n--;
 	for (i = 0; i < n; i++) {
 		eq = memchr(t + i, '=', n - i);
 		run = eq != NULL ? (size_t)(eq - (t + i)) : n - i;
-		memcpy(out + o, t + i, run);
+		memcpy(o, t + i, run);
 		o += run;
 		i += run;
 		if (i >= n)
@@ -268,10 +342,10 @@ qp_piece(struct rules_mime *m, const char *in, size_t inlen, bool eol)
 		if (i + 2 < n) {
 			if ((h = rules_mime_hexval(t[i + 1])) >= 0 &&
 			    (l = rules_mime_hexval(t[i + 2])) >= 0) {
-				out[o++] = (char)(h << 4 | l);
+				*o++ = (char)(h << 4 | l);
 				i += 2;
 			} else
-				out[o++] = '=';
+				*o++ = '=';
 			continue;
 		}
 		if (!eol) {		/* "=" or "=X" cut by the chunk */
@@ -281,14 +355,14 @@ qp_piece(struct rules_mime *m, const char *in, size_t inlen, bool eol)
 			break;
 		}
 		if (i == n - 1) {	/* soft line break */
-			part_add(m, out, o);
+			part_commit(m, out != scratch, (size_t)(o - out));
 			return;
 		}
-		out[o++] = '=';
+		*o++ = '=';
 	}
 	if (eol)
-		out[o++] = '\n';
-	part_add(m, out, o);
+		*o++ = '\n';
+	part_commit(m, out != scratch, (size_t)(o - out));
 }
 
 /*
@@ -296,72 +370,62 @@ qp_piece(struct rules_mime *m, const char *in, size_t inlen, bool eol)
  * alphabet characters at a group boundary (nearly all of a clean line)
  * are decoded in one step; anything else - padding, white space, junk,
  * a group split by the line or the chunk - goes one character at a time.
+ * Pieces are at most RULES_MIME_LINE bytes, so they decode to fewer.
  */
 static void
 b64_piece(struct rules_mime *m, const char *in, size_t n)
 {
 	struct rules_mime_state *s = m->st;
-	const unsigned char *u = (const unsigned char *)in;
-	char out[RULES_MIME_LINE];
-	size_t i, o = 0;
+	const unsigned char *u = (const unsigned char *)in, *end = u + n;
+	char scratch[RULES_MIME_LINE];
+	char *out, *o;
 	int v;
 
-	for (i = 0; i < n; i++) {
+	out = o = part_room(m, n + 3, scratch);
+	while (u < end) {
 		if (s->b64n == 0) {
-			while (i + 4 <= n && o + 3 <= sizeof(out)) {
-				int a = rules_mime_b64val[u[i]];
-				int b = rules_mime_b64val[u[i + 1]];
-				int c = rules_mime_b64val[u[i + 2]];
-				int d = rules_mime_b64val[u[i + 3]];
-				uint32_t g;
+			for (; end - u >= 4; u += 4, o += 3) {
+				uint32_t g = b64_0[u[0]] | b64_1[u[1]] |
+				    b64_2[u[2]] | b64_3[u[3]];
 
-				if (a == 0 || b == 0 || c == 0 || d == 0)
+				if (g & B64_BAD)
 					break;
-				g = (uint32_t)(a - 1) << 18 |
-				    (uint32_t)(b - 1) << 12 |
-				    (uint32_t)(c - 1) << 6 | (uint32_t)(d - 1);
-				out[o++] = (char)(g >> 16);
-				out[o++] = (char)(g >> 8);
-				out[o++] = (char)g;
-				i += 4;
+				o[0] = (char)(g >> 16);
+				o[1] = (char)(g >> 8);
+				o[2] = (char)g;
 			}
-			if (o + 3 > sizeof(out)) {
-				part_add(m, out, o);
-				o = 0;
-			}
-			if (i >= n)
+			if (u >= end)
 				break;
 		}
-		if (in[i] == '=') {
+		if (*u == '=') {
 			if (s->b64n == 2)
-				out[o++] = (char)(s->b64acc >> 4);
+				*o++ = (char)(s->b64acc >> 4);
 			else if (s->b64n == 3) {
-				out[o++] = (char)(s->b64acc >> 10);
-				out[o++] = (char)(s->b64acc >> 2);
+				*o++ = (char)(s->b64acc >> 10);
+				*o++ = (char)(s->b64acc >> 2);
 			}
 			s->b64n = 0;
 			s->b64acc = 0;
+			u++;
 			continue;
 		}
-		if ((v = rules_mime_b64val[(unsigned char)in[i]]) == 0) {
-			if (in[i] != ' ' && in[i] != '\t' && in[i] != '\r')
+		if ((v = rules_mime_b64val[*u]) == 0) {
+			if (*u != ' ' && *u != '\t' && *u != '\r')
 				m->bad_base64++;
+			u++;
 			continue;
 		}
+		u++;
 		s->b64acc = s->b64acc << 6 | (uint32_t)(v - 1);
 		if (++s->b64n == 4) {
-			out[o++] = (char)(s->b64acc >> 16);
-			out[o++] = (char)(s->b64acc >> 8);
-			out[o++] = (char)s->b64acc;
+			*o++ = (char)(s->b64acc >> 16);
+			*o++ = (char)(s->b64acc >> 8);
+			*o++ = (char)s->b64acc;
 			s->b64n = 0;
 			s->b64acc = 0;
 		}
-		if (o + 3 > sizeof(out)) {
-			part_add(m, out, o);
-			o = 0;
-		}
 	}
-	part_add(m, out, o);
+	part_commit(m, out != scratch, (size_t)(o - out));
 }
 
 /* body_data - a piece of a body line; eol when it ends the line */
@@ -394,7 +458,7 @@ part_end(struct rules_mime *m)
 	struct rules_mime_state *s = m->st;
 	char tail[2];
 	size_t n, room;
-	char *u;
+	const char *u;
 
 	if (s->st == MS_HEADER) {	/* headers without a body */
 		header_end(m);
@@ -521,6 +585,24 @@ partial(struct rules_mime *m)
 	s->cont = true;
 }
 
+/*
+ * dashes_line - the '\n' before the next line in [p, end) that starts
+ * with "--" (or with a '-' that ends the chunk), or NULL.  memchr() for
+ * '-' crosses a base64 attachment in one step: the alphabet has none.
+ */
+static const char *
+dashes_line(const char *p, const char *end)
+{
+	const char *q = p;
+
+	while ((q = memchr(q, '-', (size_t)(end - q))) != NULL) {
+		if (q > p && q[-1] == '\n' && (q + 1 == end || q[1] == '-'))
+			return q - 1;
+		q++;
+	}
+	return NULL;
+}
+
 /* rules_mime_feed - see rules_mime.h */
 void
 rules_mime_feed(struct rules_mime *m, const unsigned char *buf, size_t len)
@@ -532,6 +614,20 @@ rules_mime_feed(struct rules_mime *m, const unsigned char *buf, size_t len)
 	if (s->ended)
 		return;
 	while (p < end) {
+		/*
+		 * In a part nobody reads (an attachment) only a boundary
+		 * matters: go from line start to the next line starting
+		 * with "--" in one search.  A line cut by the chunk's end
+		 * goes on below, as always.
+		 */
+		if (s->st == MS_BODY && !s->text && s->llen == 0 &&
+		    (s->cont || end - p < 2 || p[0] != '-' || p[1] != '-') &&
+		    ((nl = dashes_line(p, end)) != NULL ||
+			(nl = memrchr(p, '\n', (size_t)(end - p))) != NULL)) {
+			p = nl + 1;
+			s->cont = false;
+			continue;
+		}
 		nl = memchr(p, '\n', (size_t)(end - p));
 		n = (size_t)((nl != NULL ? nl : end) - p);
 		if (s->llen == 0 && nl != NULL && n < RULES_MIME_LINE) {

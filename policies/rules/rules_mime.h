@@ -99,12 +99,13 @@ char	*rules_mime_param(struct arena *a, const char *value,
 /* The media type of a Content-Type value, lowercase ("text/plain"). */
 char	*rules_mime_type(struct arena *a, const char *value);
 /*
- * Convert len bytes in charset to UTF-8 (NUL-terminated, length in
- * *outlen_r).  Unknown charsets and bad sequences are counted in *bad_r
- * (may be NULL): unknown charsets leave the bytes as they are, bad
- * sequences become '?'.
+ * Convert len bytes in charset to UTF-8 (length in *outlen_r).  Unknown
+ * charsets and bad sequences are counted in *bad_r (may be NULL): unknown
+ * charsets leave the bytes as they are, bad sequences become '?'.  For
+ * UTF-8 (and US-ASCII) and unknown charsets the result is in itself, not
+ * a copy; a converted result is NUL-terminated.
  */
-char	*rules_mime_to_utf8(struct arena *a, const char *charset,
-	    const char *in, size_t len, size_t *outlen_r, unsigned *bad_r);
+const char *rules_mime_to_utf8(struct arena *a, const char *charset,
+    const char *in, size_t len, size_t *outlen_r, unsigned *bad_r);
 
 #endif

@@ -44,13 +44,31 @@ const signed char rules_mime_b64val[256] = {
 
 /* --- small helpers ------------------------------------------------- */
 
+/* rules_mime_buf_room - see rules_mime_int.h */
+char *
+rules_mime_buf_room(struct arena *a, struct rules_mime_buf *b, size_t n)
+{
+	size_t cap;
+	char *np;
+
+	if (b->len + n + 1 > b->cap) {
+		cap = b->cap == 0 ? 4096 : b->cap * 2;
+		while (cap < b->len + n + 1)
+			cap *= 2;
+		np = arena_alloc_raw(a, cap);
+		if (b->len > 0)
+			memcpy(np, b->p, b->len);
+		b->p = np;
+		b->cap = cap;
+	}
+	return b->p + b->len;
+}
+
 /* rules_mime_buf_add - see rules_mime_int.h */
 bool
 rules_mime_buf_add(struct arena *a, struct rules_mime_buf *b, const void *p,
     size_t n, size_t max)
 {
-	size_t cap;
-	char *np;
 	bool whole = true;
 
 	if (b->len + n > max) {
@@ -59,17 +77,7 @@ rules_mime_buf_add(struct arena *a, struct rules_mime_buf *b, const void *p,
 	}
 	if (n == 0)
 		return whole;
-	if (b->len + n + 1 > b->cap) {
-		cap = b->cap == 0 ? 4096 : b->cap * 2;
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		np = arena_alloc(a, cap);
-		if (b->len > 0)
-			memcpy(np, b->p, b->len);
-		b->p = np;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, p, n);
+	memcpy(rules_mime_buf_room(a, b, n), p, n);
 	b->len += n;
 	b->p[b->len] = '\0';
 	return whole;
@@ -108,7 +116,7 @@ is_utf8_name(const char *cs)
 }
 
 /* rules_mime_to_utf8 - see rules_mime.h */
-char *
+const char *
 rules_mime_to_utf8(struct arena *a, const char *charset, const char *in,
     size_t len, size_t *outlen_r, unsigned *bad_r)
 {
@@ -127,15 +135,13 @@ rules_mime_to_utf8(struct arena *a, const char *charset, const char *in,
 	    (cd = iconv_open("UTF-8", charset)) == (iconv_t)-1) {
 		if (!is_utf8_name(charset) && bad_r != NULL)
 			(*bad_r)++;
-		/* a copy of every byte: text may hold NULs, and the
-		 * length reported must be the length copied */
-		out = arena_alloc(a, len + 1);
-		memcpy(out, in, len);
+		/* the bytes as they are: text may hold NULs, so the
+		 * caller goes by the length */
 		*outlen_r = len;
-		return out;
+		return in;
 	}
 	cap = len * 3 + 16;
-	out = arena_alloc(a, cap + 1);
+	out = arena_alloc_raw(a, cap + 1);
 	ip = (char *)in;
 	inleft = len;
 	op = out;
@@ -145,7 +151,7 @@ rules_mime_to_utf8(struct arena *a, const char *charset, const char *in,
 			break;
 		if (errno == E2BIG || outleft < 4) {
 			used = (size_t)(op - out);
-			np = arena_alloc(a, cap * 2 + 1);
+			np = arena_alloc_raw(a, cap * 2 + 1);
 			memcpy(np, out, used);
 			out = np;
 			op = out + used;
@@ -291,7 +297,7 @@ pending_flush(struct arena *a, struct ew_pending *pd,
     struct rules_mime_buf *out)
 {
 	size_t n;
-	char *u;
+	const char *u;
 
 	if (pd->bytes.len == 0)
 		return;
@@ -511,7 +517,7 @@ param_ext(struct arena *a, struct param_sec *sec, size_t nsec)
 {
 	struct rules_mime_buf b = { 0 };
 	char charset[MAX_CHARSET + 1] = "";
-	const char *v, *q1, *q2;
+	const char *v, *q1, *q2, *u;
 	size_t i, n;
 
 	for (i = 0; i < nsec && sec[i].v != NULL; i++) {
@@ -533,8 +539,9 @@ param_ext(struct arena *a, struct param_sec *sec, size_t nsec)
 	}
 	if (b.p == NULL)
 		return NULL;
-	return rules_mime_to_utf8(a, charset[0] != '\0' ? charset : NULL,
-	    b.p, b.len, &n, NULL);
+	u = rules_mime_to_utf8(
+	    a, charset[0] != '\0' ? charset : NULL, b.p, b.len, &n, NULL);
+	return u == b.p ? b.p : arena_strndup(a, u, n);
 }
 
 /* rules_mime_param - see rules_mime.h */

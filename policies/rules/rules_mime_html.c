@@ -191,39 +191,86 @@ entity(const char *s, size_t n, char *o, size_t *used)
 	return 0;
 }
 
-/* tag_is - does the tag at s (after '<' and '/') start with name? */
+/*
+ * tag_name - the name of the tag at s (after '<' and '/'), lowercased
+ * into buf (RULES_MIME_TAG bytes): its length, or 0 when it is longer
+ * than any name looked for or runs to the end of the text.
+ */
+#define RULES_MIME_TAG 12
+static size_t
+tag_name(const char *s, const char *end, char *buf)
+{
+	size_t n;
+
+	for (n = 0; s + n < end && isalnum((unsigned char)s[n]); n++) {
+		if (n == RULES_MIME_TAG - 1)
+			return 0;
+		buf[n] = (char)tolower((unsigned char)s[n]);
+	}
+	if (s + n >= end)
+		return 0;
+	buf[n] = '\0';
+	return n;
+}
+
+/* tag_is - does the tag at s (after '<' and '/') have the name name? */
 static bool
 tag_is(const char *s, const char *end, const char *name)
 {
-	size_t n = strlen(name);
+	char buf[RULES_MIME_TAG];
 
-	return (size_t)(end - s) > n && strncasecmp(s, name, n) == 0 &&
-	    !isalnum((unsigned char)s[n]);
+	return tag_name(s, end, buf) > 0 && strcmp(buf, name) == 0;
 }
 
-/* rules_mime_html_strip - see rules_mime_int.h */
-char *
-rules_mime_html_strip(struct arena *a, const char *s, size_t len,
-    size_t *outlen)
+/* tag_block - does the tag name break the text into lines? */
+static bool
+tag_block(const char *name, size_t n)
 {
 	static const char *const blocks[] = { "br", "p", "div", "tr", "td",
 	    "li", "h1", "h2", "h3", "h4", "h5", "h6", "table", "hr",
 	    "blockquote", "title", NULL };
-	const char *p = s, *end = s + len, *t, *close;
-	char *out = arena_alloc(a, len + 1), *o = out;
-	size_t i, used, k;
+	size_t i;
+
+	for (i = 0; blocks[i] != NULL; i++)
+		if (blocks[i][0] == name[0] && strlen(blocks[i]) == n &&
+		    memcmp(blocks[i], name, n) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * rules_mime_html_strip - see rules_mime_int.h.  The text between tags
+ * is found with memchr() and copied in runs; only '&' and '<' stop a run.
+ */
+char *
+rules_mime_html_strip(
+    struct arena *a, const char *s, size_t len, size_t *outlen)
+{
+	const char *p = s, *end = s + len, *t, *close, *lt, *amp;
+	char *out = arena_alloc_raw(a, len + 1), *o = out;
+	char name[RULES_MIME_TAG];
+	size_t used, k, n, run;
 	bool closing;
 
 	while (p < end) {
-		if (*p == '&' && (k = entity(p, (size_t)(end - p), o, &used))) {
-			o += k;
-			p += used;
-			continue;
+		if ((lt = memchr(p, '<', (size_t)(end - p))) == NULL)
+			lt = end;
+		while (p < lt) {
+			amp = memchr(p, '&', (size_t)(lt - p));
+			run = (size_t)((amp != NULL ? amp : lt) - p);
+			memcpy(o, p, run);
+			o += run;
+			p += run;
+			if (p >= lt)
+				break;
+			if ((k = entity(p, (size_t)(end - p), o, &used)) > 0) {
+				o += k;
+				p += used;
+			} else
+				*o++ = *p++;
 		}
-		if (*p != '<') {
-			*o++ = *p++;
+		if (p != lt || p >= end)
 			continue;
-		}
 		if (end - p >= 4 && strncmp(p, "<!--", 4) == 0) {
 			close = memmem(p + 4, (size_t)(end - p - 4), "-->", 3);
 			p = close != NULL ? close + 3 : end;
@@ -231,15 +278,13 @@ rules_mime_html_strip(struct arena *a, const char *s, size_t len,
 		}
 		closing = p + 1 < end && p[1] == '/';
 		t = p + 1 + closing;
-		for (i = 0; blocks[i] != NULL; i++)
-			if (tag_is(t, end, blocks[i])) {
-				*o++ = '\n';
-				break;
-			}
+		n = tag_name(t, end, name);
+		if (n > 0 && tag_block(name, n))
+			*o++ = '\n';
 		close = memchr(p, '>', (size_t)(end - p));
 		p = close != NULL ? close + 1 : end;
-		if (closing || (!tag_is(t, end, "script") &&
-		    !tag_is(t, end, "style")))
+		if (closing || n == 0 ||
+		    (strcmp(name, "script") != 0 && strcmp(name, "style") != 0))
 			continue;
 		/* skip to the closing tag */
 		while (p < end) {

@@ -34,6 +34,8 @@ extern const signed char rules_mime_b64val[256];
 /* Append n bytes, growing by doubling up to max; false when cut. */
 bool	 rules_mime_buf_add(struct arena *a, struct rules_mime_buf *b,
 	    const void *p, size_t n, size_t max);
+/* Room for n more bytes and a NUL: where they go (b->len is unchanged). */
+char *rules_mime_buf_room(struct arena *a, struct rules_mime_buf *b, size_t n);
 /* A hex digit's value, or -1. */
 int	 rules_mime_hexval(int c);
 /* s lowercased in place (NULL stays NULL). */

@@ -116,7 +116,7 @@ test_charsets(void)
 {
 	unsigned bad = 0;
 	size_t n;
-	char *s;
+	const char *s;
 
 	s = rules_mime_to_utf8(A, "ISO-8859-1", "caf\xe9", 4, &n, &bad);
 	T_EQ_STR(s, "caf\xc3\xa9", "latin-1");
@@ -130,7 +130,7 @@ test_charsets(void)
 	    &bad);
 	T_CHECK(s != NULL && s[0] == 'a', "bad sequence tolerated");
 	T_CHECK(bad > 1, "bad sequence counted");
-	/* text holding a NUL: every byte copied, and the length says so
+	/* text holding a NUL: every byte kept, and the length says so
 	 * (a copy that stopped at the NUL was read past its end) */
 	s = rules_mime_to_utf8(A, "utf-8", "a\0bc", 4, &n, &bad);
 	T_EQ_INT(n, 4, "NUL kept: length");
