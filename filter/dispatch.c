@@ -900,8 +900,11 @@ dispatch_eom(struct conn *cn, struct decision *d, const struct hdr_edit **edits_
 		d->text = m->quarantine ? m->quarantine : cn->quarantine;
 	}
 	if (d->verdict == POL_CONTINUE || d->verdict == POL_QUARANTINE ||
-	    d->verdict == POL_ACCEPT)
+	    d->verdict == POL_ACCEPT) {
+		if (!over_budget(cn)) /* eom_final hooks: A-R complete */
+			atomic_fetch_add(&st_errors, session_msg_final(cn));
 		*edits_r = build_edits(cn);
+	}
 	/* the JSON format has a line for every message, also one that no
 	 * policy decided on (the text format stays as it always was) */
 	if (d->verdict == POL_CONTINUE && !m->accepted && !cn->accepted &&

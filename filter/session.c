@@ -192,6 +192,40 @@ session_msg_abort(struct conn *cn)
 	session_msg_end(cn);
 }
 
+/* session_msg_final - see session.h */
+unsigned
+session_msg_final(struct conn *cn)
+{
+	const struct conf *c = cn->conf;
+	unsigned failed = 0;
+	size_t i;
+
+	for (i = 0; i < c->npolicies; i++) {
+		const struct conf_policy *p = &c->policies[i];
+		struct pol_ctx pc = { .cn = cn, .pol = p, .stage = POL_EOM };
+		struct pol_result r;
+		int64_t t0;
+
+		if (p->ops->eom_final == NULL)
+			continue;
+		if (arena_over_budget(cn->arena) ||
+		    arena_over_budget(cn->msg.arena))
+			break;
+		memset(&r, 0, sizeof(r));
+		t0 = metrics_timing() ? clock_mono_ns() : 0;
+		if (p->ops->eom_final(&pc, &r) != 0) {
+			failed++;
+			log_err("%s: %s: internal error after end of message "
+				"(%s); the message passes",
+			    cn->msg.info.qid, p->ops->name,
+			    r.detail ? r.detail : "no detail");
+		}
+		if (t0 != 0)
+			metrics_policy_time(p->ops->name, clock_mono_ns() - t0);
+	}
+	return failed;
+}
+
 /* session_conn_close - abort a message in flight, then every close hook, once */
 void
 session_conn_close(struct conn *cn)

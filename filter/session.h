@@ -125,6 +125,12 @@ void		 session_msg_set_qid(struct conn *cn, const char *qid);
 void		 session_msg_end(struct conn *cn);
 /* session_msg_abort - run every policy's abort hook, then session_msg_end */
 void		 session_msg_abort(struct conn *cn);
+/*
+ * session_msg_final - run every policy's eom_final hook (a message passed
+ * on, after every eom; docs/ARCHITECTURE.md), in file order, until a
+ * budget is spent; a failure is logged once.  Returns how many failed.
+ */
+unsigned session_msg_final(struct conn *cn);
 
 /* Clock used by pol_now_ms(): realtime unless a test injects one. */
 int64_t		 session_now_ms(void);

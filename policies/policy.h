@@ -29,7 +29,7 @@
 
 #include <jansson.h>
 
-#define POLICY_ABI_VERSION 3
+#define POLICY_ABI_VERSION 4
 
 struct arena;
 struct conf_ctx;
@@ -186,6 +186,11 @@ struct policy_ops {
 	int  (*body)(struct pol_ctx *ctx, const unsigned char *buf,
 	    size_t len, struct pol_result *res);
 	int  (*eom)(struct pol_ctx *ctx, struct pol_result *res);
+	/* After every policy's eom, for a message passed on (no reject,
+	 * tempfail or discard): Authentication-Results are complete.  May
+	 * add headers; gives no verdict (res only carries a failure's
+	 * detail, logged once, the message still passes). */
+	int (*eom_final)(struct pol_ctx *ctx, struct pol_result *res);
 	void (*abort)(struct pol_ctx *ctx);	/* may follow any message stage */
 	void (*close)(struct pol_ctx *ctx);	/* connection gone; called once */
 

@@ -58,6 +58,12 @@ struct arc_conf {
 /* Per message. */
 struct arc_msg {
 	struct arc_body	*body;
+	/* from arc_eom, for the seal at arc_eom_final */
+	bool checked;
+	struct arc_result r;
+	struct arc_hdr *hdr;
+	size_t nh;
+	json_t *out; /* borrowed: results.arc */
 };
 
 static const char *const arc_default_headers[] = {
@@ -442,9 +448,30 @@ arc_eom(struct pol_ctx *ctx, struct pol_result *res)
 	    "");
 	if (r.cv == ARC_CV_FAIL)
 		pol_log(ctx, LOG_LVL_INFO, "%s", res->detail);
-	if (c->seal.enabled)
-		seal(ctx, c, m, hdr, mi->nheaders, &r, out);
+	m->checked = true;
+	m->r = r;
+	m->hdr = hdr;
+	m->nh = mi->nheaders;
+	m->out = out;
 	pol_set_result(ctx, out);
+	return 0;
+}
+
+/*
+ * arc_eom_final - seal a message that is passed on.  Sealing waits for
+ * every policy's eom, so that our ARC-Authentication-Results carry the
+ * whole Authentication-Results: DMARC's result too, which comes after
+ * ARC's check (DMARC reads ARC's override).
+ */
+static int
+arc_eom_final(struct pol_ctx *ctx, struct pol_result *res)
+{
+	const struct arc_conf *c = pol_conf(ctx);
+	struct arc_msg *m = msg_state(ctx);
+
+	(void)res;
+	if (c->seal.enabled && m->checked)
+		seal(ctx, c, m, m->hdr, m->nh, &m->r, m->out);
 	return 0;
 }
 
@@ -454,4 +481,5 @@ const struct policy_ops arc_policy = {
 	.config = arc_config,
 	.body = arc_body_hook,
 	.eom = arc_eom,
+	.eom_final = arc_eom_final,
 };

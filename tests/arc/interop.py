@@ -22,6 +22,7 @@ Checks, one line each, then "arc-interop: N passed, N failed":
 import base64
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -309,11 +310,32 @@ def daemon(w, m3):
               .get("d") == "py.example",
               "DMARC fail overridden by a trusted sealer (forwarded)",
               json.dumps(out.get("results"))[:400])
-        out = gwtest(w, port, forwarded, {"arc": {"enabled": True},
-                     "dmarc": dm})
+        untrusted = dict(arc, trusted_sealers=[])
+        out = gwtest(w, port, forwarded, {"arc": untrusted, "dmarc": dm})
         check(out.get("verdict") == "reject",
               "DMARC fail acted on without trusted sealers",
               out.get("verdict", json.dumps(out)[:300]))
+        check("sealed" not in out.get("results", {}).get("arc", {}),
+              "a rejected message is not sealed",
+              json.dumps(out.get("results", {}).get("arc"))[:300])
+
+        # sealing waits for every policy: our AAR carries dmarc= (dmarc
+        # comes after arc) and every method of our A-R
+        out = gwtest(w, port, forwarded, {"arc": dict(arc), "dmarc": dm})
+        adds = out.get("headers", {}).get("add", [])
+        ar = [h["value"] for h in adds
+              if h["name"] == "Authentication-Results"]
+        aar = [h["value"] for h in adds
+               if h["name"] == "ARC-Authentication-Results"]
+
+        def methods(v):
+            return sorted(set(re.findall(r"(?:^|;)\s*([a-z]+)=", v)))
+        check(out.get("verdict") == "accept" and aar and ar and
+              "dmarc=" in aar[0] and "arc=pass" in aar[0],
+              "sealed after DMARC: AAR carries dmarc= and arc=", str(aar))
+        check(bool(aar and ar) and
+              methods(aar[0]) == sorted(set(["i"] + methods(ar[0]))),
+              "AAR methods = A-R methods", "%s / %s" % (aar, ar))
     finally:
         fxp.terminate()
         try:

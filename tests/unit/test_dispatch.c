@@ -1,8 +1,10 @@
 /*
  * test_dispatch.c - the dispatcher through its host seam, with scripted
  * probe policies: verdict mapping per stage, first verdict wins, dry_run,
- * on_error, scores, held verdicts, header edits, bounds, lifecycle.
+ * on_error, scores, held verdicts, header edits, bounds, lifecycle, the
+ * eom_final hooks.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,6 +27,9 @@ struct probe {
 	enum pol_stage	 hog_at;
 	bool		 hog_conn;	/* ... from the connection arena */
 	const char	*reject_rcpt;	/* reject only this recipient */
+	int finals;			/* eom_final calls ... */
+	int final_rc;			/* ... what they return ... */
+	char final_ar[256];		/* ... and the A-R they saw */
 };
 
 static int
@@ -68,13 +73,36 @@ static int p_eoh(struct pol_ctx *c, struct pol_result *r) { return probe_do(c, P
 static int p_body(struct pol_ctx *c, const unsigned char *b, size_t l, struct pol_result *r) { (void)b; (void)l; return probe_do(c, POL_BODY, r); }
 static int p_eom(struct pol_ctx *c, struct pol_result *r) { return probe_do(c, POL_EOM, r); }
 static void p_abort(struct pol_ctx *c) { ((struct probe *)pol_conf(c))->aborts++; }
+
+static int
+p_final(struct pol_ctx *c, struct pol_result *r)
+{
+	struct probe *p = pol_conf(c);
+	const char *ar = pol_authres_value(c);
+
+	p->finals++;
+	snprintf(p->final_ar, sizeof(p->final_ar), "%s", ar ? ar : "");
+	pol_add_header(c, "X-Probe-Final", "1", true);
+	if (p->final_rc != 0)
+		r->detail = "probe final failed";
+	return p->final_rc;
+}
 static void p_close(struct pol_ctx *c) { ((struct probe *)pol_conf(c))->closes++; }
 
 static const struct policy_ops probe_a = {
-	.name = "probe_a", .abi_version = POLICY_ABI_VERSION,
-	.connect = p_connect, .helo = p_helo, .envfrom = p_envfrom,
-	.envrcpt = p_envrcpt, .data = p_data, .header = p_header,
-	.eoh = p_eoh, .body = p_body, .eom = p_eom, .abort = p_abort,
+	.name = "probe_a",
+	.abi_version = POLICY_ABI_VERSION,
+	.connect = p_connect,
+	.helo = p_helo,
+	.envfrom = p_envfrom,
+	.envrcpt = p_envrcpt,
+	.data = p_data,
+	.header = p_header,
+	.eoh = p_eoh,
+	.body = p_body,
+	.eom = p_eom,
+	.eom_final = p_final,
+	.abort = p_abort,
 	.close = p_close,
 };
 static const struct policy_ops probe_b = {
@@ -402,6 +430,10 @@ test_scores_and_edits(void)
 	    strcmp(e->value, "mx.example.net;\n\tprobe=pass header.d=example.com") == 0,
 	    "our A-R inserted first (ends up lowest of the top headers)");
 	e = e ? e->next : NULL;
+	T_CHECK(e && e->kind == HDR_INSERT_TOP &&
+		strcmp(e->name, "X-Probe-Final") == 0,
+	    "the eom_final header, queued last, inserted first of the rest");
+	e = e ? e->next : NULL;
 	T_CHECK(e && e->kind == HDR_INSERT_TOP && strcmp(e->value, "v=1; second") == 0,
 	    "top headers inserted in reverse");
 	e = e ? e->next : NULL;
@@ -412,7 +444,54 @@ test_scores_and_edits(void)
 	    "appends last");
 	for (e = edits; e; e = e->next)
 		n++;
-	T_EQ_INT(n, 6, "six edits");
+	T_EQ_INT(n, 7, "seven edits (probe A's final header too)");
+	session_conn_free(&cn);
+	conf_unref(&c);
+}
+
+/*
+ * test_final - eom_final runs after every eom (probe A's sees probe B's
+ * A-R entry, B being after A), only for a message passed on, and a
+ * failing one leaves the message passing.
+ */
+static void
+test_final(void)
+{
+	const struct hdr_edit *edits, *e;
+	struct decision d;
+	struct conf *c = make_conf(false, POL_ONERR_TEMPFAIL);
+	struct conn *cn;
+	bool seen;
+
+	reset_probes();
+	pb.add_headers = true;
+	cn = open_conn(c, "192.0.2.1");
+	dispatch_connect(cn, &d);
+	d = run_msg(cn, NULL, &edits);
+	T_EQ_INT(d.verdict, POL_CONTINUE, "final: passed on");
+	T_EQ_INT(pa.finals, 1, "final: A's eom_final ran once");
+	T_EQ_INT(pa.calls[POL_EOM], 1, "final: after A's eom");
+	T_CHECK(strstr(pa.final_ar, "probe=pass") != NULL,
+	    "final: A sees B's A-R entry (%s)", pa.final_ar);
+	for (seen = false, e = edits; e; e = e->next)
+		seen |= strcmp(e->name, "X-Probe-Final") == 0;
+	T_CHECK(seen, "final: its header is among the edits");
+	session_msg_end(cn);
+
+	pb.verdict[POL_EOM] = POL_REJECT;
+	d = run_msg(cn, NULL, &edits);
+	T_EQ_INT(d.verdict, POL_REJECT, "final: B rejects at eom");
+	T_EQ_INT(pa.finals, 1, "final: not run for a rejected message");
+	session_msg_end(cn);
+
+	pb.verdict[POL_EOM] = POL_CONTINUE;
+	pa.final_rc = -1;
+	d = run_msg(cn, NULL, &edits);
+	T_EQ_INT(
+	    d.verdict, POL_CONTINUE, "final: a failing hook, message passes");
+	T_EQ_INT(pa.finals, 2, "final: it ran");
+	T_CHECK(edits != NULL, "final: edits still made");
+	session_msg_end(cn);
 	session_conn_free(&cn);
 	conf_unref(&c);
 }
@@ -834,6 +913,7 @@ main(void)
 	test_dry_run_and_errors();
 	test_bad_verdict();
 	test_scores_and_edits();
+	test_final();
 	test_bounds();
 	test_limit_replies();
 	test_max_message_bytes();
