@@ -32,7 +32,6 @@
  *   {"result", "helo", "explanation", "domain", "lookups", "engine", ...}
  */
 #include <arpa/inet.h>
-#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -257,68 +256,141 @@ spf_deinit(void *modstate)
 
 /* --- evaluation --------------------------------------------------------- */
 
-/* spf_quote - a Received-SPF / A-R value: as is when a dot-atom, else a
- * quoted-string; anything outside printable ASCII becomes '?' */
-static char *
-spf_quote(struct arena *a, const char *s)
+/* spf_atext - RFC 5322 atext: ASCII letters, digits and !#$%&'*+-/=?^_`{|}~ */
+static bool
+spf_atext(unsigned char c)
 {
-	static const char atext[] = "!#$%&'*+-/=?^_`{|}~.";
-	size_t n = strlen(s), i, o = 0;
-	bool atom = n > 0 && s[0] != '.' && s[n - 1] != '.' &&
-	    strstr(s, "..") == NULL;
-	char *q;
+	if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	    (c >= '0' && c <= '9'))
+		return true;
+	return c != '\0' && strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL;
+}
 
-	if (n > SPF_TEXT_MAX)
-		n = SPF_TEXT_MAX;
-	for (i = 0; i < n && atom; i++)
-		if (!isalnum((unsigned char)s[i]) &&
-		    strchr(atext, s[i]) == NULL)
-			atom = false;
-	q = arena_alloc(a, 2 * n + 3);
-	if (!atom)
-		q[o++] = '"';
+/*
+ * spf_atom - would s (len octets, only the first n shown) stay bare as a
+ * dot-atom in spf_quote_to: no leading, trailing or double dot, atext
+ * only
+ */
+static bool
+spf_atom(const char *s, size_t len, size_t n)
+{
+	size_t i;
+
+	if (n == 0 || s[0] == '.' || s[n - 1] == '.')
+		return false;
+	for (i = 0; i < n; i++) {
+		if (s[i] == '.') {
+			if (i + 1 < len && s[i + 1] == '.')
+				return false;
+			continue;
+		}
+		if (!spf_atext((unsigned char)s[i]))
+			return false;
+	}
+	/* a double dot past what is shown still makes it a quoted-string */
+	return len == n || memmem(s + n, len - n, "..", 2) == NULL;
+}
+
+/* spf_quote_n - the length spf_quote_to keeps of a value of len octets */
+static size_t
+spf_quote_n(size_t len)
+{
+	return len > SPF_TEXT_MAX ? SPF_TEXT_MAX : len;
+}
+
+/*
+ * spf_quote_to - write the Received-SPF / A-R form of s (len octets) at
+ * q: as is when a dot-atom, else a quoted-string; anything outside
+ * printable ASCII becomes '?'.  At most 2 * SPF_TEXT_MAX + 2 octets, no
+ * NUL; returns the end.
+ */
+static char *
+spf_quote_to(char *q, const char *s, size_t len)
+{
+	size_t n = spf_quote_n(len), i;
+	bool atom = spf_atom(s, len, n);
+
+	if (atom) { /* atext only: nothing to replace or escape */
+		memcpy(q, s, n);
+		return q + n;
+	}
+	*q++ = '"';
 	for (i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
 
 		if (c < 0x20 || c > 0x7e)
 			c = '?';
-		if (!atom && (c == '"' || c == '\\'))
-			q[o++] = '\\';
-		q[o++] = (char)c;
+		if (c == '"' || c == '\\')
+			*q++ = '\\';
+		*q++ = (char)c;
 	}
-	if (!atom)
-		q[o++] = '"';
-	q[o] = '\0';
+	*q++ = '"';
 	return q;
 }
 
-/* spf_quote_ar - an A-R pvalue: local-part@domain may stay bare (RFC 8601) */
+/* spf_quote_max - the most spf_quote_to or spf_quote_ar_to write for s */
+static size_t
+spf_quote_max(const char *s)
+{
+	return 2 * spf_quote_n(strlen(s)) + 2;
+}
+
+/*
+ * spf_quote_ar_to - an A-R pvalue at q: local-part@domain may stay bare
+ * (RFC 8601) when both halves are dot-atoms, else the whole is quoted.
+ * At most spf_quote_max(s) octets, no NUL; returns the end.
+ */
 static char *
-spf_quote_ar(struct arena *a, const char *s)
+spf_quote_ar_to(char *q, const char *s)
 {
 	const char *at = strrchr(s, '@');
-	char *l, *d;
+	size_t len = strlen(s), ln, dn;
 
 	if (at == NULL || at == s)
-		return spf_quote(a, s);
-	l = spf_quote(a, arena_strndup(a, s, (size_t)(at - s)));
-	d = spf_quote(a, at + 1);
-	if (l[0] == '"' || d[0] == '"')
-		return spf_quote(a, s);
-	return arena_printf(a, "%s@%s", l, d);
+		return spf_quote_to(q, s, len);
+	ln = (size_t)(at - s);
+	dn = len - ln - 1;
+	if (!spf_atom(s, ln, spf_quote_n(ln)) ||
+	    !spf_atom(at + 1, dn, spf_quote_n(dn)))
+		return spf_quote_to(q, s, len);
+	q = spf_quote_to(q, s, ln);
+	*q++ = '@';
+	return spf_quote_to(q, at + 1, dn);
+}
+
+/* spf_text_to - reply text at q: printable ASCII only, bounded; returns
+ * the end (no NUL) */
+static char *
+spf_text_to(char *q, const char *s)
+{
+	size_t n = strnlen(s, SPF_TEXT_MAX), i;
+
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		*q++ = c < 0x20 || c > 0x7e ? '?' : (char)c;
+	}
+	return q;
 }
 
 /* spf_text - reply text: printable ASCII only, bounded */
 static char *
 spf_text(struct arena *a, const char *s)
 {
-	size_t n = strnlen(s, SPF_TEXT_MAX), i;
-	char *t = arena_strndup(a, s, n);
+	char *t = arena_alloc(a, strnlen(s, SPF_TEXT_MAX) + 1);
 
-	for (i = 0; i < n; i++)
-		if ((unsigned char)t[i] < 0x20 || (unsigned char)t[i] > 0x7e)
-			t[i] = '?';
+	*spf_text_to(t, s) = '\0';
 	return t;
+}
+
+/* spf_put - append the C string s at o; returns the end */
+static char *
+spf_put(char *o, const char *s)
+{
+	size_t n = strlen(s);
+
+	memcpy(o, s, n);
+	return o + n;
 }
 
 /* spf_run - evaluate one identity with the configured engine */
@@ -345,14 +417,21 @@ spf_run(struct pol_ctx *ctx, const struct spf_state *st,
 		spf_eval(&ops, a, req, resp);
 }
 
-/* spf_received - the Received-SPF header value (RFC 7208 9.1) */
+/* spf_received - the Received-SPF header value (RFC 7208 9.1), built in
+ * one buffer */
 static char *
 spf_received(struct arena *a, const char *receiver, const char *ip,
     const char *helo, const char *mail_from, const struct spf_response *r,
     bool helo_id)
 {
 	const char *res = spf_result_name(r->result), *pre, *post;
-	char *v;
+	const char *sender = r->sender ? r->sender : "";
+	bool mech = r->mechanism != NULL &&
+	    strcmp(r->mechanism, "default") != 0;
+	bool prob = r->problem != NULL &&
+	    (r->result == SPF_R_PERMERROR || r->result == SPF_R_TEMPERROR);
+	size_t max;
+	char *v, *o;
 
 	switch (r->result) {
 	case SPF_R_PASS:
@@ -384,20 +463,40 @@ spf_received(struct arena *a, const char *receiver, const char *ip,
 		post = " (permanent error)";
 		break;
 	}
-	v = arena_printf(a, "%s (%s: domain of %s %s%s%s) ", res,
-	    spf_text(a, receiver), spf_text(a, r->sender ? r->sender : ""),
-	    pre, ip, post);
-	v = arena_printf(a, "%sclient-ip=%s; envelope-from=%s; helo=%s; "
-	    "receiver=%s; identity=%s", v, ip, spf_quote(a, mail_from),
-	    spf_quote(a, helo), spf_quote(a, receiver),
-	    helo_id ? "helo" : "mailfrom");
-	if (r->mechanism != NULL && strcmp(r->mechanism, "default") != 0)
-		v = arena_printf(a, "%s; mechanism=%s", v,
-		    spf_quote(a, r->mechanism));
-	if (r->problem != NULL && (r->result == SPF_R_PERMERROR ||
-	    r->result == SPF_R_TEMPERROR))
-		v = arena_printf(a, "%s; problem=%s", v,
-		    spf_quote(a, r->problem));
+	/* fixed text, two texts, two addresses, up to five quoted values */
+	max = 128 + strlen(res) + strnlen(receiver, SPF_TEXT_MAX) +
+	    strnlen(sender, SPF_TEXT_MAX) + strlen(pre) + strlen(post) +
+	    2 * strlen(ip) + spf_quote_max(mail_from) + spf_quote_max(helo) +
+	    spf_quote_max(receiver) + (mech ? spf_quote_max(r->mechanism) : 0) +
+	    (prob ? spf_quote_max(r->problem) : 0);
+	o = v = arena_alloc(a, max + 1);
+	o = spf_put(o, res);
+	o = spf_put(o, " (");
+	o = spf_text_to(o, receiver);
+	o = spf_put(o, ": domain of ");
+	o = spf_text_to(o, sender);
+	*o++ = ' ';
+	o = spf_put(o, pre);
+	o = spf_put(o, ip);
+	o = spf_put(o, post);
+	o = spf_put(o, ") client-ip=");
+	o = spf_put(o, ip);
+	o = spf_put(o, "; envelope-from=");
+	o = spf_quote_to(o, mail_from, strlen(mail_from));
+	o = spf_put(o, "; helo=");
+	o = spf_quote_to(o, helo, strlen(helo));
+	o = spf_put(o, "; receiver=");
+	o = spf_quote_to(o, receiver, strlen(receiver));
+	o = spf_put(o, helo_id ? "; identity=helo" : "; identity=mailfrom");
+	if (mech) {
+		o = spf_put(o, "; mechanism=");
+		o = spf_quote_to(o, r->mechanism, strlen(r->mechanism));
+	}
+	if (prob) {
+		o = spf_put(o, "; problem=");
+		o = spf_quote_to(o, r->problem, strlen(r->problem));
+	}
+	*o = '\0';
 	return v;
 }
 
@@ -471,6 +570,71 @@ spf_request_init(struct pol_ctx *ctx, const struct spf_conf *c,
 	return true;
 }
 
+/* spf_authres - one A-R entry: spf=RESULT PROP=ADDRESS */
+static void
+spf_authres(
+    struct pol_ctx *ctx, const char *prop, enum spf_result r, const char *addr)
+{
+	size_t plen = strlen(prop);
+	char *v = arena_alloc(
+	    pol_msg_arena(ctx), plen + spf_quote_max(addr) + 1);
+
+	memcpy(v, prop, plen);
+	*spf_quote_ar_to(v + plen, addr) = '\0';
+	pol_authres(ctx, "spf", spf_result_name(r), v);
+}
+
+/*
+ * spf_json_set - key: the string v (a JSON string; omitted when v is
+ * NULL); false when v is not valid UTF-8, as json_pack would fail
+ */
+static bool
+spf_json_set(json_t *j, const char *key, const char *v)
+{
+	json_t *s;
+
+	if (v == NULL)
+		return true;
+	if ((s = json_string(v)) == NULL)
+		return false;
+	return json_object_set_new_nocheck(j, key, s) == 0;
+}
+
+/* spf_results - the results object; NULL when a value is not UTF-8 */
+static json_t *
+spf_results(struct arena *a, const struct spf_conf *c,
+    const struct spf_response *mf, const struct spf_response *helo)
+{
+	json_t *j = json_object();
+
+	if (j == NULL)
+		return NULL;
+	if (json_object_set_new_nocheck(j, "result",
+		json_string_nocheck(spf_result_name(mf->result))) != 0 ||
+	    (helo != NULL &&
+		json_object_set_new_nocheck(j, "helo",
+		    json_string_nocheck(spf_result_name(helo->result))) != 0) ||
+	    !spf_json_set(j, "explanation", mf->explanation) ||
+	    !spf_json_set(j, "domain", mf->domain) ||
+	    !spf_json_set(j, "problem", mf->problem) ||
+	    json_object_set_new_nocheck(
+		j, "lookups", json_integer((int)mf->lookups)) != 0 ||
+	    json_object_set_new_nocheck(
+		j, "void_lookups", json_integer((int)mf->void_lookups)) != 0 ||
+	    json_object_set_new_nocheck(j, "engine",
+		json_string_nocheck(spf_engine_names[c->engine])) != 0) {
+		json_decref(j);
+		return NULL;
+	}
+	if (mf->mechanism != NULL)
+		json_object_set_new_nocheck(
+		    j, "mechanism", json_string(spf_text(a, mf->mechanism)));
+	if (helo != NULL && helo->explanation != NULL)
+		json_object_set_new_nocheck(
+		    j, "helo_explanation", json_string(helo->explanation));
+	return j;
+}
+
 /* spf_record - A-R, Received-SPF and the results object */
 static void
 spf_record(struct pol_ctx *ctx, const struct spf_conf *c, const char *ip,
@@ -480,34 +644,43 @@ spf_record(struct pol_ctx *ctx, const struct spf_conf *c, const char *ip,
 	struct arena *a = pol_msg_arena(ctx);
 	const struct pol_conn_info *ci = pol_conn(ctx);
 	const char *from = pol_msg(ctx)->mail_from;
-	json_t *j;
 
 	if (helo != NULL)
-		pol_authres(ctx, "spf", spf_result_name(helo->result),
-		    arena_printf(a, "smtp.helo=%s",
-		    spf_quote_ar(a, ci->helo ? ci->helo : "")));
+		spf_authres(
+		    ctx, "smtp.helo=", helo->result, ci->helo ? ci->helo : "");
 	if (!null_sender)
-		pol_authres(ctx, "spf", spf_result_name(mf->result),
-		    arena_printf(a, "smtp.mailfrom=%s", spf_quote_ar(a, from)));
+		spf_authres(ctx, "smtp.mailfrom=", mf->result, from);
 	if (c->received_spf)
-		pol_add_header(ctx, "Received-SPF", spf_received(a, recv, ip,
-		    ci->helo ? ci->helo : "", from, mf, null_sender), true);
-	j = json_pack("{s:s, s:s*, s:s*, s:s*, s:s*, s:i, s:i, s:s}",
-	    "result", spf_result_name(mf->result),
-	    "helo", helo ? spf_result_name(helo->result) : NULL,
-	    "explanation", mf->explanation,
-	    "domain", mf->domain,
-	    "problem", mf->problem,
-	    "lookups", (int)mf->lookups,
-	    "void_lookups", (int)mf->void_lookups,
-	    "engine", spf_engine_names[c->engine]);
-	if (j != NULL && mf->mechanism != NULL)
-		json_object_set_new(j, "mechanism",
-		    json_string(spf_text(a, mf->mechanism)));
-	if (j != NULL && helo != NULL && helo->explanation != NULL)
-		json_object_set_new(j, "helo_explanation",
-		    json_string(helo->explanation));
-	pol_set_result(ctx, j);
+		pol_add_header(ctx, "Received-SPF",
+		    spf_received(a, recv, ip, ci->helo ? ci->helo : "",
+			from ? from : "", mf, null_sender),
+		    true);
+	pol_set_result(ctx, spf_results(a, c, mf, helo));
+}
+
+/* spf_detail - the trace detail "spf=RESULT[: problem]" */
+static const char *
+spf_detail(struct arena *a, const struct spf_response *mf)
+{
+	static const char *const plain[SPF_R_COUNT] = { "spf=none",
+		"spf=neutral", "spf=pass", "spf=fail", "spf=softfail",
+		"spf=temperror", "spf=permerror" };
+	const char *name = spf_result_name(mf->result);
+	size_t n, p;
+	char *d;
+
+	if (mf->problem == NULL && (unsigned)mf->result < SPF_R_COUNT)
+		return plain[mf->result];
+	if (mf->problem == NULL)
+		return "spf=permerror";
+	n = strlen(name);
+	p = strlen(mf->problem);
+	d = arena_alloc(a, 4 + n + 2 + p + 1);
+	memcpy(d, "spf=", 4);
+	memcpy(d + 4, name, n);
+	memcpy(d + 4 + n, ": ", 2);
+	memcpy(d + 6 + n, mf->problem, p + 1);
+	return d;
 }
 
 /* spf_envfrom - check HELO and MAIL FROM; decide at MAIL FROM */
@@ -569,9 +742,7 @@ spf_envfrom(struct pol_ctx *ctx, const char *const *argv,
 		spf_decide(ctx, c, mf.result, &mf, ip, res);
 	}
 	if (res->detail == NULL)
-		res->detail = arena_printf(pol_msg_arena(ctx), "spf=%s%s%s",
-		    spf_result_name(mf.result), mf.problem ? ": " : "",
-		    mf.problem ? mf.problem : "");
+		res->detail = spf_detail(pol_msg_arena(ctx), &mf);
 	return 0;
 }
 

@@ -60,9 +60,19 @@ spf_dns_lookup(void *arg, const char *name, int rrtype, struct arena *a,
 	ans->status = res.status;
 	if (res.status != DNS_ANSWER)
 		return;
-	ans->txt = arena_alloc(a, (res.nrr + 1) * sizeof(*ans->txt));
-	ans->addr = arena_alloc(a, (res.nrr + 1) * sizeof(*ans->addr));
-	ans->name = arena_alloc(a, (res.nrr + 1) * sizeof(*ans->name));
+	/* only the array the record type fills */
+	switch (rrtype) {
+	case DNS_T_TXT:
+		ans->txt = arena_alloc(a, (res.nrr + 1) * sizeof(*ans->txt));
+		break;
+	case DNS_T_A:
+	case DNS_T_AAAA:
+		ans->addr = arena_alloc(a, (res.nrr + 1) * sizeof(*ans->addr));
+		break;
+	default:
+		ans->name = arena_alloc(a, (res.nrr + 1) * sizeof(*ans->name));
+		break;
+	}
 	for (i = 0; i < res.nrr; i++) {
 		switch (rrtype) {
 		case DNS_T_TXT:
@@ -90,6 +100,7 @@ spf_dns_lookup(void *arg, const char *name, int rrtype, struct arena *a,
 void
 spf_dns_bind_ops(struct spf_dns_ops *ops, struct spf_dns_bind *b)
 {
+	memset(ops, 0, sizeof(*ops));
 	ops->lookup = spf_dns_lookup;
 	ops->arg = b;
 }

@@ -517,16 +517,27 @@ spf_fetch_record(struct spf_eval *e, const char *domain, unsigned depth,
 	return SPF_R_PASS;	/* found one */
 }
 
+/* spf_parse - the first pass over rec (spf_record_scan), its terms kept */
+static void
+spf_parse(struct spf_eval *e, const char *rec, size_t len, struct spf_parsed *p)
+{
+	memset(p, 0, sizeof(*p));
+	if (spf_record_scan(rec, len, &p->redirect, &p->exp, e->a, &p->terms,
+		&p->nterms, &p->error) == 0)
+		p->error = NULL;
+}
+
 /* spf_check_host - check_host() for one domain (section 4) */
 static enum spf_result
 spf_check_host(struct spf_eval *e, const char *domain, unsigned depth,
     bool in_include)
 {
-	struct spf_term redirect, exp, t;
+	struct spf_parsed parsed;
+	struct spf_term t;
 	enum spf_result r, err;
 	const char *rec = NULL, *p, *error;
 	char *target;
-	size_t len = 0, pos, n;
+	size_t len = 0, pos, n, i = 0;
 
 	if (depth > SPF_MAX_DEPTH)
 		return spf_err(e, SPF_R_PERMERROR, "nesting too deep");
@@ -535,12 +546,22 @@ spf_check_host(struct spf_eval *e, const char *domain, unsigned depth,
 	r = spf_fetch_record(e, domain, depth, &rec, &len);
 	if (r != SPF_R_PASS)
 		return r;
-	if (spf_record_scan(rec, len, &redirect, &exp, &error) < 0)
-		return spf_err(e, SPF_R_PERMERROR, error);
+	spf_parse(e, rec, len, &parsed);
+	if (parsed.error != NULL)
+		return spf_err(e, SPF_R_PERMERROR, parsed.error);
 	pos = 6;
-	while (spf_next_term(rec, len, &pos, &p, &n)) {
-		if (spf_term_parse(p, n, &t, &error) < 0)
-			return spf_err(e, SPF_R_PERMERROR, error);
+	for (;;) {
+		/* the terms the first pass kept, else each parsed again */
+		if (parsed.terms != NULL) {
+			if (i == parsed.nterms)
+				break;
+			t = parsed.terms[i++];
+		} else {
+			if (!spf_next_term(rec, len, &pos, &p, &n))
+				break;
+			if (spf_term_parse(p, n, &t, &error) < 0)
+				return spf_err(e, SPF_R_PERMERROR, error);
+		}
 		if (t.kind > SPF_K_EXISTS)
 			continue;	/* modifiers */
 		switch (spf_mech(e, domain, depth, &t, &err)) {
@@ -554,12 +575,13 @@ spf_check_host(struct spf_eval *e, const char *domain, unsigned depth,
 		if (!in_include) {
 			e->mechanism = arena_strndup(e->a, t.text, t.len);
 			if (t.qual == SPF_R_FAIL && e->req->explain &&
-			    exp.kind == SPF_K_EXP)
-				e->explanation = spf_explain(e, domain, &exp);
+			    parsed.exp.kind == SPF_K_EXP)
+				e->explanation = spf_explain(
+				    e, domain, &parsed.exp);
 		}
 		return t.qual;
 	}
-	if (redirect.kind != SPF_K_REDIRECT) {
+	if (parsed.redirect.kind != SPF_K_REDIRECT) {
 		if (!in_include)
 			e->mechanism = "default";
 		return SPF_R_NEUTRAL;
@@ -567,8 +589,8 @@ spf_check_host(struct spf_eval *e, const char *domain, unsigned depth,
 	if (!spf_count_term(e))
 		return spf_err(e, SPF_R_PERMERROR,
 		    "more than 10 DNS-querying terms");
-	if (spf_expand_at(e, domain, redirect.arg, redirect.arg_len,
-	    SPF_MACRO_DOMAIN, &target) < 0)
+	if (spf_expand_at(e, domain, parsed.redirect.arg,
+		parsed.redirect.arg_len, SPF_MACRO_DOMAIN, &target) < 0)
 		return spf_err(e, SPF_R_PERMERROR, "macro expansion");
 	r = spf_check_host(e, target, depth + 1, in_include);
 	if (r == SPF_R_NONE) {
@@ -576,6 +598,20 @@ spf_check_host(struct spf_eval *e, const char *domain, unsigned depth,
 		return SPF_R_PERMERROR;
 	}
 	return r;
+}
+
+/* spf_join - "l" c "d" (d of dlen octets) in arena memory */
+static char *
+spf_join(struct arena *a, const char *l, char c, const char *d, size_t dlen)
+{
+	size_t llen = strlen(l);
+	char *s = arena_alloc(a, llen + dlen + 2);
+
+	memcpy(s, l, llen);
+	s[llen] = c;
+	memcpy(s + llen + 1, d, dlen);
+	s[llen + 1 + dlen] = '\0';
+	return s;
 }
 
 /* spf_identity - <sender>, local-part and <domain> of the request (4.3) */
@@ -601,9 +637,9 @@ spf_identity(struct spf_eval *e, const struct spf_request *req)
 	}
 	n = strlen(dom);
 	if (n > 0 && dom[n - 1] == '.')
-		dom[n - 1] = '\0';
+		dom[--n] = '\0';
 	e->vars.sender_domain = dom;
-	e->vars.sender = arena_printf(e->a, "%s@%s", e->vars.local, dom);
+	e->vars.sender = spf_join(e->a, e->vars.local, '@', dom, n);
 	e->vars.helo = helo;
 }
 

@@ -41,6 +41,18 @@ struct spf_term {
 	struct ipaddr	 net;		/* ip4, ip6 */
 };
 
+/*
+ * A record's first pass (spf_record_scan), as the evaluator uses it.
+ * Every pointer of the terms points into the record's text.
+ */
+struct spf_parsed {
+	const char *error;	  /* NULL: valid; else why (permerror) */
+	struct spf_term redirect; /* kind SPF_K_UNKNOWN_MOD when absent */
+	struct spf_term exp;
+	struct spf_term *terms; /* NULL: too many, parse them again */
+	size_t nterms;
+};
+
 /* One token of a macro-string. */
 enum spf_mtok_kind {
 	SPF_MT_LIT = 0,		/* literal run */
@@ -90,13 +102,18 @@ bool	 spf_next_term(const char *rec, size_t len, size_t *pos,
 /* spf_term_parse - parse and fully validate one term; 0 or -1 */
 int	 spf_term_parse(const char *s, size_t len, struct spf_term *t,
 	    const char **error_r);
+/* Records of at most this many terms keep them parsed (spf_record_scan). */
+#define SPF_TERMS_KEPT 32
+
 /*
  * spf_record_scan - the first pass over a record: record-wide checks,
  * every term, and the modifiers that matter (copied to *redirect_r and
- * *exp_r, kind SPF_K_UNKNOWN_MOD when absent); 0 or -1.
+ * *exp_r, kind SPF_K_UNKNOWN_MOD when absent); 0 or -1.  With terms_r
+ * and a record of at most SPF_TERMS_KEPT terms, also every parsed term in
+ * record order, in arena a (*terms_r NULL otherwise: parse them again).
  */
-int	 spf_record_scan(const char *rec, size_t len,
-	    struct spf_term *redirect_r, struct spf_term *exp_r,
-	    const char **error_r);
+int spf_record_scan(const char *rec, size_t len, struct spf_term *redirect_r,
+    struct spf_term *exp_r, struct arena *a, struct spf_term **terms_r,
+    size_t *nterms_r, const char **error_r);
 
 #endif

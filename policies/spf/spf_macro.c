@@ -328,6 +328,31 @@ spf_macro_value(const struct spf_xctx *x, char letter, char *buf,
 	}
 }
 
+/*
+ * spf_expand_literal - the expansion of a macro-string without '%' (the
+ * usual include:, redirect= and a: targets): the text itself, without the
+ * 4 KB rolling buffer.  false when s needs the general path (a character
+ * that is not a macro-literal, or a name that would lose labels).
+ */
+static bool
+spf_expand_literal(const char *s, size_t len, enum spf_macro_mode mode,
+    struct arena *a, char **out_r)
+{
+	size_t i, n = len;
+	char *p;
+
+	if (len > (mode == SPF_MACRO_DOMAIN ? SPF_DOMAIN_MAX : SPF_EXP_MAX))
+		return false;
+	for (i = 0; i < len; i++)
+		if (s[i] == '%' || !spf_literal_ok((unsigned char)s[i], mode))
+			return false;
+	if (mode == SPF_MACRO_DOMAIN && n > 0 && s[n - 1] == '.')
+		n--;
+	p = arena_strndup(a, s, n);
+	*out_r = p;
+	return true;
+}
+
 /* spf_expand - expand s[0..len) into arena memory */
 int
 spf_expand(const struct spf_xctx *x, const char *s, size_t len,
@@ -340,6 +365,8 @@ spf_expand(const struct spf_xctx *x, const char *s, size_t len,
 	size_t pos = 0, cut;
 	int r;
 
+	if (spf_expand_literal(s, len, mode, a, out_r))
+		return 0;
 	memset(&b, 0, sizeof(b));
 	b.rolling = mode == SPF_MACRO_DOMAIN;
 	b.cap = b.rolling ? SPF_XBUF_CAP : SPF_EXP_MAX;

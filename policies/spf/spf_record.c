@@ -6,8 +6,11 @@
  * pass (spf_record_scan) validates every term, finds the modifiers and
  * rejects duplicates, so that a syntax error anywhere gives permerror
  * before any DNS is asked (section 4.6); the evaluator (spf_eval.c) then
- * parses each term again and evaluates it.  Per-term state lives on the
- * stack, so memory does not grow with the number of terms.
+ * evaluates the terms.  A record of up to SPF_TERMS_KEPT terms (nearly
+ * every real one) hands its parsed terms to the evaluator, so each term
+ * is parsed once; a longer one is parsed again term by term, with the
+ * per-term state on the stack, so memory does not grow with the number of
+ * terms.
  */
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -15,6 +18,7 @@
 #include <strings.h>
 #include <sys/socket.h>
 
+#include "filter/util/arena.h"
 #include "policies/spf/spf_eval.h"
 #include "policies/spf/spf_int.h"
 
@@ -365,21 +369,41 @@ spf_next_term(const char *rec, size_t len, size_t *pos, const char **t_r,
 	return true;
 }
 
+/* spf_count_terms - the number of space-separated terms after "v=spf1" */
+static size_t
+spf_count_terms(const char *rec, size_t len)
+{
+	size_t i, n = 0;
+
+	for (i = 6; i < len; i++)
+		if (rec[i] != ' ' && rec[i - 1] == ' ')
+			n++;
+	return n;
+}
+
 /*
  * spf_record_scan - the first pass: record-wide checks, every term, and
  * the modifiers that matter (copied to *redirect_r and *exp_r, kind set
- * to SPF_K_UNKNOWN_MOD when absent).
+ * to SPF_K_UNKNOWN_MOD when absent).  With a non-NULL terms_r and a record
+ * of at most SPF_TERMS_KEPT terms, the parsed terms are also kept in
+ * arena a (*terms_r, *nterms_r), so that the evaluator does not parse them
+ * again; else *terms_r is NULL.
  */
 int
 spf_record_scan(const char *rec, size_t len, struct spf_term *redirect_r,
-    struct spf_term *exp_r, const char **error_r)
+    struct spf_term *exp_r, struct arena *a, struct spf_term **terms_r,
+    size_t *nterms_r, const char **error_r)
 {
-	struct spf_term t;
+	struct spf_term t, *kept = NULL;
 	const char *p;
-	size_t pos, n, i;
+	size_t pos, n, i, nkept = 0, cap = 0;
 
 	redirect_r->kind = SPF_K_UNKNOWN_MOD;
 	exp_r->kind = SPF_K_UNKNOWN_MOD;
+	if (terms_r != NULL) {
+		*terms_r = NULL;
+		*nterms_r = 0;
+	}
 	if (!spf_is_v1(rec, len)) {
 		*error_r = "not an SPF version 1 record";
 		return -1;
@@ -397,10 +421,17 @@ spf_record_scan(const char *rec, size_t len, struct spf_term *redirect_r,
 			return -1;
 		}
 	}
+	if (terms_r != NULL && a != NULL) {
+		cap = spf_count_terms(rec, len);
+		if (cap > 0 && cap <= SPF_TERMS_KEPT)
+			kept = arena_alloc(a, cap * sizeof(*kept));
+	}
 	pos = 6;
 	while (spf_next_term(rec, len, &pos, &p, &n)) {
 		if (spf_term_parse(p, n, &t, error_r) < 0)
 			return -1;
+		if (kept != NULL && nkept < cap) /* cap counted them all */
+			kept[nkept++] = t;
 		if (t.kind == SPF_K_REDIRECT || t.kind == SPF_K_EXP) {
 			struct spf_term *slot = t.kind == SPF_K_REDIRECT ?
 			    redirect_r : exp_r;
@@ -412,6 +443,10 @@ spf_record_scan(const char *rec, size_t len, struct spf_term *redirect_r,
 			*slot = t;
 		}
 	}
+	if (kept != NULL) {
+		*terms_r = kept;
+		*nterms_r = nkept;
+	}
 	return 0;
 }
 
@@ -421,5 +456,6 @@ spf_record_check(const char *rec, size_t len, const char **error_r)
 {
 	struct spf_term redirect, exp;
 
-	return spf_record_scan(rec, len, &redirect, &exp, error_r);
+	return spf_record_scan(
+	    rec, len, &redirect, &exp, NULL, NULL, NULL, error_r);
 }

@@ -232,6 +232,7 @@ static const struct fake_rr z_limits[] = {
 	{ NULL, 0, NULL, 0 }
 };
 
+/* clang-format off */
 static const struct fake_rr z_mech[] = {
 	{ "a.example", T_TXT, "v=spf1 a/24//64 -all", 0 },
 	{ "a.example", T_A, "192.0.2.200", 0 },
@@ -268,9 +269,32 @@ static const struct fake_rr z_mech[] = {
 	    "%{l}.example -all", 0 },
 	{ "trunc.example", T_TXT, "v=spf1 exists:%{s}.%{s}.%{s}.%{s}.%{s}."
 	    "%{s}.%{s}.%{s}.%{s}.%{s}.%{s}.%{s}.x.example -all", 0 },
+	/* 32 terms: kept by the first pass; 33: parsed again on the fly */
+	{ "t32.example", T_TXT, "v=spf1 ip4:10.0.0.0 ip4:10.0.0.1 ip4:10.0.0.2 "
+	    "ip4:10.0.0.3 ip4:10.0.0.4 ip4:10.0.0.5 ip4:10.0.0.6 "
+	    "ip4:10.0.0.7 ip4:10.0.0.8 ip4:10.0.0.9 ip4:10.0.0.10 "
+	    "ip4:10.0.0.11 ip4:10.0.0.12 ip4:10.0.0.13 "
+	    "ip4:10.0.0.14 ip4:10.0.0.15 ip4:10.0.0.16 "
+	    "ip4:10.0.0.17 ip4:10.0.0.18 ip4:10.0.0.19 "
+	    "ip4:10.0.0.20 ip4:10.0.0.21 ip4:10.0.0.22 "
+	    "ip4:10.0.0.23 ip4:10.0.0.24 ip4:10.0.0.25 "
+	    "ip4:10.0.0.26 ip4:10.0.0.27 ip4:10.0.0.28 "
+	    "ip4:10.0.0.29 ip4:192.0.2.9 -all", 0 },
+	{ "t33.example", T_TXT, "v=spf1 ip4:10.0.0.0 ip4:10.0.0.1 ip4:10.0.0.2 "
+	    "ip4:10.0.0.3 ip4:10.0.0.4 ip4:10.0.0.5 ip4:10.0.0.6 "
+	    "ip4:10.0.0.7 ip4:10.0.0.8 ip4:10.0.0.9 ip4:10.0.0.10 "
+	    "ip4:10.0.0.11 ip4:10.0.0.12 ip4:10.0.0.13 "
+	    "ip4:10.0.0.14 ip4:10.0.0.15 ip4:10.0.0.16 "
+	    "ip4:10.0.0.17 ip4:10.0.0.18 ip4:10.0.0.19 "
+	    "ip4:10.0.0.20 ip4:10.0.0.21 ip4:10.0.0.22 "
+	    "ip4:10.0.0.23 ip4:10.0.0.24 ip4:10.0.0.25 "
+	    "ip4:10.0.0.26 ip4:10.0.0.27 ip4:10.0.0.28 "
+	    "ip4:10.0.0.29 ip4:10.0.0.30 ip4:192.0.2.9 -all", 0 },
 	{ NULL, 0, NULL, 0 }
 };
+/* clang-format on */
 
+/* clang-format off */
 static const struct eval_case eval_cases[] = {
 	{ "ip4 pass", "192.0.2.55", "a@example.com", "h.example",
 	    "pass", "", z_basic },
@@ -315,6 +339,14 @@ static const struct eval_case eval_cases[] = {
 	    "permerror", "", z_include },
 	{ "ten terms", "192.0.2.9", "a@ten.example", "h", "pass", "",
 	    z_limits },
+	{ "32 terms, last matches", "192.0.2.9", "a@t32.example", "h",
+	    "pass", "", z_mech },
+	{ "33 terms, last matches", "192.0.2.9", "a@t33.example", "h",
+	    "pass", "", z_mech },
+	{ "32 terms, none matches", "192.0.2.8", "a@t32.example", "h",
+	    "fail", "", z_mech },
+	{ "33 terms, none matches", "192.0.2.8", "a@t33.example", "h",
+	    "fail", "", z_mech },
 	{ "eleven terms", "192.0.2.9", "a@eleven.example", "h",
 	    "permerror", "", z_limits },
 	{ "unused redirect", "192.0.2.9", "a@unused.example", "h",
@@ -383,6 +415,7 @@ static const struct eval_case eval_cases[] = {
 	    "abcdefghijklmnopqrstuvwxyz@trunc.example", "h", "fail", "",
 	    z_mech },
 };
+/* clang-format on */
 
 /* test_eval_table - the table above */
 static void
