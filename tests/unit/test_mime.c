@@ -433,6 +433,43 @@ test_no_urls(void)
 	    "no_urls: the text is still there");
 }
 
+/*
+ * test_attachment_skip - an attachment is crossed by one search for the
+ * next line starting with "--": dashes inside it, a line starting "--"
+ * that is no boundary, and the boundary cut by every chunk size all
+ * leave the text after it found and the attachment unread
+ */
+static void
+test_attachment_skip(void)
+{
+	static const char body[] = "--b\r\n"
+				   "Content-Type: application/octet-stream\r\n"
+				   "\r\n"
+				   "a-b-c ---- not-a-boundary\r\n"
+				   "--not the boundary\r\n"
+				   "-\r\n"
+				   "--b2\r\n"
+				   "SECRETPAYLOAD\r\n"
+				   "--b\r\n"
+				   "Content-Type: text/plain\r\n"
+				   "\r\n"
+				   "after the attachment\r\n"
+				   "--b--\r\n";
+	struct rules_mime *m;
+	size_t step;
+
+	for (step = 1; step <= sizeof(body); step++) {
+		m = walk(
+		    "multipart/mixed; boundary=b", NULL, body, step, 65536);
+		T_CHECK(has(m, "after the attachment"),
+		    "text after the attachment (step %zu)", step);
+		T_CHECK(!has(m, "SECRETPAYLOAD") && !has(m, "not-a-boundary"),
+		    "attachment unread (step %zu)", step);
+		T_EQ_INT(m->nparts, 3, "parts (step %zu)", step);
+		T_EQ_INT(m->bad_boundaries, 0, "boundaries (step %zu)", step);
+	}
+}
+
 int
 main(void)
 {
@@ -446,6 +483,7 @@ main(void)
 	test_no_urls();
 	test_b64_long();
 	test_qp_long();
+	test_attachment_skip();
 	arena_destroy(&A);
 	return t_done("mime");
 }
