@@ -107,6 +107,17 @@ reply(SMFICTX *ctx, const struct decision *d, bool nr)
 {
 	char text[REPLY_TEXT_MAX + 1];
 
+	/*
+	 * A step negotiated without a reply (SMFIP_NR_*) gets none, whatever
+	 * the verdict.  libmilter would drop the reply itself, but then take
+	 * the verdict as the end of the transaction and ignore the commands
+	 * that follow, whose replies the MTA would wait for until it times
+	 * out.  No policy hooks such a step; only the core's memory bound
+	 * decides there, and it holds for every later command, so the next
+	 * step the MTA waits for gets the same 452.
+	 */
+	if (nr && d->verdict != POL_CONTINUE)
+		return SMFIS_NOREPLY;
 	switch (d->verdict) {
 	case POL_TEMPFAIL:
 	case POL_REJECT:

@@ -8,7 +8,9 @@
  * 1 GiB and "negative", unknown commands, commands out of order, 10,000
  * macros, a 64 MiB header, 10,000 recipients, NUL bytes in every field,
  * abort/quit/close at every stage, stalls mid-packet, close mid-body, more
- * connections than milter.max_connections) and then checks two things:
+ * connections than milter.max_connections; and, alone with -c nr, the
+ * steps negotiated without a reply past the memory bound) and then checks
+ * two things:
  *
  *   - that connection: the daemon answered or closed it within
  *     HOSTILE_WAIT_MS (never a silent hang), probed with an abort and a
@@ -22,9 +24,9 @@
  * "ok   hostile: ..." or "FAIL hostile: ...", then
  * "hostile: N passed, N failed"; exit 0 when none failed.
  *
- * The negotiation offers every protocol step but no "no reply" bits, so
- * every command the daemon receives gets a reply and a hang is a timeout
- * here.  All traffic is on loopback or a unix socket.
+ * The negotiation offers every protocol step but no "no reply" bits (case
+ * nr aside), so every command the daemon receives gets a reply and a hang
+ * is a timeout here.  All traffic is on loopback or a unix socket.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -833,20 +835,82 @@ out:
 	free(c);
 }
 
+/*
+ * case_noreply - the steps the daemon asked no reply for, past the memory
+ * bound.  Run alone (-c nr), against a daemon with no policies (so that
+ * CONNECT, HELO and MAIL go without a reply) and limits.message_memory
+ * 1M: the negotiation offers the "no reply" bits, 3,000 HELOs of 1,000
+ * octets take the connection over its bound, then MAIL and RCPT.  An MTA
+ * reads no reply for such a step: any reply written for one would be read
+ * as the answer to a later command.  So the RCPT's 452 must be the only
+ * packet the daemon writes after the negotiation.
+ */
+static void
+case_noreply(void)
+{
+	static const char conn[] = "client.example\0"
+				   "4\0\x19"
+				   "127.0.0.1";
+	static const char mac_m[] = "Mi\0"
+				    "HOSTILENR";
+	static const char from[] = "<alice@example.org>";
+	static const char rcpt[] = "<bob@example.net>";
+	const uint32_t want = SMFIP_NR_CONN | SMFIP_NR_HELO | SMFIP_NR_MAIL;
+	uint32_t v[3] = { htonl(6), htonl(0x1ff), htonl(0x1fffff) };
+	struct pollfd pf;
+	char helo[1001], d[96];
+	struct hc c;
+	int r, i;
+
+	if (hc_open(&c) < 0 ||
+	    step(&c, SMFIC_OPTNEG, v, sizeof(v)) != SMFIC_OPTNEG ||
+	    c.len < 12) {
+		result(false, "nr", "negotiation", NULL);
+		hc_close(&c);
+		return;
+	}
+	memcpy(&v, c.buf, sizeof(v));
+	c.prot = ntohl(v[2]);
+	snprintf(d, sizeof(d), "protocol 0x%x", (unsigned)c.prot);
+	result((c.prot & want) == want, "nr",
+	    "no reply asked for CONNECT, HELO and MAIL", d);
+	if ((c.prot & want) != want) {
+		hc_close(&c);
+		return;
+	}
+	memset(helo, 'h', sizeof(helo) - 1);
+	helo[sizeof(helo) - 1] = '\0';
+	(void)pkt(&c, SMFIC_CONNECT, conn, sizeof(conn));
+	for (i = 0; i < 3000; i++)
+		if (pkt(&c, SMFIC_HELO, helo, sizeof(helo)) < 0)
+			break;
+	(void)pkt(&c, SMFIC_MACRO, mac_m, sizeof(mac_m));
+	(void)pkt(&c, SMFIC_MAIL, from, sizeof(from));
+	(void)pkt(&c, SMFIC_RCPT, rcpt, sizeof(rcpt));
+	r = final(&c, HOSTILE_WAIT_MS);
+	snprintf(d, sizeof(d), "reply 0x%x %.40s", (unsigned)r,
+	    r >= 0 && c.buf != NULL ? (const char *)c.buf : "");
+	result(
+	    r == SMFIR_REPLYCODE && c.len >= 3 && memcmp(c.buf, "452", 3) == 0,
+	    "nr", "RCPT past the bound: 452", d);
+	pf.fd = c.fd;
+	pf.events = POLLIN;
+	r = poll(&pf, 1, 300);
+	result(r == 0, "nr", "nothing written for a step without a reply",
+	    r > 0 ? "more packets are waiting" : NULL);
+	hc_close(&c);
+}
+
 static const struct {
 	const char *name;
 	void (*fn)(void);
 } cases[] = {
-	{ "length", case_length },
-	{ "unknown", case_unknown },
-	{ "order", case_order },
-	{ "macros", case_macros },
-	{ "header", case_big_header },
-	{ "rcpts", case_rcpts },
-	{ "nul", case_nul },
-	{ "lifecycle", case_lifecycle },
-	{ "stall", case_stall },
-	{ "flood", case_flood },
+	{ "length", case_length }, { "unknown", case_unknown },
+	{ "order", case_order }, { "macros", case_macros },
+	{ "header", case_big_header }, { "rcpts", case_rcpts },
+	{ "nul", case_nul }, { "lifecycle", case_lifecycle },
+	{ "stall", case_stall }, { "flood", case_flood },
+	{ "nr", case_noreply }, /* alone: -c nr */
 };
 
 int
@@ -897,6 +961,8 @@ main(int argc, char **argv)
 				continue;
 		}
 		if (strcmp(cases[i].name, "flood") == 0 && max_conns == 0)
+			continue;
+		if (strcmp(cases[i].name, "nr") == 0 && nonly == 0)
 			continue;
 		cases[i].fn();
 	}

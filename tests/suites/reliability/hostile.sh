@@ -9,7 +9,10 @@
 #      (8M here) + slack, threads never exceed max_connections + 8, the
 #      "max_connections (N) reached" line is logged;
 #   2. the ASan + UBSan build: the same cases, then SIGTERM: exit 0 and no
-#      sanitizer report (leaks included).
+#      sanitizer report (leaks included);
+#   3. the release build with no policies and limits.message_memory 1M:
+#      the "no reply" steps past the memory bound (case nr): the next step
+#      the MTA waits for gets the 452, and nothing else is written.
 # Ends "hostile: N passed, N failed".
 cd "$(dirname "$0")/../../.." || exit 1
 . tests/lib.sh
@@ -42,12 +45,18 @@ c["dns"] = {"servers": ["127.0.0.1@31493"], "timeout_ms": 200,
             "message_budget_ms": 500}
 c["limits"]["message_memory"] = "8M"
 json.dump(c, open(out, "w"), indent=1)
+# 3.'s: no policies (CONNECT, HELO and MAIL go without a reply), 1M
+for k, v in c["policies"].items():
+    if isinstance(v, dict):
+        v["enabled"] = False
+c["limits"]["message_memory"] = "1M"
+json.dump(c, open(out.replace(".json", "-nr.json"), "w"), indent=1)
 PY
 
-# start BIN LOG - the daemon in the background, waiting for its socket
+# start BIN LOG [CONF] - the daemon in the background, waiting for its socket
 start() {
 	rm -f "$T/gw.sock"
-	"$1" -f -c "$T/gw.json" </dev/null >"$2" 2>&1 &
+	"$1" -f -c "${3:-$T/gw.json}" </dev/null >"$2" 2>&1 &
 	DPID=$!
 	for _ in $(seq 300); do
 		[ -S "$T/gw.sock" ] && return 0
@@ -115,4 +124,12 @@ if grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$T/asan.log"; then
 else
 	ok "asan: no sanitizer report"
 fi
+
+# 3. the steps without a reply, past the memory bound
+start "$GW" "$T/nr.log" "$T/gw-nr.json"
+"$H" -s "unix:$T/gw.sock" -c nr >"$T/h3.out" 2>&1
+grep '^FAIL' "$T/h3.out"
+t_figures "$(tail -1 "$T/h3.out" | sed 's/^hostile:/hostile (no reply):/')"
+if alive "$DPID"; then ok "no reply: daemon still running"; else ko "no reply: daemon died"; fi
+stop_pid "$DPID"
 t_done
