@@ -786,29 +786,52 @@ case_stall(void)
 static void
 case_flood(void)
 {
-	int n = max_conns + 20, i, closed = 0, open = 0;
+	int n = max_conns + 20, i, k, closed = 0, open = 0;
 	struct hc *c = calloc((size_t)n, sizeof(*c));
-	struct pollfd pf;
+	struct pollfd *pf = calloc((size_t)n, sizeof(*pf));
+	long long dl;
 	char d[96];
 	const char *cs = "flood over max_connections";
 
-	if (c == NULL || max_conns <= 0)
+	if (c == NULL || pf == NULL || max_conns <= 0)
 		goto out;
 	for (i = 0; i < n; i++)
 		if (hc_open(&c[i]) == 0)
 			open++;
-	/* those over the bound are closed at once: EOF without a word */
-	for (i = 0; i < n; i++) {
-		if (c[i].fd < 0)
-			continue;
-		pf.fd = c[i].fd;
-		pf.events = POLLIN;
-		if (poll(&pf, 1, i < max_conns ? 0 : 2000) > 0) {
+	/*
+	 * those over the bound are closed at once: EOF without a word.  All
+	 * of them are watched together for 2 s: which ones the daemon closes
+	 * depends on when the connections of the earlier cases let go of
+	 * their slots, so any of the n may be among them.
+	 */
+	for (dl = now_ms() + 2000; now_ms() < dl;) {
+		for (i = 0, k = 0; i < n; i++)
+			if (c[i].fd >= 0) {
+				pf[k].fd = c[i].fd;
+				pf[k].events = POLLIN;
+				pf[k++].revents = 0;
+			}
+		if (poll(pf, (nfds_t)k, (int)(dl - now_ms())) <= 0)
+			break;
+		for (i = 0; i < k; i++) {
+			ssize_t r;
 			char x;
+			int j;
 
-			if (recv(c[i].fd, &x, 1, 0) == 0) {
+			if (pf[i].revents == 0)
+				continue;
+			/* EOF or a reset: closed by the daemon */
+			r = recv(pf[i].fd, &x, 1, MSG_PEEK | MSG_DONTWAIT);
+			if (r > 0 ||
+			    (r < 0 &&
+				(errno == EAGAIN || errno == EWOULDBLOCK ||
+				    errno == EINTR)))
+				continue;
+			for (j = 0; j < n && c[j].fd != pf[i].fd; j++)
+				;
+			if (j < n) {
 				closed++;
-				hc_close(&c[i]);
+				hc_close(&c[j]);
 			}
 		}
 	}
@@ -832,6 +855,7 @@ case_flood(void)
 	usleep(500 * 1000);
 	health(cs);
 out:
+	free(pf);
 	free(c);
 }
 
