@@ -259,17 +259,24 @@ step(struct hc *c, int cmd, const void *data, size_t n)
 	return final(c, HOSTILE_WAIT_MS);
 }
 
-/* negotiate - version 6, every action, every step but no NR bits */
+/* negotiate_offer - version 6, every action, the steps and bits of prot */
 static int
-negotiate(struct hc *c)
+negotiate_offer(struct hc *c, uint32_t prot)
 {
-	uint32_t v[3] = { htonl(6), htonl(0x1ff), htonl(0x1fffff & ~NR_BITS) };
+	uint32_t v[3] = { htonl(6), htonl(0x1ff), htonl(prot) };
 
 	if (step(c, SMFIC_OPTNEG, v, sizeof(v)) != SMFIC_OPTNEG || c->len < 12)
 		return -1;
 	memcpy(&v, c->buf, sizeof(v));
 	c->prot = ntohl(v[2]);
 	return 0;
+}
+
+/* negotiate - every step but no NR bits */
+static int
+negotiate(struct hc *c)
+{
+	return negotiate_offer(c, 0x1fffff & ~NR_BITS);
 }
 
 /* the stages of a message, in order; S_NONE: before connect */
@@ -282,29 +289,33 @@ static const char *const st_names[S_COUNT] = {
 	"eoh", "body", "eom"
 };
 
+/* the well-formed message's packets that more than stage() sends */
+/* clang-format off */
+static const char msg_conn[] = "client.example\0" "4\0\x19" "127.0.0.1";
+static const char msg_mac_m[] = "Mi\0" "HOSTILE1";
+static const char msg_from[] = "<alice@example.org>";
+static const char msg_rcpt[] = "<bob@example.net>";
+/* clang-format on */
+
 /* stage - send stage s of a well-formed message; its reply command */
 static int
 stage(struct hc *c, enum st s)
 {
-	static const char conn[] = "client.example\0" "4\0\x19" "127.0.0.1";
-	static const char mac_c[] = "C{client_addr}\0" "127.0.0.1\0j\0mx.test";
-	static const char mac_m[] = "Mi\0" "HOSTILE1";
-	static const char from[] = "<alice@example.org>";
-	static const char rcpt[] = "<bob@example.net>";
+	static const char mac_c[] = "C{client_addr}\0"
+				    "127.0.0.1\0j\0mx.test";
 	static const char hdr[] = "Subject\0 hello";
 	static const char body[] = "Hello Bob,\r\nthis is a test.\r\n";
 
 	switch (s) {
 	case S_CONNECT:
 		(void)pkt(c, SMFIC_MACRO, mac_c, sizeof(mac_c));
-		return step(c, SMFIC_CONNECT, conn, sizeof(conn));
+		return step(c, SMFIC_CONNECT, msg_conn, sizeof(msg_conn));
 	case S_HELO:
 		return step(c, SMFIC_HELO, "client.example", 15);
 	case S_MAIL:
-		(void)pkt(c, SMFIC_MACRO, mac_m, sizeof(mac_m));
-		return step(c, SMFIC_MAIL, from, sizeof(from));
-	case S_RCPT:
-		return step(c, SMFIC_RCPT, rcpt, sizeof(rcpt));
+		(void)pkt(c, SMFIC_MACRO, msg_mac_m, sizeof(msg_mac_m));
+		return step(c, SMFIC_MAIL, msg_from, sizeof(msg_from));
+	case S_RCPT: return step(c, SMFIC_RCPT, msg_rcpt, sizeof(msg_rcpt));
 	case S_DATA:
 		if (c->prot & SMFIP_NODATA)
 			return SMFIR_CONTINUE;
@@ -872,29 +883,17 @@ out:
 static void
 case_noreply(void)
 {
-	static const char conn[] = "client.example\0"
-				   "4\0\x19"
-				   "127.0.0.1";
-	static const char mac_m[] = "Mi\0"
-				    "HOSTILENR";
-	static const char from[] = "<alice@example.org>";
-	static const char rcpt[] = "<bob@example.net>";
 	const uint32_t want = SMFIP_NR_CONN | SMFIP_NR_HELO | SMFIP_NR_MAIL;
-	uint32_t v[3] = { htonl(6), htonl(0x1ff), htonl(0x1fffff) };
 	struct pollfd pf;
 	char helo[1001], d[96];
 	struct hc c;
 	int r, i;
 
-	if (hc_open(&c) < 0 ||
-	    step(&c, SMFIC_OPTNEG, v, sizeof(v)) != SMFIC_OPTNEG ||
-	    c.len < 12) {
+	if (hc_open(&c) < 0 || negotiate_offer(&c, 0x1fffff) < 0) {
 		result(false, "nr", "negotiation", NULL);
 		hc_close(&c);
 		return;
 	}
-	memcpy(&v, c.buf, sizeof(v));
-	c.prot = ntohl(v[2]);
 	snprintf(d, sizeof(d), "protocol 0x%x", (unsigned)c.prot);
 	result((c.prot & want) == want, "nr",
 	    "no reply asked for CONNECT, HELO and MAIL", d);
@@ -904,13 +903,13 @@ case_noreply(void)
 	}
 	memset(helo, 'h', sizeof(helo) - 1);
 	helo[sizeof(helo) - 1] = '\0';
-	(void)pkt(&c, SMFIC_CONNECT, conn, sizeof(conn));
+	(void)pkt(&c, SMFIC_CONNECT, msg_conn, sizeof(msg_conn));
 	for (i = 0; i < 3000; i++)
 		if (pkt(&c, SMFIC_HELO, helo, sizeof(helo)) < 0)
 			break;
-	(void)pkt(&c, SMFIC_MACRO, mac_m, sizeof(mac_m));
-	(void)pkt(&c, SMFIC_MAIL, from, sizeof(from));
-	(void)pkt(&c, SMFIC_RCPT, rcpt, sizeof(rcpt));
+	(void)pkt(&c, SMFIC_MACRO, msg_mac_m, sizeof(msg_mac_m));
+	(void)pkt(&c, SMFIC_MAIL, msg_from, sizeof(msg_from));
+	(void)pkt(&c, SMFIC_RCPT, msg_rcpt, sizeof(msg_rcpt));
 	r = final(&c, HOSTILE_WAIT_MS);
 	snprintf(d, sizeof(d), "reply 0x%x %.40s", (unsigned)r,
 	    r >= 0 && c.buf != NULL ? (const char *)c.buf : "");
