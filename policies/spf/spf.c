@@ -658,29 +658,19 @@ spf_record(struct pol_ctx *ctx, const struct spf_conf *c, const char *ip,
 	pol_set_result(ctx, spf_results(a, c, mf, helo));
 }
 
-/* spf_detail - the trace detail "spf=RESULT[: problem]" */
+/* spf_detail - the trace detail "spf=RESULT[: problem]"; the common one
+ * (no problem) without formatting */
 static const char *
 spf_detail(struct arena *a, const struct spf_response *mf)
 {
 	static const char *const plain[SPF_R_COUNT] = { "spf=none",
 		"spf=neutral", "spf=pass", "spf=fail", "spf=softfail",
 		"spf=temperror", "spf=permerror" };
-	const char *name = spf_result_name(mf->result);
-	size_t n, p;
-	char *d;
 
 	if (mf->problem == NULL && (unsigned)mf->result < SPF_R_COUNT)
 		return plain[mf->result];
-	if (mf->problem == NULL)
-		return "spf=permerror";
-	n = strlen(name);
-	p = strlen(mf->problem);
-	d = arena_alloc(a, 4 + n + 2 + p + 1);
-	memcpy(d, "spf=", 4);
-	memcpy(d + 4, name, n);
-	memcpy(d + 4 + n, ": ", 2);
-	memcpy(d + 6 + n, mf->problem, p + 1);
-	return d;
+	return arena_printf(a, "spf=%s%s%s", spf_result_name(mf->result),
+	    mf->problem ? ": " : "", mf->problem ? mf->problem : "");
 }
 
 /* spf_envfrom - check HELO and MAIL FROM; decide at MAIL FROM */

@@ -269,27 +269,6 @@ static const struct fake_rr z_mech[] = {
 	    "%{l}.example -all", 0 },
 	{ "trunc.example", T_TXT, "v=spf1 exists:%{s}.%{s}.%{s}.%{s}.%{s}."
 	    "%{s}.%{s}.%{s}.%{s}.%{s}.%{s}.%{s}.x.example -all", 0 },
-	/* 32 terms: kept by the first pass; 33: parsed again on the fly */
-	{ "t32.example", T_TXT, "v=spf1 ip4:10.0.0.0 ip4:10.0.0.1 ip4:10.0.0.2 "
-	    "ip4:10.0.0.3 ip4:10.0.0.4 ip4:10.0.0.5 ip4:10.0.0.6 "
-	    "ip4:10.0.0.7 ip4:10.0.0.8 ip4:10.0.0.9 ip4:10.0.0.10 "
-	    "ip4:10.0.0.11 ip4:10.0.0.12 ip4:10.0.0.13 "
-	    "ip4:10.0.0.14 ip4:10.0.0.15 ip4:10.0.0.16 "
-	    "ip4:10.0.0.17 ip4:10.0.0.18 ip4:10.0.0.19 "
-	    "ip4:10.0.0.20 ip4:10.0.0.21 ip4:10.0.0.22 "
-	    "ip4:10.0.0.23 ip4:10.0.0.24 ip4:10.0.0.25 "
-	    "ip4:10.0.0.26 ip4:10.0.0.27 ip4:10.0.0.28 "
-	    "ip4:10.0.0.29 ip4:192.0.2.9 -all", 0 },
-	{ "t33.example", T_TXT, "v=spf1 ip4:10.0.0.0 ip4:10.0.0.1 ip4:10.0.0.2 "
-	    "ip4:10.0.0.3 ip4:10.0.0.4 ip4:10.0.0.5 ip4:10.0.0.6 "
-	    "ip4:10.0.0.7 ip4:10.0.0.8 ip4:10.0.0.9 ip4:10.0.0.10 "
-	    "ip4:10.0.0.11 ip4:10.0.0.12 ip4:10.0.0.13 "
-	    "ip4:10.0.0.14 ip4:10.0.0.15 ip4:10.0.0.16 "
-	    "ip4:10.0.0.17 ip4:10.0.0.18 ip4:10.0.0.19 "
-	    "ip4:10.0.0.20 ip4:10.0.0.21 ip4:10.0.0.22 "
-	    "ip4:10.0.0.23 ip4:10.0.0.24 ip4:10.0.0.25 "
-	    "ip4:10.0.0.26 ip4:10.0.0.27 ip4:10.0.0.28 "
-	    "ip4:10.0.0.29 ip4:10.0.0.30 ip4:192.0.2.9 -all", 0 },
 	{ NULL, 0, NULL, 0 }
 };
 /* clang-format on */
@@ -339,14 +318,6 @@ static const struct eval_case eval_cases[] = {
 	    "permerror", "", z_include },
 	{ "ten terms", "192.0.2.9", "a@ten.example", "h", "pass", "",
 	    z_limits },
-	{ "32 terms, last matches", "192.0.2.9", "a@t32.example", "h",
-	    "pass", "", z_mech },
-	{ "33 terms, last matches", "192.0.2.9", "a@t33.example", "h",
-	    "pass", "", z_mech },
-	{ "32 terms, none matches", "192.0.2.8", "a@t32.example", "h",
-	    "fail", "", z_mech },
-	{ "33 terms, none matches", "192.0.2.8", "a@t33.example", "h",
-	    "fail", "", z_mech },
 	{ "eleven terms", "192.0.2.9", "a@eleven.example", "h",
 	    "permerror", "", z_limits },
 	{ "unused redirect", "192.0.2.9", "a@unused.example", "h",
@@ -435,6 +406,46 @@ test_eval_table(void)
 		if (c->want_exp != NULL && *c->want_exp != '\0')
 			T_EQ_STR(r.explanation, c->want_exp, "%s: exp", c->id);
 		arena_reset(a);
+	}
+	arena_destroy(&a);
+}
+
+/*
+ * test_terms_kept - records at the bound of the kept terms: 32 terms are
+ * kept by the first pass, 33 are parsed again on the fly; the last
+ * mechanism matches, or none does
+ */
+static void
+test_terms_kept(void)
+{
+	static const struct {
+		const char *ip, *from, *want;
+	} cases[] = {
+		{ "192.0.2.9", "a@t32.example", "pass" },
+		{ "192.0.2.9", "a@t33.example", "pass" },
+		{ "192.0.2.8", "a@t32.example", "fail" },
+		{ "192.0.2.8", "a@t33.example", "fail" },
+	};
+	static char rec[2][1024];
+	struct fake_rr zone[] = { { "t32.example", T_TXT, rec[0], 0 },
+		{ "t33.example", T_TXT, rec[1], 0 }, { NULL, 0, NULL, 0 } };
+	struct arena *a = arena_create(0);
+	struct spf_response r;
+	size_t k, o;
+	int i;
+
+	for (k = 0; k < 2; k++) { /* 30 or 31 ip4:, then two more */
+		o = (size_t)snprintf(rec[k], sizeof(rec[k]), "v=spf1");
+		for (i = 0; i < 30 + (int)k; i++)
+			o += (size_t)snprintf(rec[k] + o, sizeof(rec[k]) - o,
+			    " ip4:10.0.0.%d", i);
+		snprintf(rec[k] + o, sizeof(rec[k]) - o, " ip4:192.0.2.9 -all");
+	}
+	for (k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+		r = run_eval(zone, cases[k].ip, cases[k].from, "h",
+		    SPF_ID_MAILFROM, a, NULL);
+		T_EQ_STR(spf_result_name(r.result), cases[k].want, "%s from %s",
+		    cases[k].from, cases[k].ip);
 	}
 	arena_destroy(&a);
 }
@@ -748,6 +759,7 @@ main(void)
 	test_syntax();
 	test_macros();
 	test_eval_table();
+	test_terms_kept();
 	test_identities();
 	test_results();
 	return t_done("spf");
