@@ -353,9 +353,12 @@ spf_quote_ar_to(char *q, const char *s)
 	if (!spf_atom(s, ln, spf_quote_n(ln)) ||
 	    !spf_atom(at + 1, dn, spf_quote_n(dn)))
 		return spf_quote_to(q, s, len);
-	q = spf_quote_to(q, s, ln);
+	/* both halves are dot-atoms: copied as spf_quote_to would */
+	memcpy(q, s, spf_quote_n(ln));
+	q += spf_quote_n(ln);
 	*q++ = '@';
-	return spf_quote_to(q, at + 1, dn);
+	memcpy(q, at + 1, spf_quote_n(dn));
+	return q + spf_quote_n(dn);
 }
 
 /* spf_text_to - reply text at q: printable ASCII only, bounded; returns
